@@ -1,0 +1,42 @@
+"""What every command needs: the config option, loading settings, opening the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.config.loader import LoadedConfig, load_config
+from bot.store import migrate
+from bot.store.db import Store
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file (default: $CONDUCTOR_CONFIG, ./config.toml, embedded defaults)."
+    ),
+]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def load(config: Path | None) -> LoadedConfig:
+    return load_config(config)
+
+
+@contextmanager
+def open_store(config: Path | None, *, upgrade: bool = True) -> Iterator[tuple[LoadedConfig, Store]]:
+    loaded = load(config)
+    loaded.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.connect(loaded.settings.database_url())
+    try:
+        if upgrade:
+            migrate.upgrade(store)
+        yield loaded, store
+    finally:
+        store.dispose()

@@ -1,0 +1,51 @@
+"""`conductor serve`, `conductor check-config`, `conductor db upgrade`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bot.cli.common import ConfigOption, console, load, open_store
+from bot.config.validate import validate_references
+from bot.store import migrate
+
+
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default from config: 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from config: 8080).")] = None,
+    json_logs: Annotated[bool | None, typer.Option("--json-logs/--human-logs", help="Log format.")] = None,
+) -> None:
+    """Run the HTTP server, the workers and the scheduler in one process."""
+    from bot.server import serve as run_server
+
+    loaded = load(config)
+    validate_references(loaded.settings)
+    run_server(loaded, host=host, port=port, json_logs=json_logs)
+
+
+def check_config(config: ConfigOption = None) -> None:
+    """Validate the configuration; on error print `key.path: reason` and exit 2."""
+    loaded = load(config)
+    validate_references(loaded.settings)
+    where = str(loaded.path) if loaded.path else "embedded defaults"
+    console.print(f"configuration OK ({where})")
+
+
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply the store's migrations (serve does this on start)."""
+    with open_store(config, upgrade=False) as (_loaded, store):
+        before = migrate.current_revision(store)
+        migrate.upgrade(store)
+        console.print(f"database at revision {migrate.current_revision(store)} (was {before or 'empty'})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("check-config")(check_config)
+    app.add_typer(db_app, name="db")

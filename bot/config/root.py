@@ -1,0 +1,48 @@
+"""The root settings object and its defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from bot.config.rules import ApprovalSettings, RuleSettings
+from bot.config.settings import (
+    DatabaseSettings,
+    IncidentSettings,
+    IngestSettings,
+    InhibitRule,
+    LoggingSettings,
+    Section,
+    ServerSettings,
+    StaticSilence,
+    WorkerSettings,
+)
+
+
+class RunbookSettings(Section):
+    # Extra directories of user runbook modules, loaded like the built-ins.
+    directories: list[Path] = Field(default_factory=list)
+    # Verification: how long to wait for the alerts to resolve / the score to fall after acting.
+    verify_timeout_minutes: float = Field(default=10.0, gt=0)
+    verify_poll_seconds: float = Field(default=15.0, gt=0)
+
+
+class Settings(Section):
+    data_dir: Path = Path("./var")
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
+    silences: list[StaticSilence] = Field(default_factory=list)
+    inhibit_rules: list[InhibitRule] = Field(default_factory=list)
+    runbooks: RunbookSettings = Field(default_factory=RunbookSettings)
+    rules: list[RuleSettings] = Field(default_factory=list)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.data_dir / 'conductor.sqlite3').resolve()}"

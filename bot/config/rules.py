@@ -1,0 +1,47 @@
+"""Rule and approval settings: which runbook an incident gets, and who may approve it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from bot.config.settings import Matcher, Section
+
+
+class RuleSettings(Section):
+    """When an incident's alert matches, propose `runbook` on `target` with `params`.
+
+    `target` and string `params` are templates over alert fields: `{resource.id}`, `{resource.name}`,
+    `{resource.region}`, `{name}`, `{labels[service]}`, `{metric.dimensions[ServiceName]}` ...
+    """
+
+    name: str
+    match: list[Matcher] = Field(default_factory=list)
+    min_anomaly_score: float | None = Field(default=None, ge=0, le=1)
+    # What to do when the metric could not be scored (no metric, fetch failed):
+    # "act" (as if anomalous), "approval" (ask a human), "skip" (do nothing, say why).
+    on_insufficient_data: Literal["act", "approval", "skip"] = "approval"
+    runbook: str
+    target: str
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # Overrides the runbook's own approval policy: never | always | default.
+    approval: Literal["default", "never", "always"] = "default"
+
+
+class ApproverSettings(Section):
+    """Who may approve: Slack/CLI user ids and group names, per runbook id or risk level."""
+
+    users: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    quorum: int = Field(default=1, ge=1)
+
+
+class ApprovalSettings(Section):
+    expiry_minutes: float = Field(default=30.0, gt=0)
+    # Keys: a runbook id, or "risk:low" / "risk:medium" / "risk:high". The most specific wins.
+    approvers: dict[str, ApproverSettings] = Field(default_factory=dict)
+    # Members of groups (group name -> user ids), for CLI and API decisions.
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    # Escalate an expired approval to this PagerDuty service name (see [pagerduty.routing_keys]).
+    escalate_to: str = ""

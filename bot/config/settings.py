@@ -1,0 +1,129 @@
+"""Typed settings. Every section forbids unknown keys so a typo is an error, not a silent default.
+
+Secrets are never values here: settings name the environment variable that holds them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from bot.alerts.normalized import Severity
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    # Seconds to let in-flight requests and work finish on SIGTERM before parking the rest.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    # Token (by env var name) required on the /api routes that change state.
+    api_token_env: str = "CONDUCTOR_API_TOKEN"
+
+
+class DatabaseSettings(Section):
+    # Empty: SQLite file `conductor.sqlite3` in the data dir. Else a SQLAlchemy URL, e.g.
+    # postgresql+psycopg://conductor@db/conductor. CONDUCTOR_DATABASE_URL overrides it.
+    url: str = ""
+    pool_size: int = Field(default=5, ge=1)
+    echo: bool = False
+
+
+class LoggingSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["human", "json"] = "human"
+
+
+class SourceAuth(Section):
+    """How one webhook source proves who it is. `mode` picks the check."""
+
+    mode: Literal["none", "bearer", "basic", "sns", "pagerduty", "grafana"] = "none"
+    # bearer: env var holding the token; basic: env var holding "user:password"
+    # pagerduty / grafana: env var holding the HMAC secret (comma-separated for rotation)
+    secret_env: str = ""
+    # sns: TopicArn allow-list (fnmatch patterns). Empty allows every topic.
+    allowed_topic_arns: list[str] = Field(default_factory=list)
+    # grafana: header names
+    signature_header: str = "X-Grafana-Alerting-Signature"
+    timestamp_header: str = ""
+
+
+class CloudWatchOptions(Section):
+    insufficient_data_status: Literal["firing", "resolved"] = "firing"
+    insufficient_data_severity: Severity = Severity.WARNING
+
+
+class IngestSettings(Section):
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Per source; a source with no entry accepts unauthenticated requests only when
+    # `allow_unauthenticated` is true (the embedded default, for local use).
+    auth: dict[str, SourceAuth] = Field(default_factory=dict)
+    allow_unauthenticated: bool = True
+    cloudwatch: CloudWatchOptions = Field(default_factory=CloudWatchOptions)
+    # Group commit: how many webhook bodies one transaction may carry, and how long to wait for more.
+    batch_max: int = Field(default=256, ge=1)
+    batch_wait_ms: float = Field(default=2.0, ge=0)
+
+
+class WorkerSettings(Section):
+    threads: int = Field(default=2, ge=1, le=64)
+    poll_interval_seconds: float = Field(default=0.2, gt=0)
+    claim_batch: int = Field(default=64, ge=1)
+    # A claimed item not finished within this time is claimed again (its worker died).
+    claim_timeout_seconds: float = Field(default=120.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+
+
+class IncidentSettings(Section):
+    # Like Alertmanager's group_by. Names: provider, resource, name, source, severity, or label:<key>.
+    group_by: list[str] = Field(default_factory=lambda: ["provider", "resource", "name"])
+    # A firing alert within this many minutes of its incident resolving re-opens it.
+    reopen_window_minutes: float = Field(default=30.0, ge=0)
+    # N status changes within T minutes mark an alert flapping.
+    flap_changes: int = Field(default=4, ge=2)
+    flap_window_minutes: float = Field(default=30.0, gt=0)
+
+    @field_validator("group_by")
+    @classmethod
+    def _known_keys(cls, value: list[str]) -> list[str]:
+        allowed = {"provider", "resource", "name", "source", "severity"}
+        for key in value:
+            if key not in allowed and not (key.startswith("label:") and len(key) > 6):
+                raise ValueError(f"unknown group key {key!r} (use {sorted(allowed)} or label:<key>)")
+        if not value:
+            raise ValueError("must name at least one key")
+        return value
+
+
+class Matcher(Section):
+    """`name` is an alert field (name, source, severity, status, provider, resource_type,
+    resource_id) or `label:<key>`; `op` is = != =~ !~ (regex matches the whole value)."""
+
+    name: str
+    op: Literal["=", "!=", "=~", "!~"] = "="
+    value: str
+
+
+class StaticSilence(Section):
+    matchers: list[Matcher]
+    starts_at: AwareDatetime | None = None  # default: at start-up
+    ends_at: AwareDatetime
+    comment: str = ""
+    created_by: str = "config"
+
+
+class InhibitRule(Section):
+    """While an alert matching `source_match` fires, alerts matching `target_match` with the same
+    values for `equal` labels are muted."""
+
+    source_match: list[Matcher]
+    target_match: list[Matcher]
+    equal: list[str] = Field(default_factory=list)
+
+
+class DataDirSettings(Section):
+    pass

@@ -1,0 +1,75 @@
+"""One error root for the whole application, with errors named for what failed.
+
+Entry points catch `ConductorError` once and render it; nothing matches on message text.
+"""
+
+from __future__ import annotations
+
+
+class ConductorError(Exception):
+    """Root of every error the application raises on purpose."""
+
+
+class ConfigError(ConductorError):
+    """The configuration is invalid. `problems` holds one `key.path: reason` line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class MalformedPayload(ConductorError):
+    """An authenticated payload that cannot be understood. The reason is shown to the sender."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class Unauthenticated(ConductorError):
+    """The request did not prove where it came from (bad or missing signature, token or password)."""
+
+
+class UnknownSource(ConductorError):
+    """No webhook source of that name."""
+
+
+class RunbookNotFound(ConductorError):
+    """No runbook with that id."""
+
+
+class InvalidTarget(ConductorError):
+    """A target string that does not name a resource of the runbook's kind."""
+
+
+class ApprovalError(ConductorError):
+    """Root of the approval failures."""
+
+
+class ApprovalExpired(ApprovalError):
+    """The approval window closed before a decision."""
+
+
+class AlreadyDecided(ApprovalError):
+    """The approval was already approved, denied or expired."""
+
+
+class ApproverNotAllowed(ApprovalError):
+    """The user may not decide this approval (not on the allow-list, or the requester)."""
+
+
+class NotFound(ConductorError):
+    """A stored object with that id does not exist."""
+
+
+class InvalidTransition(ConductorError):
+    """A state change that the lifecycle does not allow (e.g. resolving a resolved incident)."""
+
+
+class IntegrationError(ConductorError):
+    """An outside system failed. `retryable` says whether trying again may help."""
+
+    def __init__(self, message: str, *, retryable: bool = False, system: str = "") -> None:
+        self.retryable = retryable
+        self.system = system
+        super().__init__(message)

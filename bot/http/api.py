@@ -1,0 +1,202 @@
+"""GET/POST /api/...: JSON views of incidents, silences, dead letters and the audit log."""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import AwareDatetime, BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from bot.audit import list_audit
+from bot.errors import ConductorError, InvalidTransition, NotFound
+from bot.incidents import service as incidents
+from bot.incidents.silences import add_silence, expire_silence, list_silences, silence_json
+from bot.matching import InvalidMatcher, parse_matcher
+from bot.runtime import Runtime
+from bot.store.models import DeadLetter
+
+router = APIRouter(prefix="/api")
+T = TypeVar("T")
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def api_actor(request: Request) -> str:
+    """Mutating API calls need `Authorization: Bearer <token>` from the configured env var."""
+    runtime = runtime_of(request)
+    expected = os.environ.get(runtime.settings.server.api_token_env, "")
+    if not expected:
+        raise HTTPException(
+            403, f"the API is read-only: set {runtime.settings.server.api_token_env} to enable changes"
+        )
+    given = request.headers.get("authorization", "")
+    scheme, _, token = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise HTTPException(401, "unauthenticated")
+    return request.headers.get("x-conductor-user", "api") or "api"
+
+
+async def in_store(runtime: Runtime, work: Callable[[Any], T]) -> T:
+    def run() -> T:
+        with runtime.store.transaction() as session:
+            return work(session)
+
+    try:
+        return await run_in_threadpool(run)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except (InvalidTransition, InvalidMatcher) as exc:
+        raise HTTPException(409 if isinstance(exc, InvalidTransition) else 400, str(exc)) from None
+    except ConductorError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+@router.get("/incidents")
+async def get_incidents(
+    request: Request,
+    status: Annotated[str, Query(pattern="^(open|all|resolved)$")] = "open",
+    limit: int = 100,
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    filt = incidents.IncidentFilter(scope=status, limit=min(max(limit, 1), 1000))
+    items = await in_store(
+        runtime, lambda s: [incidents.incident_json(i) for i in incidents.list_incidents(s, filt)]
+    )
+    return {"incidents": items}
+
+
+@router.get("/incidents/{incident_id}")
+async def get_incident(request: Request, incident_id: int) -> dict[str, Any]:
+    runtime = runtime_of(request)
+
+    def work(session: Any) -> dict[str, Any]:
+        data = incidents.incident_json(incidents.get_incident(session, incident_id))
+        data["alerts"] = [incidents.alert_json(a) for a in incidents.incident_alerts(session, incident_id)]
+        return data
+
+    return await in_store(runtime, work)
+
+
+@router.post("/incidents/{incident_id}/ack")
+async def ack_incident(
+    request: Request, incident_id: int, actor: Annotated[str, Depends(api_actor)]
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    return await in_store(
+        runtime,
+        lambda s: incidents.incident_json(
+            incidents.acknowledge(s, incident_id, actor=actor, now=runtime.clock())
+        ),
+    )
+
+
+@router.post("/incidents/{incident_id}/resolve")
+async def resolve_incident(
+    request: Request, incident_id: int, actor: Annotated[str, Depends(api_actor)]
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    return await in_store(
+        runtime,
+        lambda s: incidents.incident_json(
+            incidents.resolve(s, incident_id, actor=actor, now=runtime.clock())
+        ),
+    )
+
+
+@router.get("/audit")
+async def get_audit(
+    request: Request, since: AwareDatetime | None = None, subject: str | None = None, limit: int = 100
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    entries = await in_store(
+        runtime, lambda s: list_audit(s, since=since, subject=subject, limit=min(max(limit, 1), 1000))
+    )
+    return {"entries": [e.to_json() for e in entries]}
+
+
+class SilenceRequest(BaseModel):
+    matchers: list[str] = Field(min_length=1, description='e.g. ["alertname=HighCPU", "service=~api.*"]')
+    duration_minutes: float | None = Field(default=None, gt=0)
+    ends_at: AwareDatetime | None = None
+    comment: str = ""
+
+
+@router.get("/silences")
+async def get_silences(request: Request, include_expired: bool = False) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    now = runtime.clock()
+    items = await in_store(
+        runtime,
+        lambda s: [silence_json(x, now) for x in list_silences(s, now=now, include_expired=include_expired)],
+    )
+    return {"silences": items}
+
+
+@router.post("/silences", status_code=201)
+async def post_silence(
+    request: Request, body: SilenceRequest, actor: Annotated[str, Depends(api_actor)]
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    now = runtime.clock()
+    if body.ends_at is None and body.duration_minutes is None:
+        raise HTTPException(400, "give ends_at or duration_minutes")
+    ends_at: datetime = body.ends_at or now + timedelta(minutes=body.duration_minutes or 0)
+
+    def work(session: Any) -> dict[str, Any]:
+        matchers = [parse_matcher(m) for m in body.matchers]
+        silence = add_silence(
+            session,
+            matchers=matchers,
+            starts_at=now,
+            ends_at=ends_at,
+            created_by=actor,
+            comment=body.comment,
+            origin="api",
+            now=now,
+        )
+        return silence_json(silence, now)
+
+    return await in_store(runtime, work)
+
+
+@router.delete("/silences/{silence_id}")
+async def delete_silence(
+    request: Request, silence_id: int, actor: Annotated[str, Depends(api_actor)]
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    now = runtime.clock()
+    return await in_store(
+        runtime, lambda s: silence_json(expire_silence(s, silence_id, actor=actor, now=now), now)
+    )
+
+
+@router.get("/deadletters")
+async def get_dead_letters(request: Request, limit: int = 100) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    from sqlalchemy import select
+
+    def work(session: Any) -> list[dict[str, Any]]:
+        rows = session.scalars(
+            select(DeadLetter).order_by(DeadLetter.id.desc()).limit(min(max(limit, 1), 1000))
+        )
+        return [
+            {
+                "id": d.id,
+                "source": d.source,
+                "received_at": d.received_at.isoformat(),
+                "reason": d.reason,
+                "replayed_at": d.replayed_at.isoformat() if d.replayed_at else None,
+                "size": len(d.body),
+            }
+            for d in rows
+        ]
+
+    return {"dead_letters": await in_store(runtime, work)}

@@ -1,0 +1,53 @@
+"""The one HTTP server: webhooks, Slack, health, metrics and the JSON API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from bot.http import api, health, webhooks
+from bot.http.middleware import RequestContext
+from bot.logs import get_logger
+from bot.runtime import Runtime
+
+log = get_logger(__name__)
+
+Extension = Callable[[FastAPI, Runtime], None]
+
+
+def create_app(
+    runtime: Runtime, *, background: bool = True, extensions: tuple[Extension, ...] = ()
+) -> FastAPI:
+    """Build the app. With `background`, workers start and stop with the server's lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if background:
+            runtime.start_background()
+            log.info("workers started", threads=runtime.settings.workers.threads)
+        try:
+            yield
+        finally:
+            if background:
+                grace = runtime.settings.server.shutdown_grace_seconds
+                stopped = runtime.stop_background(grace)
+                log.info("workers stopped", clean=stopped)
+
+    app = FastAPI(
+        title="Cloud Conductor",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    app.include_router(health.router)
+    app.include_router(webhooks.router)
+    app.include_router(api.router)
+    for extend in extensions:
+        extend(app, runtime)
+    app.add_middleware(RequestContext, metrics=runtime.metrics)
+    return app

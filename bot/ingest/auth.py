@@ -1,0 +1,150 @@
+"""Per-source authentication, configured in `[ingest.auth.<source>]`.
+
+Secrets are read from the environment variables the config names. A source with no entry is
+open only while `ingest.allow_unauthenticated` is true (the embedded default for local use).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from bot.config.settings import IngestSettings, SourceAuth
+from bot.errors import Unauthenticated
+from integrations.aws.sns_signature import SnsSignatureVerifier, check_signing_cert_url
+from integrations.base import DeliveryKind, ParsedDelivery
+from integrations.common.http_auth import check_basic, check_bearer
+
+_SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+
+Check = Callable[[bytes, Mapping[str, str], ParsedDelivery | None], None]
+
+
+def check_subscribe_url(url: str) -> str:
+    """A SubscribeURL must be an https SNS endpoint; we never fetch anything else."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not _SNS_HOST.match((parts.hostname or "").lower()) or parts.username:
+        raise Unauthenticated(f"SubscribeURL {parts.scheme}://{parts.hostname} is not an Amazon SNS endpoint")
+    return url
+
+
+class CachedCertFetcher:
+    """SNS signing certificates, cached on disk under the data dir (keyed by URL)."""
+
+    def __init__(self, directory: Path, fetch: Callable[[str], bytes] | None = None) -> None:
+        self._dir = directory
+        self._fetch = fetch or _download
+
+    def path_for(self, url: str) -> Path:
+        return self._dir / f"{hashlib.sha256(url.encode()).hexdigest()}.pem"
+
+    def __call__(self, url: str) -> bytes:
+        check_signing_cert_url(url)
+        path = self.path_for(url)
+        if path.is_file():
+            return path.read_bytes()
+        pem = self._fetch(url)
+        self._dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pem)
+        tmp.replace(path)
+        return pem
+
+
+def _download(url: str) -> bytes:
+    response = httpx.get(url, timeout=10.0, follow_redirects=False)
+    response.raise_for_status()
+    return response.content
+
+
+def _secret_values(env_name: str, environ: Mapping[str, str]) -> list[str]:
+    raw = environ.get(env_name, "") if env_name else ""
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _hmac_check(kind: str, auth: SourceAuth, environ: Mapping[str, str]) -> Check:
+    from integrations.grafana.signature import verify_grafana_signature
+    from integrations.pagerduty.signature import verify_pagerduty_signature
+
+    def check(body: bytes, headers: Mapping[str, str], parsed: ParsedDelivery | None) -> None:
+        if parsed is not None:
+            return
+        secrets = _secret_values(auth.secret_env, environ)
+        if not secrets:
+            raise Unauthenticated(f"{kind} signing secret is not set (env {auth.secret_env or '?'})")
+        if kind == "pagerduty":
+            verify_pagerduty_signature(body, headers.get("x-pagerduty-signature", ""), secrets)
+        else:
+            verify_grafana_signature(
+                body,
+                headers,
+                secrets,
+                signature_header=auth.signature_header,
+                timestamp_header=auth.timestamp_header or None,
+            )
+
+    return check
+
+
+def _build_check(auth: SourceAuth, environ: Mapping[str, str], cert_dir: Path) -> Check:
+    if auth.mode == "none":
+        return lambda body, headers, parsed: None
+    if auth.mode in ("bearer", "basic"):
+
+        def check_shared(body: bytes, headers: Mapping[str, str], parsed: ParsedDelivery | None) -> None:
+            if parsed is not None:
+                return
+            if auth.mode == "bearer":
+                check_bearer(headers, _secret_values(auth.secret_env, environ))
+                return
+            users = dict(v.split(":", 1) for v in _secret_values(auth.secret_env, environ) if ":" in v)
+            check_basic(headers, users)
+
+        return check_shared
+    if auth.mode == "sns":
+        verifier = SnsSignatureVerifier(
+            topic_allowlist=auth.allowed_topic_arns, fetch_cert=CachedCertFetcher(cert_dir)
+        )
+
+        def check_sns(body: bytes, headers: Mapping[str, str], parsed: ParsedDelivery | None) -> None:
+            if parsed is None:
+                return
+            verifier.verify_body(body)
+            if parsed.kind is DeliveryKind.SUBSCRIPTION_CONFIRMATION and parsed.subscribe_url:
+                check_subscribe_url(parsed.subscribe_url)
+
+        return check_sns
+    return _hmac_check(auth.mode, auth, environ)
+
+
+class WebhookAuthenticator:
+    """Callable `(source, body, headers, parsed)`: called before parsing (parsed=None) and after."""
+
+    def __init__(self, checks: Mapping[str, Check], *, allow_unauthenticated: bool) -> None:
+        self._checks = dict(checks)
+        self._open = allow_unauthenticated
+
+    @classmethod
+    def from_settings(
+        cls, settings: IngestSettings, *, data_dir: Path, environ: Mapping[str, str] | None = None
+    ) -> WebhookAuthenticator:
+        env = os.environ if environ is None else environ
+        cert_dir = data_dir / "sns-certs"
+        checks = {source: _build_check(auth, env, cert_dir) for source, auth in settings.auth.items()}
+        return cls(checks, allow_unauthenticated=settings.allow_unauthenticated)
+
+    def __call__(
+        self, source: str, body: bytes, headers: Mapping[str, str], parsed: ParsedDelivery | None
+    ) -> None:
+        check = self._checks.get(source)
+        if check is None:
+            if not self._open:
+                raise Unauthenticated(f"no authentication is configured for source {source!r}")
+            return
+        check(body, headers, parsed)

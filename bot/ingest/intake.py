@@ -1,0 +1,149 @@
+"""What a webhook route calls: authenticate, validate, key, and hand over for a durable write.
+
+Order matters: authentication first (401 stores nothing), then parsing (an authenticated but
+malformed body is kept as a dead letter and answered 400), then the idempotency key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.config.root import Settings
+from bot.errors import MalformedPayload, Unauthenticated, UnknownSource
+from bot.ingest.committer import RawDelivery
+from bot.logs import request_id_var
+from bot.store.db import Store
+from bot.store.models import DeadLetter
+from integrations.base import DeliveryKind, ParsedDelivery
+
+SOURCES = (
+    "alertmanager",
+    "cloudwatch",
+    "eventbridge",
+    "azure",
+    "gcp",
+    "pagerduty",
+    "grafana",
+    "datadog",
+    "generic",
+)
+ACCEPTED_CONTENT_TYPES = (
+    "application/json",
+    "text/plain",
+    "application/x-amz-json-1.0",
+    "application/cloudevents+json",
+)
+# Headers worth keeping with the raw body (replay, audit); credentials are never kept.
+KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "x-amz-sns-message-type",
+    "x-amz-sns-message-id",
+    "x-amz-sns-topic-arn",
+    "x-webhook-id",
+    "x-pagerduty-signature",
+    "x-grafana-alerting-signature",
+    "x-request-id",
+)
+
+Authenticate = Callable[[str, bytes, Mapping[str, str], "ParsedDelivery | None"], None]
+ParseFn = Callable[[str, bytes, dict[str, str]], ParsedDelivery]
+
+
+class UnsupportedMediaType(MalformedPayload):
+    """The body is not of a content type this route accepts."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    delivery: RawDelivery
+    parsed: ParsedDelivery
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return {k: lowered[k] for k in KEPT_HEADERS if k in lowered}
+
+
+def check_content_type(content_type: str) -> None:
+    base = content_type.split(";", 1)[0].strip().lower()
+    if base and base not in ACCEPTED_CONTENT_TYPES:
+        raise UnsupportedMediaType(f"content type {base!r} is not accepted; send application/json")
+
+
+class WebhookIntake:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        parse: ParseFn,
+        authenticate: Authenticate,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._parse = parse
+        self._authenticate = authenticate
+        self._clock = clock
+
+    def prepare(self, source: str, body: bytes, headers: Mapping[str, str]) -> Prepared:
+        """Raise UnknownSource, Unauthenticated or MalformedPayload; else what to store."""
+        if source not in SOURCES:
+            raise UnknownSource(f"no webhook source {source!r} (known: {', '.join(SOURCES)})")
+        lowered = {k.lower(): v for k, v in headers.items()}
+        content_type = lowered.get("content-type", "")
+        # Signature schemes that cover the raw body are checked before we parse anything.
+        self._authenticate(source, body, lowered, None)
+        try:
+            check_content_type(content_type)
+            parsed = self._parse(source, body, lowered)
+        except MalformedPayload as exc:
+            self.dead_letter(source, body, lowered, exc.reason)
+            raise
+        # Schemes whose proof lives inside the payload (SNS) are checked on the parsed message.
+        self._authenticate(source, body, lowered, parsed)
+        key = parsed.idempotency_key or hashlib.sha256(body).hexdigest()
+        delivery = RawDelivery(
+            source=source,
+            idempotency_key=key[:255],
+            body=body,
+            headers=kept_headers(lowered),
+            content_type=content_type,
+            received_at=self._clock(),
+            request_id=request_id_var.get(),
+            alert_count=len(parsed.alerts),
+        )
+        return Prepared(delivery=delivery, parsed=parsed)
+
+    def dead_letter(self, source: str, body: bytes, headers: Mapping[str, str], reason: str) -> int:
+        with self._store.transaction() as session:
+            letter = DeadLetter(
+                source=source,
+                received_at=self._clock(),
+                content_type=headers.get("content-type", ""),
+                headers=kept_headers(headers),
+                body=body,
+                reason=reason,
+                request_id=request_id_var.get(),
+            )
+            session.add(letter)
+            session.flush()
+            return letter.id
+
+
+def is_control_message(parsed: ParsedDelivery) -> bool:
+    return parsed.kind in (DeliveryKind.SUBSCRIPTION_CONFIRMATION, DeliveryKind.UNSUBSCRIBE_CONFIRMATION)
+
+
+__all__ = [
+    "SOURCES",
+    "Prepared",
+    "Unauthenticated",
+    "UnsupportedMediaType",
+    "WebhookIntake",
+    "is_control_message",
+]

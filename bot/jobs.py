@@ -1,0 +1,111 @@
+"""Persisted work items that workers claim with row locks (SKIP LOCKED on PostgreSQL;
+SQLite serializes writers, so an UPDATE ... WHERE claim is enough)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.store.models import Job
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    run_after: datetime | None = None,
+    dedupe_key: str | None = None,
+) -> None:
+    """Add a job in the caller's transaction. A `dedupe_key` already present is a no-op."""
+    values = {
+        "kind": kind,
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "status": "pending",
+        "run_after": run_after or now,
+        "created_at": now,
+        "attempts": 0,
+        "last_error": "",
+    }
+    dialect = session.get_bind().dialect.name
+    if dedupe_key is not None and dialect in ("sqlite", "postgresql"):
+        insert = sqlite_insert if dialect == "sqlite" else pg_insert
+        session.execute(insert(Job).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    else:
+        session.add(Job(**values))
+
+
+def claim(
+    session: Session,
+    *,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    kinds: Sequence[str] | None = None,
+) -> list[ClaimedJob]:
+    """Claim due jobs that nobody holds (or whose holder's lease ran out)."""
+    query = (
+        select(Job)
+        .where(Job.status == "pending", Job.run_after <= now)
+        .where(or_(Job.claimed_until.is_(None), Job.claimed_until < now))
+        .order_by(Job.run_after, Job.id)
+        .limit(limit)
+    )
+    if kinds:
+        query = query.where(Job.kind.in_(list(kinds)))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    jobs = session.scalars(query).all()
+    claimed = []
+    for job in jobs:
+        job.claimed_by = worker
+        job.claimed_until = now + lease
+        job.attempts += 1
+        claimed.append(ClaimedJob(job.id, job.kind, dict(job.payload or {}), job.attempts))
+    return claimed
+
+
+def complete(session: Session, job_id: int, *, now: datetime) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(status="done", finished_at=now, claimed_by=None, claimed_until=None)
+    )
+
+
+def retry_later(session: Session, job_id: int, *, error: str, run_after: datetime, give_up: bool) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(
+            status="failed" if give_up else "pending",
+            last_error=error[:4000],
+            run_after=run_after,
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
+def pending_count(session: Session) -> int:
+    from sqlalchemy import func
+
+    return int(session.scalar(select(func.count()).select_from(Job).where(Job.status == "pending")) or 0)

@@ -1,0 +1,56 @@
+"""Prometheus metrics, in a registry per application (so tests can run several apps)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "conductor_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_latency = Histogram(
+            "conductor_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.webhooks = Counter(
+            "conductor_webhooks_total",
+            "Webhook deliveries by outcome",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.alerts_received = Counter(
+            "conductor_alerts_received_total",
+            "Normalized alerts received",
+            ["source", "status"],
+            registry=self.registry,
+        )
+        self.incidents = Counter(
+            "conductor_incident_events_total", "Incident lifecycle events", ["event"], registry=self.registry
+        )
+        self.runs = Counter(
+            "conductor_runs_total", "Runbook runs by final outcome", ["outcome"], registry=self.registry
+        )
+        self.decisions = Counter(
+            "conductor_decisions_total",
+            "Pipeline decisions with their named reason",
+            ["decision"],
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "conductor_work_queue_depth", "Pending work items", ["queue"], registry=self.registry
+        )
+
+    def watch_queue(self, name: str, read: Callable[[], float]) -> None:
+        """Report a queue's depth at scrape time."""
+        self.queue_depth.labels(queue=name).set_function(read)

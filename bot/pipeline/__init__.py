@@ -1,0 +1,1 @@
+"""Pipeline stages after ingestion: detect, match rules, plan, gate, execute, verify, report."""

@@ -1,0 +1,73 @@
+"""Run persisted jobs by kind. Handlers must be idempotent: a job may run again after a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.config.root import Settings
+from bot.jobs import ClaimedJob, claim, complete, retry_later
+from bot.logs import get_logger
+from bot.store.db import Store
+
+log = get_logger(__name__)
+
+JobHandler = Callable[[ClaimedJob], None]
+
+
+class JobRunner:
+    def __init__(self, *, store: Store, settings: Settings, clock: Callable[[], datetime]) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+        self._handlers: dict[str, JobHandler] = {}
+
+    def register(self, kind: str, handler: JobHandler) -> None:
+        self._handlers[kind] = handler
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted(self._handlers)
+
+    def run_once(self, worker: str) -> int:
+        if not self._handlers:
+            return 0
+        lease = timedelta(seconds=self._settings.workers.claim_timeout_seconds)
+        with self._store.transaction() as session:
+            claimed = claim(
+                session,
+                worker=worker,
+                now=self._clock(),
+                lease=lease,
+                limit=self._settings.workers.claim_batch,
+                kinds=self.kinds,
+            )
+        for job in claimed:
+            self.run_job(job)
+        return len(claimed)
+
+    def run_job(self, job: ClaimedJob) -> None:
+        handler = self._handlers[job.kind]
+        try:
+            handler(job)
+        except Exception as exc:  # noqa: BLE001 - the job is retried with back-off, then parked
+            give_up = job.attempts >= self._settings.workers.max_attempts
+            log.warning(
+                "job failed",
+                job_id=job.id,
+                kind=job.kind,
+                attempt=job.attempts,
+                give_up=give_up,
+                error=str(exc),
+            )
+            with self._store.transaction() as session:
+                retry_later(
+                    session,
+                    job.id,
+                    error=f"{exc.__class__.__name__}: {exc}",
+                    run_after=self._clock() + timedelta(seconds=min(300, 2**job.attempts)),
+                    give_up=give_up,
+                )
+            return
+        with self._store.transaction() as session:
+            complete(session, job.id, now=self._clock())

@@ -1,0 +1,198 @@
+"""The composition root: builds every long-lived part from settings, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from bot.audit import audit
+from bot.clock import utc_now
+from bot.config.root import Settings
+from bot.incidents.apply import MutingContext
+from bot.incidents.muting import InhibitionRule
+from bot.incidents.silences import active_silences, sync_config_silences
+from bot.ingest.auth import WebhookAuthenticator
+from bot.ingest.committer import GroupCommitter
+from bot.ingest.intake import WebhookIntake
+from bot.ingest.processor import RawEventProcessor, worker_name
+from bot.jobs import pending_count
+from bot.logs import get_logger
+from bot.matching import Matcher
+from bot.metrics import Metrics
+from bot.pipeline.jobs import JobRunner
+from bot.store import migrate
+from bot.store.db import Store
+from bot.store.models import RawEvent
+from bot.workers import NamedTask, WorkerPool
+from integrations.base import ParsedDelivery
+from integrations.registry import get_parser
+
+log = get_logger(__name__)
+
+
+def make_parse(settings: Settings) -> Callable[[str, bytes, dict[str, str]], ParsedDelivery]:
+    from bot.ingest.processor import parse_options
+
+    options = parse_options(settings)
+
+    def parse(source: str, body: bytes, headers: dict[str, str]) -> ParsedDelivery:
+        return get_parser(source)(body, headers=headers, options=options)
+
+    return parse
+
+
+def inhibition_rules(settings: Settings) -> list[InhibitionRule]:
+    def matchers(items: list[Any]) -> tuple[Matcher, ...]:
+        return tuple(Matcher(m.name, m.op, m.value) for m in items)
+
+    return [
+        InhibitionRule(matchers(r.source_match), matchers(r.target_match), tuple(r.equal))
+        for r in settings.inhibit_rules
+    ]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    metrics: Metrics
+    clock: Callable[[], datetime]
+    committer: GroupCommitter
+    intake: WebhookIntake
+    processor: RawEventProcessor
+    jobs: JobRunner
+    identity: str
+    workers: WorkerPool | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def muting(self, session: Session, now: datetime) -> MutingContext:
+        return MutingContext(
+            silences=active_silences(session, now), inhibit_rules=inhibition_rules(self.settings)
+        )
+
+    def store_ready(self) -> tuple[bool, str]:
+        try:
+            with self.store.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+            return False, f"store unreachable: {exc.__class__.__name__}"
+        if not migrate.is_current(self.store):
+            return False, "migrations not current (run `conductor db upgrade`)"
+        return True, "ok"
+
+    def start_background(self) -> None:
+        self.committer.start()
+        self.workers = WorkerPool(
+            [NamedTask("raw-events", self.processor.run_once), NamedTask("jobs", self.jobs.run_once)],
+            threads=self.settings.workers.threads,
+            poll_interval=self.settings.workers.poll_interval_seconds,
+            identity=self.identity,
+        )
+        self.workers.start()
+
+    def stop_background(self, grace: float) -> bool:
+        self.committer.stop()
+        stopped = True
+        if self.workers is not None:
+            stopped = self.workers.stop(grace)
+        return stopped
+
+    def pending_raw_events(self) -> int:
+        from sqlalchemy import func, select
+
+        with self.store.sessions() as session:
+            return int(
+                session.scalar(select(func.count()).select_from(RawEvent).where(RawEvent.status == "pending"))
+                or 0
+            )
+
+
+def confirm_sns_subscription(url: str) -> None:
+    import httpx
+
+    from bot.ingest.auth import check_subscribe_url
+
+    check_subscribe_url(url)
+    httpx.get(url, timeout=10, follow_redirects=False).raise_for_status()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    migrate_store: bool = True,
+    confirm_subscription: Callable[[str], None] = confirm_sns_subscription,
+) -> Runtime:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.connect(
+        settings.database_url(), pool_size=settings.database.pool_size, echo=settings.database.echo
+    )
+    if migrate_store:
+        migrate.upgrade(store)
+    metrics = Metrics()
+    parse = make_parse(settings)
+    identity = worker_name()
+    committer = GroupCommitter(
+        store, batch_max=settings.ingest.batch_max, batch_wait=settings.ingest.batch_wait_ms / 1000.0
+    )
+    intake = WebhookIntake(
+        settings=settings,
+        store=store,
+        parse=parse,
+        authenticate=WebhookAuthenticator.from_settings(settings.ingest, data_dir=settings.data_dir),
+        clock=clock,
+    )
+    runtime_ref: list[Runtime] = []
+
+    def muting(session: Session, now: datetime) -> MutingContext:
+        return runtime_ref[0].muting(session, now)
+
+    processor = RawEventProcessor(
+        store=store,
+        settings=settings,
+        parse=parse,
+        muting=muting,
+        confirm_subscription=confirm_subscription,
+        metrics=metrics,
+        clock=clock,
+    )
+    jobs = JobRunner(store=store, settings=settings, clock=clock)
+    runtime = Runtime(
+        settings=settings,
+        store=store,
+        metrics=metrics,
+        clock=clock,
+        committer=committer,
+        intake=intake,
+        processor=processor,
+        jobs=jobs,
+        identity=identity,
+    )
+    runtime_ref.append(runtime)
+
+    def queue_depth(read: Callable[[Session], int]) -> Callable[[], float]:
+        def _read() -> float:
+            with store.sessions() as session:
+                return float(read(session))
+
+        return _read
+
+    metrics.watch_queue("jobs", queue_depth(pending_count))
+    metrics.watch_queue("raw_events", lambda: float(runtime.pending_raw_events()))
+    with store.transaction() as session:
+        now = clock()
+        sync_config_silences(session, settings.silences, now=now)
+        audit(
+            session,
+            at=now,
+            actor="system",
+            subject="config",
+            action="config.loaded",
+            details={"data_dir": str(settings.data_dir), "database": store.engine.dialect.name},
+        )
+    return runtime

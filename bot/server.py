@@ -1,0 +1,43 @@
+"""`conductor serve`: the HTTP app, the workers and the scheduler in one process."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from bot.config.loader import LoadedConfig
+from bot.http.app import create_app
+from bot.logs import configure_logging, get_logger
+from bot.runtime import build_runtime
+
+log = get_logger(__name__)
+
+
+def serve(
+    loaded: LoadedConfig, *, host: str | None = None, port: int | None = None, json_logs: bool | None = None
+) -> None:
+    settings = loaded.settings
+    use_json = settings.logging.format == "json" if json_logs is None else json_logs
+    configure_logging(level=settings.logging.level, json=use_json)
+    log.info(
+        "configuration loaded",
+        path=str(loaded.path) if loaded.path else "embedded defaults",
+        data_dir=str(settings.data_dir),
+    )
+    runtime = build_runtime(settings)
+    log.info("store ready", database=runtime.store.engine.dialect.name)
+    app = create_app(runtime)
+    bind_host = host or settings.server.host
+    bind_port = settings.server.port if port is None else port
+    log.info("listening", host=bind_host, port=bind_port)
+    # uvicorn turns SIGTERM/SIGINT into a graceful shutdown: stop accepting, finish in-flight
+    # requests, then run the lifespan shutdown that drains the committer and stops workers.
+    uvicorn.run(
+        app,
+        host=bind_host,
+        port=bind_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.server.shutdown_grace_seconds) or None,
+        server_header=False,
+    )
+    runtime.store.dispose()
