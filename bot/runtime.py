@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bot.audit import audit
+from bot.claims import release_dead_claims
 from bot.clock import utc_now
 from bot.config.root import Settings
 from bot.incidents.apply import MutingContext
@@ -86,6 +87,9 @@ class Runtime:
         return True, "ok"
 
     def start_background(self) -> None:
+        released = release_dead_claims(self.store)
+        if released:
+            log.warning("released work claimed by dead processes on this host", count=released)
         self.committer.start()
         self.workers = WorkerPool(
             [NamedTask("raw-events", self.processor.run_once), NamedTask("jobs", self.jobs.run_once)],

@@ -65,7 +65,7 @@ class WorkerPool:
                     return
                 try:
                     did += task.run(name)
-                except Exception as exc:  # noqa: BLE001 - a worker must outlive one bad round
+                except Exception as exc:
                     log.error("worker task failed", task=task.name, error=str(exc), exc_info=True)
             if did == 0:
                 self._wake.wait(self._poll)

@@ -25,13 +25,13 @@ def moto_session() -> Iterator[MotoServer]:
 
 
 @pytest.fixture
-def moto(moto_session: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+def moto(moto_session: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
     """A clean moto server; boto3 in the code under test finds it through AWS_ENDPOINT_URL."""
     moto_session.reset()
     for key, value in AWS_TEST_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_session.url)
-    yield moto_session
+    return moto_session
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ from sqlalchemy import create_engine, text
 from bot.store import migrate
 from bot.store.db import Store
 
-PG_BASE_URL = os.environ.get("CONDUCTOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_BASE_URL = os.environ.get(
+    "CONDUCTOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def postgres_available() -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from importlib import import_module
 
+import click
 import typer
 from rich.console import Console
 
@@ -22,21 +23,42 @@ app = typer.Typer(
 # Each module registers its commands on `app` through `register(app)`.
 COMMAND_MODULES = (
     "bot.cli.serve_cmd",
+    "bot.cli.backtest_cmd",
     "bot.cli.incidents_cmd",
     "bot.cli.audit_cmd",
     "bot.cli.alerts_cmd",
 )
 
 
+_registered = False
+
+
 def _register_all() -> None:
+    global _registered
+    if _registered:
+        return
     for name in COMMAND_MODULES:
         import_module(name).register(app)
+    _registered = True
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code: 0 ok, 2 for bad input or a named error."""
+    _register_all()
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        Console(stderr=True).print("aborted")
+        return 1
+    except ConductorError as exc:
+        # Plain text, never wrapped: scripts and people grep these lines.
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    return result if isinstance(result, int) else 0
 
 
 def main() -> None:
-    _register_all()
-    try:
-        app()
-    except ConductorError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
-        sys.exit(2)
+    sys.exit(run())

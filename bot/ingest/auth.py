@@ -69,8 +69,9 @@ def _secret_values(env_name: str, environ: Mapping[str, str]) -> list[str]:
 
 
 def _hmac_check(kind: str, auth: SourceAuth, environ: Mapping[str, str]) -> Check:
-    from integrations.grafana.signature import verify_grafana_signature
     from integrations.pagerduty.signature import verify_pagerduty_signature
+
+    from integrations.grafana.signature import verify_grafana_signature
 
     def check(body: bytes, headers: Mapping[str, str], parsed: ParsedDelivery | None) -> None:
         if parsed is not None:

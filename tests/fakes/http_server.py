@@ -67,7 +67,7 @@ class FakeService:
     @property
     def url(self) -> str:
         assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
+        host, port = str(self._server.server_address[0]), int(self._server.server_address[1])
         scheme = "https" if self._tls else "http"
         return f"{scheme}://{host}:{port}"
 
@@ -84,6 +84,9 @@ class FakeService:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are written separately; without TCP_NODELAY each response waits
+            # ~40 ms for the peer's delayed ACK.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -129,7 +132,9 @@ class FakeService:
         if self._tls is not None:
             server.socket = self._tls.wrap_socket(server.socket, server_side=True)
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name=type(self).__name__, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=type(self).__name__, daemon=True
+        )
         self._thread.start()
         return self
 

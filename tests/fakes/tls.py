@@ -11,6 +11,7 @@ import trustme
 
 @dataclass(frozen=True)
 class TestTLS:
+    __test__ = False  # not a test class, despite the name
     ca: trustme.CA
     ca_path: Path  # PEM bundle to hand to clients (connection_verify=..., verify=...)
     server_context: ssl.SSLContext  # for servers on 127.0.0.1 / localhost

@@ -45,8 +45,12 @@ def test_one_open_incident_per_group(store: Store) -> None:
 
 def _run(active: str | None) -> RunbookRun:
     return RunbookRun(
-        runbook_id="aws.ecs.scale_service", target="aws:ecs:service/c/s", active_target=active, status="running",
-        created_at=NOW, updated_at=NOW,
+        runbook_id="aws.ecs.scale_service",
+        target="aws:ecs:service/c/s",
+        active_target=active,
+        status="running",
+        created_at=NOW,
+        updated_at=NOW,
     )
 
 
@@ -61,8 +65,14 @@ def test_one_active_run_per_target(store: Store) -> None:
 
 def test_audit_log_is_append_only(store: Store) -> None:
     with store.transaction() as session:
-        audit(session, at=NOW, actor="alice", subject="incident:1", action="incident.acknowledged",
-              details={"token": "xoxb-secret-value", "note": "ok"})
+        audit(
+            session,
+            at=NOW,
+            actor="alice",
+            subject="incident:1",
+            action="incident.acknowledged",
+            details={"token": "xoxb-secret-value", "note": "ok"},
+        )
     with store.sessions() as session:
         [entry] = list_audit(session, subject="incident:1")
     assert entry.actor == "alice"
@@ -87,7 +97,9 @@ def test_jobs_are_claimed_once_and_dedupe_keys_hold(store: Store) -> None:
     assert second == []
     # the holder died: after its lease another worker takes the job over
     with store.transaction() as session:
-        taken_over = claim(session, worker="b", now=NOW + timedelta(minutes=2), lease=timedelta(minutes=1), limit=10)
+        taken_over = claim(
+            session, worker="b", now=NOW + timedelta(minutes=2), lease=timedelta(minutes=1), limit=10
+        )
     assert [j.id for j in taken_over] == [first[0].id]
     assert taken_over[0].attempts == 2
     with store.transaction() as session:

@@ -1,0 +1,1 @@
+"""Amazon Web Services integrations (alarm/event parsers, SNS signatures, clients)."""

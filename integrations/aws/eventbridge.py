@@ -1,0 +1,203 @@
+"""Amazon EventBridge events (source ``eventbridge``), e.g. from an API destination.
+
+Handled detail-types (anything else parses to zero alerts, never an error, because EventBridge
+rules are often broader than what we act on):
+
+- ``CloudWatch Alarm State Change`` (aws.cloudwatch): as an SNS alarm, with the same fingerprint;
+  ``state.reasonData`` is a JSON *string* (threshold, recent datapoints, anomaly band,
+  triggering alarms); dimensions are a map.
+- ``CloudWatch Alarm Configuration Change``: no alert (it is not a state change).
+- ``Glue Job State Change``, ``ECS Task State Change``, ``ECS Deployment State Change``: see
+  `integrations.aws.service_events`.
+
+Idempotency key: the event ``id`` (EventBridge keeps it across retries).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bot.alerts.normalized import Metric, NormalizedAlert
+from bot.errors import MalformedPayload
+from integrations.aws.alarms import AlarmChange, alert_from_change, value_from_reason
+from integrations.aws.service_events import (
+    EventContext,
+    ecs_deployment_alerts,
+    ecs_task_alerts,
+    glue_job_alerts,
+)
+from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions
+from integrations.common.payload import (
+    JsonObject,
+    expect_object,
+    get_list,
+    get_object,
+    get_str,
+    get_str_map,
+    get_time,
+    join,
+    load_json_object,
+    require_str,
+    text,
+    to_float,
+)
+
+SOURCE = "eventbridge"
+
+Handler = Callable[[JsonObject, str, EventContext], list[NormalizedAlert]]
+
+
+def _reason_data(state: JsonObject, path: str) -> JsonObject:
+    """``reasonData`` is JSON inside a string; unreadable reason data is just absent."""
+    raw = state.get("reasonData")
+    if isinstance(raw, dict):
+        return raw
+    if not isinstance(raw, str) or not raw.strip():
+        return {}
+    try:
+        decoded: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def _first_number(values: Any) -> float | None:
+    if isinstance(values, list) and values:
+        return to_float(values[0])
+    return None
+
+
+def _alarm_metrics(
+    configuration: JsonObject, path: str, reason_data: JsonObject, reason: str
+) -> tuple[Metric | None, list[dict[str, str]], dict[str, str]]:
+    threshold = to_float(reason_data.get("threshold"))
+    value = _first_number(reason_data.get("recentDatapoints"))
+    if value is None:
+        value = value_from_reason(reason)
+    notes: dict[str, str] = {}
+    chosen: Metric | None = None
+    dimension_sets: list[dict[str, str]] = []
+    for index, item in enumerate(get_list(configuration, "metrics", path)):
+        entry_path = join(join(path, "metrics"), index)
+        entry = expect_object(item, entry_path)
+        expression = get_str(entry, "expression", entry_path)
+        if expression and entry.get("returnData") is not False:
+            notes["expression"] = expression
+        stat = get_object(entry, "metricStat", entry_path)
+        if not stat:
+            continue
+        stat_path = join(entry_path, "metricStat")
+        metric_obj = get_object(stat, "metric", stat_path)
+        dimensions = get_str_map(metric_obj, "dimensions", join(stat_path, "metric"), pairs=True)
+        candidate = Metric(
+            namespace=get_str(metric_obj, "namespace", stat_path),
+            name=get_str(metric_obj, "name", stat_path),
+            dimensions=dimensions,
+            statistic=get_str(stat, "stat", stat_path),
+            threshold=threshold,
+            value=value,
+            unit=get_str(stat, "unit", stat_path),
+        )
+        if chosen is None:
+            chosen = candidate
+            dimension_sets.insert(0, dimensions)
+        else:
+            dimension_sets.append(dimensions)
+    lower = _first_number(reason_data.get("recentLowerThresholds"))
+    upper = _first_number(reason_data.get("recentUpperThresholds"))
+    if lower is not None or upper is not None:
+        notes["band"] = f"{lower if lower is not None else ''}..{upper if upper is not None else ''}"
+    return chosen, dimension_sets, notes
+
+
+def _triggering_alarms(reason_data: JsonObject) -> str:
+    names = []
+    for item in reason_data.get("triggeringAlarms") or []:
+        if isinstance(item, dict) and isinstance(item.get("arn"), str):
+            names.append(item["arn"].rsplit(":", 1)[-1])
+    return ", ".join(names)
+
+
+def cloudwatch_alarm_change(detail: JsonObject, path: str, context: EventContext) -> AlarmChange:
+    state_path = join(path, "state")
+    state = get_object(detail, "state", path)
+    configuration = get_object(detail, "configuration", path)
+    reason = text(state, "reason", state_path)
+    reason_data = _reason_data(state, state_path)
+    metric, dimension_sets, notes = _alarm_metrics(
+        configuration, join(path, "configuration"), reason_data, reason
+    )
+    notes.update(
+        alarm_rule=text(configuration, "alarmRule", join(path, "configuration")),
+        triggering_alarms=_triggering_alarms(reason_data),
+        actions_suppressed_by=text(state, "actionsSuppressedBy", state_path),
+        old_state=text(get_object(detail, "previousState", path), "value", join(path, "previousState")),
+    )
+    arn = next((arn for arn in context.resources if ":alarm:" in arn), None)
+    return AlarmChange(
+        name=require_str(detail, "alarmName", path),
+        state=require_str(state, "value", state_path),
+        state_path=join(state_path, "value"),
+        arn=arn,
+        account=context.account,
+        region=context.region,
+        changed_at=get_time(state, "timestamp", state_path) or context.event_time,
+        reason=reason,
+        description=text(configuration, "description", join(path, "configuration")),
+        namespace=metric.namespace if metric else None,
+        metric=metric,
+        dimension_sets=dimension_sets,
+        annotations=notes,
+    )
+
+
+def _no_alert(detail: JsonObject, path: str, context: EventContext) -> list[NormalizedAlert]:
+    return []
+
+
+_HANDLERS: dict[tuple[str, str], Handler] = {
+    ("aws.cloudwatch", "CloudWatch Alarm Configuration Change"): _no_alert,
+    ("aws.glue", "Glue Job State Change"): glue_job_alerts,
+    ("aws.ecs", "ECS Task State Change"): ecs_task_alerts,
+    ("aws.ecs", "ECS Deployment State Change"): ecs_deployment_alerts,
+}
+
+
+def delivery_from_event(
+    event: JsonObject, path: str, options: ParseOptions, *, source: str = SOURCE
+) -> ParsedDelivery:
+    """One EventBridge event (also reached from an SNS Message carrying an event)."""
+    detail_type = require_str(event, "detail-type", path)
+    event_source = require_str(event, "source", path)
+    if "detail" not in event:
+        raise MalformedPayload(f"{join(path, 'detail')}: required")
+    detail = get_object(event, "detail", path)
+    resources = [item for item in get_list(event, "resources", path) if isinstance(item, str)]
+    context = EventContext(
+        account=get_str(event, "account", path),
+        region=get_str(event, "region", path),
+        event_time=get_time(event, "time", path),
+        resources=resources,
+        source=source,
+    )
+    detail_path = join(path, "detail")
+    alerts: list[NormalizedAlert]
+    if (event_source, detail_type) == ("aws.cloudwatch", "CloudWatch Alarm State Change"):
+        change = cloudwatch_alarm_change(detail, detail_path, context)
+        alerts = [alert_from_change(change, source=source, options=options)]
+    else:
+        handler = _HANDLERS.get((event_source, detail_type), _no_alert)
+        alerts = handler(detail, detail_path, context)
+    event_id = get_str(event, "id", path)
+    return ParsedDelivery(
+        kind=DeliveryKind.ALERTS,
+        alerts=alerts,
+        idempotency_key=f"eventbridge:{event_id}" if event_id else None,
+    )
+
+
+def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
+    """Parse one EventBridge event (the whole event, as an API destination sends it)."""
+    return delivery_from_event(load_json_object(body), "", options)

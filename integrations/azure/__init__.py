@@ -1,0 +1,1 @@
+"""Microsoft Azure integrations (Azure Monitor alert parser, ARM ids, clients)."""

@@ -1,0 +1,275 @@
+"""Small, strict-where-it-matters readers for untrusted JSON payloads.
+
+Every reader takes the JSON path of the value it reads so that a `MalformedPayload` says exactly
+where the payload went wrong (``alerts[3].labels: expected an object``). Readers are tolerant of
+missing keys and of extra keys; they only complain when a value is present with a shape that
+changes what the payload means.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.errors import MalformedPayload
+
+JsonObject = Mapping[str, Any]
+
+# Go's zero time, which Alertmanager and Grafana send for "not set".
+_ZERO_TIME_PREFIX = "0001-01-01"
+_FRACTION = re.compile(r"(\.\d{1,6})\d*")
+_COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
+
+
+def load_json(body: bytes, *, what: str = "body") -> Any:
+    """Decode a JSON body, or raise MalformedPayload naming the position of the error."""
+    if not body.strip():
+        raise MalformedPayload(f"{what}: empty")
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload(f"{what}: not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedPayload(
+            f"{what}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+
+
+def load_json_object(body: bytes, *, what: str = "body") -> JsonObject:
+    return expect_object(load_json(body, what=what), what)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def expect_object(value: Any, path: str) -> JsonObject:
+    if not isinstance(value, dict):
+        raise MalformedPayload(f"{path}: expected an object, got {_type_name(value)}")
+    return value
+
+
+def expect_list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise MalformedPayload(f"{path}: expected an array, got {_type_name(value)}")
+    return value
+
+
+def join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if not path:
+        return key
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
+        return f"{path}.{key}"
+    return f"{path}[{json.dumps(key)}]"
+
+
+def get_object(obj: JsonObject, key: str, path: str) -> JsonObject:
+    """The object at `key`; missing or null reads as an empty object."""
+    value = obj.get(key)
+    if value is None:
+        return {}
+    return expect_object(value, join(path, key))
+
+
+def get_list(obj: JsonObject, key: str, path: str) -> list[Any]:
+    """The array at `key`; missing or null reads as an empty array."""
+    value = obj.get(key)
+    if value is None:
+        return []
+    return expect_list(value, join(path, key))
+
+
+def get_str(obj: JsonObject, key: str, path: str) -> str | None:
+    """A string (numbers are accepted and rendered); missing or null reads as None."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return _render_number(value)
+    raise MalformedPayload(f"{join(path, key)}: expected a string, got {_type_name(value)}")
+
+
+def require_str(obj: JsonObject, key: str, path: str) -> str:
+    value = get_str(obj, key, path)
+    if value is None or not value.strip():
+        raise MalformedPayload(f"{join(path, key)}: required")
+    return value
+
+
+def text(obj: JsonObject, key: str, path: str) -> str:
+    """A string that is allowed to be missing (then "")."""
+    return get_str(obj, key, path) or ""
+
+
+def get_int_or_none(obj: JsonObject, key: str, path: str) -> int | None:
+    """An integer (or an integral float or numeric string); missing, null or "" read as None."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    raise MalformedPayload(f"{join(path, key)}: expected an integer, got {_type_name(value)}")
+
+
+def _render_number(value: float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def to_float(value: Any) -> float | None:
+    """Numbers and numeric strings ("0.835", "1,234.5", "$25.00") as floats; anything else None.
+
+    Lenient on purpose: a metric value that cannot be read is absent, not a reason to refuse
+    the whole alert.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        result = float(value)
+    elif isinstance(value, str):
+        cleaned = value.strip().replace(",", "").lstrip("$€£").rstrip("%").strip()
+        if not cleaned:
+            return None
+        try:
+            result = float(cleaned)
+        except ValueError:
+            return None
+    else:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def str_map(value: Any, path: str, *, pairs: bool = False) -> dict[str, str]:
+    """Labels and dimensions as dict[str, str].
+
+    Accepts an object (values rendered as strings, nulls dropped) or, with ``pairs=True``, a list
+    of ``{"name": ..., "value": ...}`` pairs (any capitalisation of the two keys), which is how
+    CloudWatch SNS messages and Azure send dimensions.
+    """
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        result: dict[str, str] = {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            if isinstance(item, dict | list):
+                item = json.dumps(item, sort_keys=True, separators=(",", ":"))
+            result[str(key)] = get_str({"v": item}, "v", join(path, str(key))) or ""
+        return result
+    if isinstance(value, list) and pairs:
+        found: dict[str, str] = {}
+        for index, item in enumerate(value):
+            entry = expect_object(item, join(path, index))
+            lowered = {str(k).lower(): v for k, v in entry.items()}
+            name = lowered.get("name", lowered.get("key"))
+            if name is None:
+                raise MalformedPayload(f"{join(path, index)}: expected a name/value pair")
+            found[str(name)] = get_str({"v": lowered.get("value")}, "v", join(path, index)) or ""
+        return found
+    raise MalformedPayload(f"{path}: expected an object, got {_type_name(value)}")
+
+
+def get_str_map(obj: JsonObject, key: str, path: str, *, pairs: bool = False) -> dict[str, str]:
+    return str_map(obj.get(key), join(path, key), pairs=pairs)
+
+
+def parse_time(value: Any, path: str) -> datetime | None:
+    """ISO 8601 (any fraction length, `Z`, `+0000` or `+00:00`) or epoch seconds/milliseconds.
+
+    Null, "" and Go's zero time ``0001-01-01T00:00:00Z`` read as None. A value that is present
+    but not a time is malformed: times decide ordering and deduplication.
+    """
+    if value is None or value == "" or value == 0:
+        return None
+    if isinstance(value, bool):
+        raise MalformedPayload(f"{path}: expected a time, got a boolean")
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 100_000_000_000 else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise MalformedPayload(f"{path}: time out of range: {value}") from None
+    if not isinstance(value, str):
+        raise MalformedPayload(f"{path}: expected a time, got {_type_name(value)}")
+    raw = value.strip()
+    if raw.startswith(_ZERO_TIME_PREFIX):
+        return None
+    if re.fullmatch(r"\d{9,13}(\.\d+)?", raw):
+        return parse_time(float(raw), path)
+    candidate = raw.replace("z", "Z")
+    candidate = candidate[:-1] + "+00:00" if candidate.endswith("Z") else candidate
+    candidate = _FRACTION.sub(r"\1", candidate, count=1)
+    candidate = _COMPACT_OFFSET.sub(r"\1:\2", candidate)
+    try:
+        parsed = datetime.fromisoformat(candidate)
+    except ValueError:
+        raise MalformedPayload(f"{path}: not an ISO 8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def get_time(obj: JsonObject, key: str, path: str) -> datetime | None:
+    return parse_time(obj.get(key), join(path, key))
+
+
+def iso(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def stable_hash(*parts: Any) -> str:
+    """A short, stable hex digest of JSON-serialisable parts (order matters, dict order does not)."""
+    encoded = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    return hashlib.sha256(encoded.encode()).hexdigest()[:32]
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup (works for plain dicts as well as Starlette headers)."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    for key, item in headers.items():
+        if key.lower() == lowered:
+            return item
+    return None
+
+
+def non_empty(values: Iterable[str | None]) -> list[str]:
+    """The given links/strings without blanks and duplicates, order kept."""
+    seen: list[str] = []
+    for value in values:
+        if value and value.strip() and value not in seen:
+            seen.append(value)
+    return seen

@@ -1,0 +1,1 @@
+"""Datadog: monitor notifications via the Webhooks integration (template in `datadog`)."""

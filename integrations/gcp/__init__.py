@@ -1,0 +1,1 @@
+"""Google Cloud: Cloud Monitoring webhook notifications (see `gcp`)."""

@@ -1,0 +1,1 @@
+"""Grafana: unified alerting webhook parser and HMAC signature check."""

@@ -1,0 +1,120 @@
+"""Grafana unified alerting webhook (source ``grafana``; payload ``version: "1"``).
+
+The payload is Alertmanager's plus ``orgId``, ``state`` (alerting|ok), ``title``, ``message``
+and, per alert, ``silenceURL``, ``dashboardURL``, ``panelURL``, ``imageURL``, ``values`` (refId →
+number) and ``valueString``. Alerts are read exactly as Alertmanager's (per-alert status,
+``labels.severity``, Grafana's own fingerprint, zero time = null, label-based resource), then:
+
+- the group ``state``/``title`` are ignored (status is per alert);
+- metric value: the only entry of ``values``; with several refIds (query, reduce, threshold)
+  there is no telling which one is "the" value, so all are kept in the ``values`` annotation
+  and the metric value stays empty; the metric name and dimensions come from the series
+  labels in ``valueString`` (which also gives the resource when the alert labels name none);
+- links: generator (rule), dashboard, panel, silence and image URLs.
+
+Idempotency key: as Alertmanager (``groupKey`` + each alert's fingerprint/status/times), so
+deliveries from several Grafana HA instances collapse into one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from bot.alerts.normalized import Metric, NormalizedAlert
+from bot.errors import MalformedPayload
+from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions
+from integrations.common.payload import (
+    JsonObject,
+    expect_object,
+    get_list,
+    get_object,
+    get_str,
+    join,
+    load_json_object,
+    non_empty,
+    to_float,
+)
+from integrations.prometheus.alertmanager import (
+    alert_from_element,
+    group_idempotency_key,
+    group_key_of,
+)
+from integrations.prometheus.labels import resource_from_labels
+
+SOURCE = "grafana"
+_VALUE_VAR = re.compile(
+    r"\[\s*var='([^']*)'\s+(?:metric='[^']*'\s+)?labels=\{([^}]*)\}\s+value=([^\s\]]+)\s*\]"
+)
+_URL_KEYS = ("dashboardURL", "panelURL", "silenceURL", "imageURL")
+
+
+def _values(element: JsonObject, path: str) -> dict[str, float]:
+    values = get_object(element, "values", path)
+    found: dict[str, float] = {}
+    for ref_id, raw in values.items():
+        number = to_float(raw)
+        if number is not None:
+            found[str(ref_id)] = number
+    return found
+
+
+def _value_string_vars(value_string: str) -> list[tuple[str, dict[str, str], float | None]]:
+    """``[ var='B0' metric='Value' labels={__name__=q, instance=h} value=24 ]`` → (refId, labels, value)."""
+    found = []
+    for match in _VALUE_VAR.finditer(value_string):
+        labels = {}
+        for pair in match.group(2).split(","):
+            key, separator, value = pair.strip().partition("=")
+            if separator and key:
+                labels[key] = value
+        found.append((match.group(1), labels, to_float(match.group(3))))
+    return found
+
+
+def _grafana_alert(element: JsonObject, path: str) -> NormalizedAlert:
+    alert = alert_from_element(element, path, source=SOURCE)
+    values = _values(element, path)
+    value_string = get_str(element, "valueString", path) or ""
+    variables = _value_string_vars(value_string)
+    if not values and len(variables) == 1 and variables[0][2] is not None:
+        values = {variables[0][0]: variables[0][2]}
+    series_labels = dict(variables[0][1]) if variables else {}
+    metric_name = series_labels.pop("__name__", None)
+    annotations = dict(alert.annotations)
+    if value_string:
+        annotations.setdefault("value_string", value_string)
+    if len(values) > 1:
+        listed = ", ".join(f"{key}={value:g}" for key, value in sorted(values.items()))
+        annotations.setdefault("values", listed)
+    metric = alert.metric
+    if values or metric_name:
+        metric = Metric(
+            namespace="grafana",
+            name=metric_name,
+            dimensions=series_labels,
+            value=next(iter(values.values())) if len(values) == 1 else None,
+        )
+    resource = alert.resource
+    if resource.type is None and series_labels:
+        resource = resource_from_labels(series_labels)
+    links = non_empty([*alert.links, *(get_str(element, key, path) for key in _URL_KEYS)])
+    return alert.model_copy(
+        update={"metric": metric, "annotations": annotations, "links": links, "resource": resource}
+    )
+
+
+def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
+    """Parse a Grafana alerting webhook delivery (signature checked separately)."""
+    document = load_json_object(body)
+    if "alerts" not in document:
+        raise MalformedPayload("alerts: required")
+    alerts = []
+    for index, item in enumerate(get_list(document, "alerts", "")):
+        path = join("alerts", index)
+        alerts.append(_grafana_alert(expect_object(item, path), path))
+    return ParsedDelivery(
+        kind=DeliveryKind.ALERTS,
+        alerts=alerts,
+        idempotency_key=group_idempotency_key(SOURCE, group_key_of(document), alerts),
+    )

@@ -1,0 +1,1 @@
+"""PagerDuty integrations (webhook v3 parser and signature check, events client)."""

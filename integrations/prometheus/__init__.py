@@ -1,0 +1,1 @@
+"""Prometheus Alertmanager: the webhook parser (see `alertmanager`) and label conventions."""

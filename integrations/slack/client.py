@@ -1,0 +1,175 @@
+"""Outgoing Slack calls: a small typed surface over slack_sdk's WebClient.
+
+`SlackPort` is the interface reporting depends on; `SlackPoster` is the real implementation
+(tests run it against `tests.fakes.slack.FakeSlack` over a socket). Every Slack failure becomes
+`IntegrationError(retryable=...)`: rate limits, 5xx and network trouble are retryable, the rest
+(channel_not_found, not_in_channel, invalid_auth, ...) are not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
+from slack_sdk.web import SlackResponse
+
+from bot.errors import IntegrationError
+from integrations.slack.settings import SlackSecrets, with_trailing_slash
+
+Block = dict[str, Any]
+T = TypeVar("T")
+
+# Slack error codes that mean "try again later" even when the HTTP status is 200.
+_RETRYABLE_ERRORS = frozenset(
+    {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+
+
+class SlackRateLimited(IntegrationError):
+    """Slack answered 429; `retry_after` is its Retry-After in seconds when given."""
+
+    def __init__(self, message: str, *, retry_after: float | None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, retryable=True, system="slack")
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    channel: str  # the channel id Slack answered with (a name given on input becomes an id)
+    ts: str
+
+
+class SlackPort(Protocol):
+    """What the bot needs from Slack. `SlackPoster` is the real one; tests may use the fake API."""
+
+    def post_parent(self, channel: str, blocks: Sequence[Block], text: str) -> PostedMessage: ...
+
+    def update(self, channel: str, ts: str, blocks: Sequence[Block], text: str) -> None: ...
+
+    def post_in_thread(
+        self, channel: str, thread_ts: str, blocks: Sequence[Block], text: str
+    ) -> PostedMessage: ...
+
+    def post_ephemeral(
+        self, channel: str, user: str, text: str, *, blocks: Sequence[Block] | None = None
+    ) -> None: ...
+
+    def upload_png(
+        self, channel: str, thread_ts: str, png_bytes: bytes, filename: str, title: str
+    ) -> str: ...
+
+    def usergroup_members(self, group_id: str) -> frozenset[str]: ...
+
+
+def _retry_after(response: SlackResponse) -> float | None:
+    headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+    raw = headers.get("retry-after")
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    try:
+        return float(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def to_integration_error(method: str, exc: SlackClientError | OSError) -> IntegrationError:
+    """Map a slack_sdk or network failure to our error, with a message free of tokens."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        status = int(getattr(response, "status_code", 0) or 0)
+        data = response.data if isinstance(response.data, dict) else {}
+        code = str(data.get("error") or f"http_{status}")
+        message = f"slack {method} failed: {code} (HTTP {status})"
+        if status == 429 or code in {"ratelimited", "rate_limited"}:
+            return SlackRateLimited(message, retry_after=_retry_after(response))
+        return IntegrationError(message, retryable=status >= 500 or code in _RETRYABLE_ERRORS, system="slack")
+    # Network trouble, or the file upload step answering non-200: another attempt may work.
+    retryable = isinstance(exc, SlackRequestError | OSError)
+    message = f"slack {method} failed: {type(exc).__name__}"
+    return IntegrationError(message, retryable=retryable, system="slack")
+
+
+class SlackPoster:
+    """The real `SlackPort` over a `slack_sdk.WebClient`."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    @classmethod
+    def from_secrets(cls, secrets: SlackSecrets, *, timeout: int = 10) -> SlackPoster:
+        return cls(
+            WebClient(token=secrets.bot_token, base_url=with_trailing_slash(secrets.api_url), timeout=timeout)
+        )
+
+    def _call(self, method: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except (SlackClientError, OSError) as exc:
+            raise to_integration_error(method, exc) from None
+
+    def post_parent(self, channel: str, blocks: Sequence[Block], text: str) -> PostedMessage:
+        """Post a top-level message; its `ts` is the thread everything else goes into."""
+        response = self._call(
+            "chat.postMessage",
+            lambda: self.client.chat_postMessage(
+                channel=channel, blocks=list(blocks), text=text, unfurl_links=False, unfurl_media=False
+            ),
+        )
+        return PostedMessage(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    def update(self, channel: str, ts: str, blocks: Sequence[Block], text: str) -> None:
+        """Replace a message in place (the incident's parent message)."""
+        self._call(
+            "chat.update",
+            lambda: self.client.chat_update(channel=channel, ts=ts, blocks=list(blocks), text=text),
+        )
+
+    def post_in_thread(
+        self, channel: str, thread_ts: str, blocks: Sequence[Block], text: str
+    ) -> PostedMessage:
+        response = self._call(
+            "chat.postMessage",
+            lambda: self.client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                blocks=list(blocks),
+                text=text,
+                unfurl_links=False,
+                unfurl_media=False,
+            ),
+        )
+        return PostedMessage(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    def post_ephemeral(
+        self, channel: str, user: str, text: str, *, blocks: Sequence[Block] | None = None
+    ) -> None:
+        """A message only `user` sees (refusals, usage help)."""
+        self._call(
+            "chat.postEphemeral",
+            lambda: self.client.chat_postEphemeral(
+                channel=channel, user=user, text=text, blocks=list(blocks) if blocks else None
+            ),
+        )
+
+    def upload_png(self, channel: str, thread_ts: str, png_bytes: bytes, filename: str, title: str) -> str:
+        """Upload a PNG into a thread (files.getUploadURLExternal, the upload, then
+        files.completeUploadExternal) and return the file id."""
+        response = self._call(
+            "files_upload_v2",
+            lambda: self.client.files_upload_v2(
+                channel=channel, thread_ts=thread_ts, file=png_bytes, filename=filename, title=title
+            ),
+        )
+        file = response.get("file") or {}
+        return str(file.get("id", "")) if isinstance(file, dict) else ""
+
+    def usergroup_members(self, group_id: str) -> frozenset[str]:
+        """User ids in a Slack user group (for approver checks)."""
+        response = self._call(
+            "usergroups.users.list", lambda: self.client.usergroups_users_list(usergroup=group_id)
+        )
+        users = response.get("users") or []
+        return frozenset(str(u) for u in users)

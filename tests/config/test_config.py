@@ -1,0 +1,93 @@
+"""Config: the example is valid, errors name the key path and the reason, env overrides apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli.main import run
+from bot.config.loader import load_config, parse_settings
+from bot.config.validate import validate_references
+from bot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "config.example.toml"
+
+
+def test_example_config_is_valid_and_uses_embedded_defaults() -> None:
+    loaded = load_config(EXAMPLE, environ={})
+    validate_references(loaded.settings)
+    defaults = parse_settings({}, {})
+    # the example documents the defaults: loading it changes nothing but what it sets explicitly
+    assert loaded.settings.model_dump(exclude={"data_dir"}) == defaults.model_dump(exclude={"data_dir"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param({"bogus": 1}, "bogus: unknown key", id="unknown-top-level"),
+        pytest.param({"server": {"prot": 1}}, "server.prot: unknown key", id="unknown-nested"),
+        pytest.param(
+            {"server": {"port": 70000}},
+            "server.port: Input should be less than or equal to 65535",
+            id="bad-value",
+        ),
+        pytest.param(
+            {"rules": [{"name": "x", "runbook": "r", "target": "t", "extra": 1}]},
+            "rules[0].extra: unknown key",
+            id="unknown-in-list",
+        ),
+        pytest.param(
+            {"incidents": {"group_by": ["nope"]}},
+            "incidents.group_by: unknown group key 'nope'",
+            id="validator-reason",
+        ),
+    ],
+)
+def test_errors_name_the_key_path_and_reason(raw: dict[str, object], expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(raw, {})
+    assert any(p.startswith(expected) for p in info.value.problems), info.value.problems
+
+
+def test_rule_naming_an_unknown_runbook_is_an_error() -> None:
+    settings = parse_settings(
+        {
+            "rules": [
+                {"name": "a", "runbook": "aws.glue.restart_failed_job", "target": "aws:glue:job/x"},
+                {"name": "b", "runbook": "glue.restrt_job", "target": "aws:glue:job/x"},
+            ]
+        },
+        {},
+    )
+    with pytest.raises(ConfigError) as info:
+        validate_references(settings)
+    assert 'rules[1].runbook: no runbook named "glue.restrt_job"' in info.value.problems
+
+
+def test_environment_overrides_data_dir_and_database_url() -> None:
+    settings = parse_settings(
+        {"data_dir": "/a"}, {"CONDUCTOR_DATA_DIR": "/b", "CONDUCTOR_DATABASE_URL": "postgresql+psycopg://x/y"}
+    )
+    assert settings.data_dir == Path("/b")
+    assert settings.database_url() == "postgresql+psycopg://x/y"
+
+
+def test_default_store_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    settings = parse_settings({"data_dir": str(tmp_path)}, {})
+    assert settings.database_url() == f"sqlite:///{tmp_path / 'conductor.sqlite3'}"
+
+
+def test_check_config_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["check-config", "--config", str(EXAMPLE)]) == 0
+    assert "configuration OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[server]\nhost = "0.0.0.0"\nprot = 8080\n')
+    assert run(["check-config", "--config", str(bad)]) == 2
+    assert "server.prot: unknown key" in capsys.readouterr().err
+
+
+def test_check_config_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["check-config", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "no such file" in capsys.readouterr().err

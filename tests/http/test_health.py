@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from bot.runtime import Runtime
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert response.headers["x-request-id"]
+
+
+def test_readyz_reports_store_and_migrations(client: TestClient, runtime: Runtime) -> None:
+    assert client.get("/readyz").json() == {"status": "ready", "store": "ok"}
+    with runtime.store.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "migrations not current" in response.json()["store"]
+
+
+def test_metrics_in_prometheus_text_format(client: TestClient) -> None:
+    client.get("/healthz")
+    client.post("/webhooks/generic", json={"name": "x", "status": "firing"})
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    body = response.text
+    assert 'conductor_http_requests_total{method="GET",route="/healthz",status="200"}' in body
+    assert "conductor_http_request_duration_seconds_bucket" in body
+    assert 'conductor_work_queue_depth{queue="jobs"}' in body
+    assert 'conductor_webhooks_total{outcome="accepted",source="generic"} 1.0' in body
+
+
+def test_request_id_is_echoed(client: TestClient) -> None:
+    assert client.get("/healthz", headers={"X-Request-ID": "abc123"}).headers["x-request-id"] == "abc123"

@@ -1,0 +1,155 @@
+"""Datadog webhooks rendered from the documented template."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.alerts.normalized import AlertStatus, Severity
+from bot.errors import MalformedPayload
+from integrations.datadog.tags import parse_tags
+from tests.integrations.parsers.payloads import doc, parse
+
+TRIGGERED = "datadog_webhook__Triggered.json"
+RECOVERED = "datadog_webhook__Recovered.json"
+
+
+def test_triggered() -> None:
+    delivery = parse("datadog", TRIGGERED)
+    assert delivery.idempotency_key == "datadog:7465498265387614827:Triggered"
+    [alert] = delivery.alerts
+    assert (alert.name, alert.status, alert.severity) == (
+        "CPU high on web hosts",
+        AlertStatus.FIRING,
+        Severity.ERROR,
+    )
+    assert alert.resource.model_dump() == {
+        "provider": "aws",
+        "account": "123456789012",
+        "region": "eu-west-1",
+        "type": "ec2:instance",
+        "id": "i-0abc123def4567890",
+        "name": "i-0abc123def4567890",
+    }
+    assert alert.metric is not None
+    assert alert.metric.model_dump() == {
+        "namespace": "datadog",
+        "name": "system.cpu.user",
+        "dimensions": {"host": "i-0abc123def4567890"},
+        "statistic": None,
+        "threshold": 90.0,
+        "value": None,
+        "unit": None,
+    }
+    assert alert.starts_at == datetime(2024, 3, 5, 17, 0, tzinfo=UTC)
+    assert alert.labels["env"] == "prod"
+    assert alert.links == ["https://app.datadoghq.eu/monitors/123456789?group=host%3Ai-0abc123def4567890"]
+
+
+def test_recovered_resolves_the_same_alert() -> None:
+    triggered = parse("datadog", TRIGGERED)
+    recovered = parse("datadog", RECOVERED)
+    assert recovered.alerts[0].status is AlertStatus.RESOLVED
+    assert recovered.alerts[0].fingerprint == triggered.alerts[0].fingerprint
+    assert recovered.alerts[0].ends_at == datetime(2024, 3, 5, 17, 30, tzinfo=UTC)
+    assert recovered.idempotency_key != triggered.idempotency_key
+
+
+def test_other_group_of_the_same_monitor_is_another_alert() -> None:
+    other = doc(TRIGGERED)
+    other["alert_scope"] = "host:i-0fff000000000000"
+    assert parse("datadog", other).alerts[0].fingerprint != parse("datadog", TRIGGERED).alerts[0].fingerprint
+
+
+def test_warn_on_kubernetes() -> None:
+    [alert] = parse("datadog", "datadog_webhook__Warn_kubernetes.json").alerts
+    assert (alert.status, alert.severity) == (AlertStatus.FIRING, Severity.WARNING)
+    assert alert.resource.model_dump() == {
+        "provider": "kubernetes",
+        "account": "prod-eu",
+        "region": None,
+        "type": "k8s:deployment",
+        "id": "shop/api",
+        "name": "api",
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "severity"),
+    [
+        pytest.param(
+            {"alert_transition": "Re-Triggered"}, AlertStatus.FIRING, Severity.ERROR, id="re-triggered"
+        ),
+        pytest.param({"alert_transition": "No Data"}, AlertStatus.FIRING, Severity.ERROR, id="no-data"),
+        pytest.param(
+            {"alert_transition": "Recovered", "alert_type": "success"},
+            AlertStatus.RESOLVED,
+            Severity.ERROR,
+            id="recovered-keeps-priority",
+        ),
+        pytest.param({"priority": "P1"}, AlertStatus.FIRING, Severity.CRITICAL, id="p1"),
+        pytest.param(
+            {"priority": "", "alert_type": "warning"}, AlertStatus.FIRING, Severity.WARNING, id="type-warning"
+        ),
+        pytest.param(
+            {"priority": "$ALERT_PRIORITY", "alert_type": "info"},
+            AlertStatus.FIRING,
+            Severity.INFO,
+            id="unrendered-priority",
+        ),
+        pytest.param(
+            {"alert_transition": None, "alert_type": "success"},
+            AlertStatus.RESOLVED,
+            Severity.ERROR,
+            id="no-transition-success",
+        ),
+    ],
+)
+def test_transitions_and_severities(changes: dict[str, Any], status: AlertStatus, severity: Severity) -> None:
+    payload = doc(TRIGGERED)
+    payload.update(changes)
+    [alert] = parse("datadog", payload).alerts
+    assert (alert.status, alert.severity) == (status, severity)
+
+
+def test_title_prefix_is_dropped_when_there_is_no_alert_title() -> None:
+    payload = doc(TRIGGERED)
+    del payload["alert_title"]
+    assert parse("datadog", payload).alerts[0].name == "CPU high on web hosts"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(
+            doc("datadog_webhook__default_payload_template_datadog_docs.json"),
+            "alert_id: required (or title)",
+            id="default-template-unrendered",
+        ),
+        pytest.param(
+            {**doc(TRIGGERED), "alert_transition": "Downtime started"},
+            "alert_transition: unknown value 'Downtime started'",
+            id="unknown-transition",
+        ),
+        pytest.param(
+            {**doc(TRIGGERED), "date": "tomorrow", "last_updated": None},
+            "last_updated: not an ISO 8601 time",
+            id="bad-date",
+        ),
+    ],
+)
+def test_malformed(body: dict[str, Any], reason: str) -> None:
+    with pytest.raises(MalformedPayload) as caught:
+        parse("datadog", body)
+    assert caught.value.reason.startswith(reason)
+
+
+def test_parse_tags() -> None:
+    assert parse_tags("env:prod, role:web,critical,*, url:https://x") == {
+        "env": "prod",
+        "role": "web",
+        "critical": "",
+        "url": "https://x",
+    }
