@@ -12,6 +12,7 @@ from integrations.base import Parser
 from integrations.datadog import datadog
 from integrations.gcp import gcp
 from integrations.generic import generic
+from integrations.generic.internal import SWEEP, parse_sweep
 from integrations.grafana import grafana
 from integrations.pagerduty import pagerduty
 from integrations.prometheus import alertmanager
@@ -31,9 +32,13 @@ PARSERS: Mapping[str, Parser] = MappingProxyType(
 )
 
 
+# Sources the bot itself produces; they have no webhook route.
+INTERNAL_PARSERS: Mapping[str, Parser] = MappingProxyType({SWEEP: parse_sweep})
+
+
 def get_parser(name: str) -> Parser:
-    """The parser for a webhook source; UnknownSource names the known ones."""
+    """The parser for a webhook (or internal) source; UnknownSource names the known ones."""
     try:
-        return PARSERS[name]
+        return PARSERS[name] if name in PARSERS else INTERNAL_PARSERS[name]
     except KeyError:
         raise UnknownSource(f"unknown source {name!r} (known: {', '.join(sorted(PARSERS))})") from None

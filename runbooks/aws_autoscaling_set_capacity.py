@@ -147,9 +147,10 @@ def set_capacity(ctx: RunContext, target: Target, params: AsgCapacityParams) -> 
     instances are InService and Healthy; rollback restores the previous capacity unless it was
     changed since.
 
-    Risk medium, no approval by default (bounded and reversible). Budget 3 runs per group per hour,
-    cooldown 10 min (instances need minutes to boot and pass health checks). Reconcile after a
-    crash: an absolute capacity is compared with the live one; a relative change escalates (UNKNOWN).
+    Risk medium; approval only when risk >= high, so none by default (bounded and reversible).
+    Budget 3 runs per group per hour, cooldown 10 min (instances need minutes to boot and pass
+    health checks). Reconcile after a crash: an absolute capacity is compared with the live one;
+    a relative change escalates (UNKNOWN).
     """
     _, decision = _decide(ctx, target, params)
     if not decision.acts:

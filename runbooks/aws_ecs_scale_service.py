@@ -146,10 +146,10 @@ def scale_service(ctx: RunContext, target: Target, params: EcsScaleParams) -> Ru
     before -> after. Verify waits until runningCount reaches the new count; rollback restores the
     previous count unless someone changed it since.
 
-    Risk medium, no approval by default (bounded and reversible). Budget 3 runs per service per
-    hour, cooldown 10 min (let new tasks start and the metric settle before scaling again).
-    Reconcile after a crash: an absolute count is compared with the live one; a relative change
-    cannot be told apart from the baseline, so it escalates (UNKNOWN).
+    Risk medium; approval only when risk >= high, so none by default (bounded and reversible).
+    Budget 3 runs per service per hour, cooldown 10 min (let new tasks start and the metric
+    settle before scaling again). Reconcile after a crash: an absolute count is compared with the
+    live one; a relative change cannot be told apart from the baseline, so it escalates (UNKNOWN).
     """
     _, decision = _decide(ctx, target, params)
     if not decision.acts:

@@ -7,6 +7,14 @@ from pathlib import Path
 from pydantic import Field
 
 from bot.config.rules import ApprovalSettings, RuleSettings
+from detectors.settings import DetectorSettings
+from integrations.aws.cloudwatch_metrics import CloudWatchSettings
+from integrations.aws.settings import AwsSettings
+from integrations.azure.settings import AzureSettings
+from integrations.gcp.monitoring import CloudMonitoringSettings
+from integrations.jira.settings import JiraSettings
+from integrations.pagerduty.settings import PagerDutySettings
+from integrations.slack.settings import SlackSettings
 from bot.config.settings import (
     DatabaseSettings,
     IncidentSettings,
@@ -41,6 +49,15 @@ class Settings(Section):
     runbooks: RunbookSettings = Field(default_factory=RunbookSettings)
     rules: list[RuleSettings] = Field(default_factory=list)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    detector: DetectorSettings = Field(default_factory=DetectorSettings)
+    # Integrations. Each is off until its credentials are present; serve says which at start-up.
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    cloudwatch: CloudWatchSettings = Field(default_factory=CloudWatchSettings)
+    azure: AzureSettings = Field(default_factory=AzureSettings)
+    gcp: CloudMonitoringSettings = Field(default_factory=CloudMonitoringSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    jira: JiraSettings | None = None  # no [jira] section: Jira is off
+    pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
 
     def database_url(self) -> str:
         if self.database.url:

@@ -121,44 +121,50 @@ class GroupCommitter:
             loop.call_soon_threadsafe(_set_result, future, outcome)
 
     def _write(self, deliveries: list[RawDelivery]) -> list[CommitOutcome]:
-        dialect = self._store.engine.dialect.name
-        insert = sqlite_insert if dialect == "sqlite" else pg_insert
-        outcomes: list[CommitOutcome] = []
-        with self._store.transaction() as session:
-            for d in deliveries:
-                statement = (
-                    insert(RawEvent)
-                    .values(
-                        source=d.source,
-                        idempotency_key=d.idempotency_key,
-                        received_at=d.received_at,
-                        content_type=d.content_type,
-                        headers=d.headers,
-                        body=d.body,
-                        request_id=d.request_id,
-                        status="pending",
-                        attempts=0,
-                        error="",
-                        duplicates=0,
-                        alert_count=d.alert_count,
-                    )
-                    .on_conflict_do_nothing(index_elements=["source", "idempotency_key"])
-                    .returning(RawEvent.id)
-                )
-                new_id = session.execute(statement).scalar()
-                if new_id is None:
-                    session.execute(
-                        update(RawEvent)
-                        .where(RawEvent.source == d.source, RawEvent.idempotency_key == d.idempotency_key)
-                        .values(duplicates=RawEvent.duplicates + 1)
-                    )
-                    outcomes.append(CommitOutcome(duplicate=True, raw_event_id=None))
-                else:
-                    outcomes.append(CommitOutcome(duplicate=False, raw_event_id=int(new_id)))
+        outcomes = write_deliveries(self._store, deliveries)
         self.batches += 1
         self.committed += sum(1 for o in outcomes if not o.duplicate)
         self.duplicates += sum(1 for o in outcomes if o.duplicate)
         return outcomes
+
+
+def write_deliveries(store: Store, deliveries: list[RawDelivery]) -> list[CommitOutcome]:
+    """Insert raw events in one transaction; a known (source, key) counts as a duplicate."""
+    dialect = store.engine.dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    outcomes: list[CommitOutcome] = []
+    with store.transaction() as session:
+        for d in deliveries:
+            statement = (
+                insert(RawEvent)
+                .values(
+                    source=d.source,
+                    idempotency_key=d.idempotency_key,
+                    received_at=d.received_at,
+                    content_type=d.content_type,
+                    headers=d.headers,
+                    body=d.body,
+                    request_id=d.request_id,
+                    status="pending",
+                    attempts=0,
+                    error="",
+                    duplicates=0,
+                    alert_count=d.alert_count,
+                )
+                .on_conflict_do_nothing(index_elements=["source", "idempotency_key"])
+                .returning(RawEvent.id)
+            )
+            new_id = session.execute(statement).scalar()
+            if new_id is None:
+                session.execute(
+                    update(RawEvent)
+                    .where(RawEvent.source == d.source, RawEvent.idempotency_key == d.idempotency_key)
+                    .values(duplicates=RawEvent.duplicates + 1)
+                )
+                outcomes.append(CommitOutcome(duplicate=True, raw_event_id=None))
+            else:
+                outcomes.append(CommitOutcome(duplicate=False, raw_event_id=int(new_id)))
+    return outcomes
 
 
 def _set_result(future: asyncio.Future[CommitOutcome], outcome: CommitOutcome) -> None:

@@ -32,6 +32,8 @@ AWS_TEST_ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
+    # moto loads ~1,300 default AMIs after every reset otherwise (~2 s a test)
+    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
 }
 
 

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from detectors.backtest import MalformedSeriesFile, backtest_file, read_series
+from detectors.settings import DetectorSettings
+from tests.detectors.conftest import FIXTURES, make_series, write_csv
+
+
+def _scores(path: Path) -> list[str]:
+    with path.open(newline="") as fh:
+        return [row["anomaly_score"] for row in csv.DictReader(fh)]
+
+
+def test_output_format(tmp_path: Path, small_settings: DetectorSettings) -> None:
+    src = write_csv(tmp_path / "svc.csv", make_series(300, spike_at=250))
+    summary = backtest_file(src, tmp_path / "out", settings=small_settings)
+    with summary.output.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["timestamp", "value", "anomaly_score"]
+    assert len(rows) == 301
+    assert [r[0] for r in rows[1:]] == read_series(src).stamps
+    assert all(0.0 <= float(r[2]) <= 1.0 for r in rows[1:])
+    assert summary.flagged >= 1  # the level shift at row 250
+
+
+def test_no_look_ahead_truncated_file_scores_are_a_prefix(tmp_path: Path, small_settings: DetectorSettings) -> None:
+    series = make_series(400, spike_at=330)
+    full = write_csv(tmp_path / "full.csv", series)
+    lines = full.read_text().splitlines()
+    for cut in (170, 333):  # mid refit period, and just after the shift began
+        part = tmp_path / f"part{cut}.csv"
+        part.write_text("\n".join(lines[: cut + 1]) + "\n")
+        backtest_file(part, tmp_path / "out", settings=small_settings)
+    backtest_file(full, tmp_path / "out", settings=small_settings)
+    whole = _scores(tmp_path / "out" / "full.csv")
+    for cut in (170, 333):
+        assert _scores(tmp_path / "out" / f"part{cut}.csv") == whole[:cut]
+
+
+def test_same_seed_same_scores_other_seed_differs(tmp_path: Path, small_settings: DetectorSettings) -> None:
+    src = write_csv(tmp_path / "s.csv", make_series(300, spike_at=260))
+    a = _scores(backtest_file(src, tmp_path / "a", settings=small_settings).output)
+    b = _scores(backtest_file(src, tmp_path / "b", settings=small_settings).output)
+    c = _scores(backtest_file(src, tmp_path / "c", settings=small_settings.model_copy(update={"seed": 5})).output)
+    assert a == b
+    assert a != c
+
+
+def test_plot_is_written(tmp_path: Path, small_settings: DetectorSettings) -> None:
+    src = write_csv(tmp_path / "p.csv", make_series(200, spike_at=180))
+    summary = backtest_file(src, tmp_path, settings=small_settings, plot=True, threshold=0.99)
+    assert summary.plot is not None
+    assert summary.plot.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        pytest.param("", 1, "empty file", id="empty"),
+        pytest.param("time,val\n1,2\n", 1, "lacks", id="bad-header"),
+        pytest.param("timestamp,value\n2026-01-01 00:00:00,1\n2026-01-01 00:05:00\n", 3, "columns", id="short-row"),
+        pytest.param("timestamp,value\nyesterday,1\n", 2, "bad timestamp", id="bad-timestamp"),
+        pytest.param("timestamp,value\n2026-01-01 00:00:00,nan\n", 2, "not finite", id="nan"),
+        pytest.param(
+            "timestamp,value\n2026-01-01 00:05:00,1\n2026-01-01 00:00:00,1\n", 3, "back in time", id="unsorted"
+        ),
+        pytest.param("timestamp,value\n", None, "no data rows", id="no-rows"),
+    ],
+)
+def test_malformed_files_name_file_and_line(tmp_path: Path, text: str, line: int | None, reason: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(MalformedSeriesFile) as info:
+        read_series(path)
+    assert info.value.line == line
+    assert reason in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_fixture_malformed_file_and_missing_file() -> None:
+    with pytest.raises(MalformedSeriesFile, match=r"malformed\.csv:4: bad value 'oops'"):
+        read_series(FIXTURES / "malformed.csv")
+    with pytest.raises(MalformedSeriesFile, match="cannot open"):
+        read_series(FIXTURES / "does-not-exist.csv")
