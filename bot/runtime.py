@@ -17,6 +17,9 @@ from bot.config.root import Settings
 from bot.incidents.apply import MutingContext
 from bot.incidents.muting import InhibitionRule
 from bot.incidents.silences import active_silences, sync_config_silences
+from bot.engine.deps import EngineDeps
+from bot.engine.engine import Engine
+from bot.engine.services import build_services
 from bot.ingest.auth import WebhookAuthenticator
 from bot.ingest.committer import GroupCommitter
 from bot.ingest.intake import WebhookIntake
@@ -26,6 +29,7 @@ from bot.logs import get_logger
 from bot.matching import Matcher
 from bot.metrics import Metrics
 from bot.pipeline.jobs import JobRunner
+from bot.runbooks.loader import load_builtin_runbooks, load_runbook_dirs
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.models import RawEvent
@@ -67,6 +71,7 @@ class Runtime:
     intake: WebhookIntake
     processor: RawEventProcessor
     jobs: JobRunner
+    engine: Engine
     identity: str
     workers: WorkerPool | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +95,9 @@ class Runtime:
         released = release_dead_claims(self.store)
         if released:
             log.warning("released work claimed by dead processes on this host", count=released)
+        reconciled = self.engine.executor.reconcile_interrupted()
+        if reconciled:
+            log.warning("reconciled runs interrupted by a crash", count=reconciled)
         self.committer.start()
         self.workers = WorkerPool(
             [NamedTask("raw-events", self.processor.run_once), NamedTask("jobs", self.jobs.run_once)],
@@ -166,6 +174,10 @@ def build_runtime(
         clock=clock,
     )
     jobs = JobRunner(store=store, settings=settings, clock=clock)
+    load_builtin_runbooks()
+    load_runbook_dirs(list(settings.runbooks.directories))
+    engine = Engine(EngineDeps(store=store, settings=settings, services=build_services(settings), clock=clock))
+    engine.register_jobs(jobs)
     runtime = Runtime(
         settings=settings,
         store=store,
@@ -175,6 +187,7 @@ def build_runtime(
         intake=intake,
         processor=processor,
         jobs=jobs,
+        engine=engine,
         identity=identity,
     )
     runtime_ref.append(runtime)

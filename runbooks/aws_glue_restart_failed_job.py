@@ -162,6 +162,8 @@ def reconcile_restart(
     cooldown=timedelta(minutes=30),
     budget=Budget(max_runs=1, window=timedelta(hours=6)),
     approval=ApprovalPolicy.never(),
+    # a new run that reaches SUCCEEDED is the fix: the job's failure alert is over
+    resolves_incident=True,
 )
 def restart_failed_job(ctx: RunContext, target: Target, params: GlueRestartParams) -> RunResult:
     """Restart a Glue job whose latest run FAILED, TIMED OUT or was STOPPED, with the same arguments.

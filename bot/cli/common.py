@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from bot.config.loader import LoadedConfig, load_config
+from bot.engine.engine import Engine
 from bot.store import migrate
 from bot.store.db import Store
 
@@ -40,3 +41,20 @@ def open_store(config: Path | None, *, upgrade: bool = True) -> Iterator[tuple[L
         yield loaded, store
     finally:
         store.dispose()
+
+
+@contextmanager
+def open_engine(config: Path | None) -> Iterator[tuple[LoadedConfig, Engine]]:
+    """The engine over the configured store, without starting workers (serve executes runs)."""
+    from bot.clock import utc_now
+    from bot.engine.deps import EngineDeps
+    from bot.engine.services import build_services
+    from bot.runbooks.loader import load_builtin_runbooks, load_runbook_dirs
+
+    with open_store(config) as (loaded, store):
+        load_builtin_runbooks()
+        load_runbook_dirs(list(loaded.settings.runbooks.directories))
+        deps = EngineDeps(
+            store=store, settings=loaded.settings, services=build_services(loaded.settings), clock=utc_now
+        )
+        yield loaded, Engine(deps)

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "bot.cli.backtest_cmd",
     "bot.cli.incidents_cmd",
     "bot.cli.audit_cmd",
+    "bot.cli.runbooks_cmd",
     "bot.cli.alerts_cmd",
 )
 

@@ -15,6 +15,7 @@ from integrations.gcp.monitoring import CloudMonitoringSettings
 from integrations.jira.settings import JiraSettings
 from integrations.pagerduty.settings import PagerDutySettings
 from integrations.slack.settings import SlackSettings
+from bot.sweeps.settings import SchedulerSettings, SweepList
 from bot.config.settings import (
     DatabaseSettings,
     IncidentSettings,
@@ -58,6 +59,8 @@ class Settings(Section):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     jira: JiraSettings | None = None  # no [jira] section: Jira is off
     pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    sweeps: SweepList = Field(default_factory=list)
 
     def database_url(self) -> str:
         if self.database.url:

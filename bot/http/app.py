@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from bot.http import api, health, webhooks
+from bot.http import api, health, runs_api, webhooks
 from bot.http.middleware import RequestContext
 from bot.logs import get_logger
 from bot.runtime import Runtime
@@ -47,6 +47,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(api.router)
+    app.include_router(runs_api.router)
     for extend in extensions:
         extend(app, runtime)
     app.add_middleware(RequestContext, metrics=runtime.metrics)

@@ -209,6 +209,9 @@ class RunbookSpec(Generic[P]):
     budget: Budget | None = None
     approval: ApprovalPolicy = field(default_factory=ApprovalPolicy.never)
     idempotent: bool = False  # True: safe to repeat blindly after a crash (no reconcile needed)
+    # True: a SUCCEEDED verify proves the incident's cause is fixed, so the run resolves it.
+    # False: verification also waits for the incident's alerts to resolve (or its score to fall).
+    resolves_incident: bool = False
 
     @property
     def summary(self) -> str:
@@ -258,6 +261,7 @@ def runbook(
     budget: Budget | None = None,
     approval: ApprovalPolicy | None = None,
     idempotent: bool = False,
+    resolves_incident: bool = False,
     registry: RunbookRegistry | None = None,
 ) -> Callable[[ActFn[P]], ActFn[P]]:
     """Register a runbook. The decorated function is returned unchanged."""
@@ -288,6 +292,7 @@ def runbook(
             budget=budget,
             approval=approval or ApprovalPolicy.never(),
             idempotent=idempotent,
+            resolves_incident=resolves_incident,
         )
         (registry or REGISTRY).add(spec)
         return fn

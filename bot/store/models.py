@@ -307,3 +307,31 @@ class Job(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class SweepRun(Base):
+    """One run of a configured sweep. A scheduled tick is claimed by inserting its row, so the
+    unique (sweep, tick) makes each tick run once even while leadership changes hands."""
+
+    __tablename__ = "sweep_runs"
+    __table_args__ = (
+        UniqueConstraint("sweep", "tick", name="uq_sweep_runs_sweep_tick"),
+        Index("ix_sweep_runs_sweep_started_at", "sweep", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sweep: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    tick: Mapped[datetime] = mapped_column(UTCDateTime())  # the scheduled time; manual runs: start
+    trigger: Mapped[str] = mapped_column(String(20), default="schedule")  # schedule|manual
+    holder: Mapped[str] = mapped_column(String(200), default="")  # the process that ran it
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|ok|degraded|failed
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    duration_seconds: Mapped[float | None] = mapped_column(nullable=True)
+    series_scanned: Mapped[int] = mapped_column(Integer, default=0)
+    findings_count: Mapped[int] = mapped_column(Integer, default=0)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)  # health per source
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")

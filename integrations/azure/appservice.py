@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from azure.core.credentials import AccessToken
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
@@ -50,11 +51,30 @@ def to_integration_error(exc: AzureError, operation: str) -> IntegrationError:
     return IntegrationError(f"{operation}: {where}: {first_line}", retryable=retryable, system=SYSTEM)
 
 
-def default_credential() -> TokenCredential:
-    """The production credential: environment, managed identity, then the Azure CLI login."""
+def default_credential(settings: AzureSettings | None = None) -> TokenCredential:
+    """The production credential: a token from `access_token_env` if configured, else
+    DefaultAzureCredential (environment, managed identity, then the Azure CLI login)."""
+    if settings is not None and settings.access_token_env:
+        return EnvTokenCredential(settings.access_token_env)
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential()
+
+
+class EnvTokenCredential:
+    """A bearer token read from an environment variable at each call (so rotation needs no restart)."""
+
+    def __init__(self, env_name: str) -> None:
+        self._env = env_name
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        import os
+        import time
+
+        token = os.environ.get(self._env, "")
+        if not token:
+            raise IntegrationError(f"Azure token variable {self._env} is empty", retryable=False, system="azure")
+        return AccessToken(token, int(time.time()) + 300)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -125,7 +145,7 @@ class AppServiceClient:
                 from azure.mgmt.web import WebSiteManagementClient
 
                 if self._credential is None:
-                    self._credential = default_credential()
+                    self._credential = default_credential(self.settings)
                 endpoint = self.settings.arm_endpoint
                 client = WebSiteManagementClient(
                     self._credential,

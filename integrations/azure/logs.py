@@ -86,7 +86,7 @@ class LogAnalyticsClient:
                 from azure.monitor.query import LogsQueryClient
 
                 if self._credential is None:
-                    self._credential = default_credential()
+                    self._credential = default_credential(self.settings)
                 self._client = LogsQueryClient(
                     self._credential,
                     endpoint=self.settings.logs_endpoint,

@@ -218,9 +218,9 @@ class AzureMonitorMetricSource:
                 from azure.mgmt.monitor import MonitorManagementClient
 
                 if self._credential is None:
-                    from azure.identity import DefaultAzureCredential
+                    from integrations.azure.appservice import default_credential
 
-                    self._credential = DefaultAzureCredential()
+                    self._credential = default_credential(self.settings)
                 endpoint = self.settings.arm_endpoint
                 options: dict[str, Any] = {
                     **self.settings.transport_options(),

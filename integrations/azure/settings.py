@@ -66,6 +66,13 @@ class AzureSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    access_token_env: str = Field(
+        "",
+        description=(
+            "Name of an environment variable holding a ready bearer token (a token broker or sidecar "
+            "refreshes it). Empty: DefaultAzureCredential (environment, managed identity, Azure CLI)."
+        ),
+    )
     arm_endpoint: str = Field(
         "https://management.azure.com",
         description="Azure Resource Manager base URL (another cloud, a proxy or a test fake).",

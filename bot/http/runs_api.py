@@ -1,0 +1,85 @@
+"""/api/runs and /api/approvals: look at runs, decide approvals (token auth)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from bot.engine.approvals import Vote
+from bot.engine.views import approval_json, run_json
+from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, NotFound
+from bot.http.api import api_actor, in_store, runtime_of
+from bot.store.models import Approval, RunbookRun
+
+router = APIRouter(prefix="/api")
+
+
+@router.get("/runs")
+async def get_runs(request: Request, limit: int = 100) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    rows = await in_store(
+        runtime,
+        lambda s: [
+            run_json(r)
+            for r in s.scalars(
+                select(RunbookRun).order_by(RunbookRun.id.desc()).limit(min(max(limit, 1), 1000))
+            )
+        ],
+    )
+    return {"runs": rows}
+
+
+@router.get("/runs/{run_id}")
+async def get_run(request: Request, run_id: int) -> dict[str, Any]:
+    runtime = runtime_of(request)
+
+    def work(session: Any) -> dict[str, Any]:
+        run = session.get(RunbookRun, run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id}")
+        return run_json(run)
+
+    return await in_store(runtime, work)
+
+
+@router.get("/approvals")
+async def get_approvals(request: Request, status: str = "pending") -> dict[str, Any]:
+    runtime = runtime_of(request)
+
+    def work(session: Any) -> list[dict[str, Any]]:
+        query = select(Approval).order_by(Approval.id.desc()).limit(200)
+        if status != "all":
+            query = query.where(Approval.status == status)
+        return [approval_json(session, a) for a in session.scalars(query)]
+
+    return {"approvals": await in_store(runtime, work)}
+
+
+class DecisionBody(BaseModel):
+    decision: Literal["approve", "deny"]
+    reason: str = ""
+
+
+@router.post("/approvals/{approval_id}")
+async def decide_approval(
+    request: Request, approval_id: int, body: DecisionBody, actor: Annotated[str, Depends(api_actor)]
+) -> dict[str, Any]:
+    """Approve or deny as the user named in `X-Conductor-User` (required)."""
+    runtime = runtime_of(request)
+    if actor == "api":
+        raise HTTPException(400, "name the deciding person in the X-Conductor-User header")
+    try:
+        decided = await run_in_threadpool(
+            runtime.engine.decide, approval_id, user=actor, vote=Vote(body.decision), reason=body.reason
+        )
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except ApproverNotAllowed as exc:
+        raise HTTPException(403, str(exc)) from None
+    except (AlreadyDecided, ApprovalExpired) as exc:
+        raise HTTPException(409, str(exc)) from None
+    return dict(decided.__dict__)

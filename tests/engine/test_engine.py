@@ -1,0 +1,230 @@
+"""The run engine on SQLite and PostgreSQL: locks, budgets, approvals, verification, crash recovery."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from bot.audit import list_audit
+from bot.engine.approvals import Vote
+from bot.engine.requests import RunRequest
+from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, IntegrationError
+from bot.store.models import Approval, Incident, Job, RunbookRun
+from tests.engine.conftest import EngineRig
+
+TARGET = "jira:project/OPS"
+
+
+def runs(rig: EngineRig) -> list[RunbookRun]:
+    with rig.store.sessions() as session:
+        return list(session.scalars(select(RunbookRun).order_by(RunbookRun.id)))
+
+
+def jobs_of(rig: EngineRig, kind: str) -> list[Job]:
+    with rig.store.sessions() as session:
+        return list(session.scalars(select(Job).where(Job.kind == kind)))
+
+
+def actions(rig: EngineRig, subject: str) -> list[str]:
+    with rig.store.sessions() as session:
+        return [e.action for e in list_audit(session, subject=subject, limit=200)]
+
+
+def test_low_risk_run_goes_through_every_state_and_is_audited(rig: EngineRig) -> None:
+    outcome = rig.engine.request(RunRequest("test.bump", TARGET, {"level": 3}))
+    assert outcome.status == "approved" and outcome.approval_id is None
+    rig.drain()
+    assert rig.system.calls == [f"set {TARGET}=3"]
+    [run] = runs(rig)
+    assert run.status == "verifying"
+    rig.clock.advance(seconds=31)
+    rig.drain()
+    [run] = runs(rig)
+    assert run.status == "succeeded" and run.active_target is None
+    assert actions(rig, f"run:{run.id}") == [
+        "run.planned",
+        "run.approved",
+        "run.running",
+        "run.verifying",
+        "run.succeeded",
+    ]
+
+
+def test_dry_run_plan_changes_nothing(rig: EngineRig) -> None:
+    plan = rig.engine.preview("test.bump", TARGET, {"level": 5})
+    assert plan.calls[0].before == 0 and plan.calls[0].after == 5
+    assert rig.system.calls == [] and runs(rig) == []
+
+
+def test_two_simultaneous_triggers_for_one_target_produce_one_run(rig: EngineRig) -> None:
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def trigger() -> None:
+        barrier.wait()
+        outcomes.append(rig.engine.request(RunRequest("test.bump", TARGET, {"level": 2})))
+
+    threads = [threading.Thread(target=trigger) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(o.status or "" for o in outcomes) == ["approved", "rejected", "rejected", "rejected"]
+    assert all(o.blocked == "target_locked" for o in outcomes if o.status == "rejected")
+    rig.drain()
+    assert rig.system.calls == [f"set {TARGET}=2"]
+
+
+def test_exhausted_budget_is_recorded_and_escalates(rig: EngineRig) -> None:
+    for level in (1, 2):
+        rig.engine.request(RunRequest("test.bump", TARGET, {"level": level}))
+        rig.drain()
+        rig.clock.advance(seconds=31)
+        rig.drain()
+    third = rig.engine.request(RunRequest("test.bump", TARGET, {"level": 3}))
+    assert third.status == "rejected" and third.blocked == "budget_exhausted"
+    assert "2 of 2 runs" in third.reason
+    assert [j.payload["run_id"] for j in jobs_of(rig, "escalate")] == [third.run_id]
+    assert "run.escalated" in actions(rig, f"run:{third.run_id}")
+    assert rig.system.calls == [f"set {TARGET}=1", f"set {TARGET}=2"]
+    # the window slides: an hour later the budget is back
+    rig.clock.advance(hours=1)
+    assert rig.engine.request(RunRequest("test.bump", TARGET, {"level": 4})).status == "approved"
+
+
+def test_retryable_errors_are_retried_and_permanent_ones_are_not(rig: EngineRig) -> None:
+    rig.system.failures = [IntegrationError("throttled", retryable=True)]
+    rig.engine.request(RunRequest("test.bump", TARGET, {"level": 2}))
+    rig.drain()
+    assert rig.system.calls == [f"set {TARGET}=2"]
+    other = "jira:project/WEB"
+    rig.system.failures = [IntegrationError("access denied", retryable=False)]
+    outcome = rig.engine.request(RunRequest("test.bump", other, {"level": 2}))
+    rig.drain()
+    run = next(r for r in runs(rig) if r.id == outcome.run_id)
+    assert run.status == "failed" and "access denied" in run.reason
+    assert [j.payload["run_id"] for j in jobs_of(rig, "escalate")] == [run.id]
+
+
+def test_non_approver_cannot_approve_and_changes_nothing(rig: EngineRig) -> None:
+    outcome = rig.engine.request(RunRequest("test.risky", TARGET, {"level": 9}, requested_by="alice"))
+    assert outcome.status == "awaiting_approval" and outcome.approval_id is not None
+    approval_id = outcome.approval_id
+    with pytest.raises(ApproverNotAllowed):
+        rig.engine.decide(approval_id, user="mallory", vote=Vote.APPROVE)
+    with pytest.raises(ApproverNotAllowed, match="requested this run"):
+        rig.engine.decide(approval_id, user="alice", vote=Vote.APPROVE)
+    [run] = runs(rig)
+    assert run.status == "awaiting_approval"
+    assert actions(rig, f"approval:{approval_id}").count("approval.refused") == 2
+    # quorum 2: bob, then carol (through the sre group)
+    first = rig.engine.decide(approval_id, user="bob", vote=Vote.APPROVE)
+    assert (first.approval_status, first.approvals, first.quorum) == ("pending", 1, 2)
+    with pytest.raises(AlreadyDecided):
+        rig.engine.decide(approval_id, user="bob", vote=Vote.APPROVE)
+    second = rig.engine.decide(approval_id, user="carol", vote=Vote.APPROVE)
+    assert second.approval_status == "approved" and second.run_status == "approved"
+    rig.drain()
+    assert rig.system.calls == [f"set {TARGET}=9"]
+    with pytest.raises(AlreadyDecided):
+        rig.engine.decide(approval_id, user="alice", vote=Vote.DENY)
+
+
+def test_denial_rejects_the_run(rig: EngineRig) -> None:
+    outcome = rig.engine.request(RunRequest("test.risky", TARGET, {"level": 9}, requested_by="carol"))
+    assert outcome.approval_id is not None
+    decided = rig.engine.decide(outcome.approval_id, user="bob", vote=Vote.DENY, reason="not at peak")
+    assert decided.run_status == "rejected"
+    [run] = runs(rig)
+    assert run.reason == "denied by bob: not at peak" and run.active_target is None
+    rig.drain()
+    assert rig.system.calls == []
+
+
+def test_expired_approval_marks_the_run_expired_and_escalates(rig: EngineRig) -> None:
+    outcome = rig.engine.request(RunRequest("test.risky", TARGET, {"level": 9}, requested_by="carol"))
+    assert outcome.approval_id is not None
+    rig.drain()  # the expiry job is not due yet
+    assert runs(rig)[0].status == "awaiting_approval"
+    rig.clock.advance(minutes=31)
+    with pytest.raises(ApprovalExpired):
+        rig.engine.decide(outcome.approval_id, user="bob", vote=Vote.APPROVE)
+    rig.drain()
+    [run] = runs(rig)
+    assert run.status == "expired" and run.active_target is None
+    with rig.store.sessions() as session:
+        assert session.get(Approval, outcome.approval_id).status == "expired"  # type: ignore[union-attr]
+    assert [j.payload["run_id"] for j in jobs_of(rig, "escalate")] == [run.id]
+    assert rig.system.calls == []
+
+
+def test_crash_after_the_call_is_reconciled_not_repeated(rig: EngineRig) -> None:
+    rig.system.crash_after_call = True
+    outcome = rig.engine.request(RunRequest("test.bump", TARGET, {"level": 7}))
+    with pytest.raises(KeyboardInterrupt):
+        rig.drain()
+    [run] = runs(rig)
+    assert run.status == "running" and run.in_flight == "acting"
+    # "restart": the dead worker's claim runs out; reconciliation looks at the target first
+    rig.system.crash_after_call = False
+    rig.clock.advance(hours=1)
+    assert rig.engine.executor.reconcile_interrupted() == 1
+    rig.drain()
+    [run] = runs(rig)
+    assert run.id == outcome.run_id and run.status == "verifying"
+    assert rig.system.calls == [f"set {TARGET}=7"]  # called once, never repeated
+    assert "reconciled" in run.reason
+
+
+def test_crash_before_the_call_runs_it_after_restart(rig: EngineRig) -> None:
+    rig.engine.request(RunRequest("test.bump", TARGET, {"level": 7}))
+    rig.system.failures = [KeyboardInterrupt("died before the call")]  # type: ignore[list-item]
+    with pytest.raises(KeyboardInterrupt):
+        rig.drain()
+    rig.clock.advance(hours=1)
+    assert rig.engine.executor.reconcile_interrupted() == 1
+    rig.drain()
+    assert rig.system.calls == [f"set {TARGET}=7"]
+
+
+def test_verification_that_fails_marks_ineffective_rolls_back_and_escalates(rig: EngineRig) -> None:
+    with rig.store.transaction() as session:
+        incident = Incident(
+            group_key="g", open_group_key="g", title="CPU high", opened_at=rig.clock(), updated_at=rig.clock()
+        )
+        session.add(incident)
+        session.flush()
+        incident_id = incident.id
+    outcome = rig.engine.request(RunRequest("test.bump", TARGET, {"level": 4}, incident_id=incident_id))
+    rig.drain()
+    for _ in range(25):  # the incident keeps firing through the 10-minute verification window
+        rig.clock.advance(seconds=31)
+        rig.drain()
+    run = next(r for r in runs(rig) if r.id == outcome.run_id)
+    assert run.status == "ineffective"
+    assert run.result["rolled_back"] == "changed"
+    assert rig.system.calls == [f"set {TARGET}=4", f"rollback {TARGET}=0"]
+    assert rig.system.values[TARGET] == 0
+    assert [j.payload["run_id"] for j in jobs_of(rig, "escalate")] == [run.id]
+
+
+def test_resolved_incident_makes_verification_succeed(rig: EngineRig) -> None:
+    with rig.store.transaction() as session:
+        incident = Incident(
+            group_key="g", open_group_key="g", title="CPU high", opened_at=rig.clock(), updated_at=rig.clock()
+        )
+        session.add(incident)
+        session.flush()
+        incident_id = incident.id
+    rig.engine.request(RunRequest("test.bump", TARGET, {"level": 4}, incident_id=incident_id))
+    rig.drain()
+    with rig.store.transaction() as session:
+        stored = session.get(Incident, incident_id)
+        assert stored is not None
+        stored.status, stored.open_group_key = "resolved", None
+    rig.clock.advance(seconds=31)
+    rig.drain()
+    [run] = runs(rig)
+    assert run.status == "succeeded" and "the incident resolved" in run.reason
