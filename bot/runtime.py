@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -14,12 +14,12 @@ from bot.audit import audit
 from bot.claims import release_dead_claims
 from bot.clock import utc_now
 from bot.config.root import Settings
+from bot.engine.deps import EngineDeps
+from bot.engine.engine import Engine
+from bot.engine.services import build_services, integration_status
 from bot.incidents.apply import MutingContext
 from bot.incidents.muting import InhibitionRule
 from bot.incidents.silences import active_silences, sync_config_silences
-from bot.engine.deps import EngineDeps
-from bot.engine.engine import Engine
-from bot.engine.services import build_services
 from bot.ingest.auth import WebhookAuthenticator
 from bot.ingest.committer import GroupCommitter
 from bot.ingest.intake import WebhookIntake
@@ -28,13 +28,22 @@ from bot.jobs import pending_count
 from bot.logs import get_logger
 from bot.matching import Matcher
 from bot.metrics import Metrics
+from bot.pipeline.detect import DetectStage
+from bot.pipeline.fanout import Fanout
+from bot.pipeline.incident_flow import IncidentFlow
 from bot.pipeline.jobs import JobRunner
+from bot.pipeline.metric_history import MetricHistory
+from bot.reporting.jira import JiraReporter
+from bot.reporting.pagerduty import PagerDutyReporter
 from bot.runbooks.loader import load_builtin_runbooks, load_runbook_dirs
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.models import RawEvent
 from bot.workers import NamedTask, WorkerPool
+from detectors.api import AnomalyDetector
 from integrations.base import ParsedDelivery
+from integrations.jira.client import JiraTickets
+from integrations.pagerduty.events import PagerDutyEvents
 from integrations.registry import get_parser
 
 log = get_logger(__name__)
@@ -61,6 +70,12 @@ def inhibition_rules(settings: Settings) -> list[InhibitionRule]:
     ]
 
 
+class BackgroundService(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -73,7 +88,12 @@ class Runtime:
     jobs: JobRunner
     engine: Engine
     identity: str
+    fanout: Fanout = field(default_factory=lambda: Fanout([]))
     workers: WorkerPool | None = None
+    # Long-lived parts started after the workers and stopped before them (scheduler, Slack Socket Mode).
+    services: list[BackgroundService] = field(default_factory=list)
+    # Extra HTTP routes (the Slack events endpoint); create_app calls each with the app.
+    http_extensions: list[Callable[[Any, Runtime], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def muting(self, session: Session, now: datetime) -> MutingContext:
@@ -106,8 +126,18 @@ class Runtime:
             identity=self.identity,
         )
         self.workers.start()
+        for service in self.services:
+            service.start()
+        from bot.scheduler.service import start_scheduler
+
+        start_scheduler(self)  # sweeps; only the replica holding the scheduler lease runs them
 
     def stop_background(self, grace: float) -> bool:
+        from bot.scheduler.service import stop_scheduler
+
+        stop_scheduler(self, grace)
+        for service in reversed(self.services):
+            service.stop()
         self.committer.stop()
         stopped = True
         if self.workers is not None:
@@ -122,6 +152,47 @@ class Runtime:
                 session.scalar(select(func.count()).select_from(RawEvent).where(RawEvent.status == "pending"))
                 or 0
             )
+
+
+def attach_pipeline(runtime: Runtime) -> None:
+    """Detect -> rules -> gate for new incidents, and the Jira and PagerDuty reporters."""
+    settings = runtime.settings
+    history = MetricHistory(
+        aws=settings.aws,
+        cloudwatch=settings.cloudwatch,
+        azure=settings.azure,
+        gcp=settings.gcp,
+        lookback=timedelta(hours=settings.pipeline.lookback_hours),
+        period=timedelta(seconds=settings.pipeline.period_seconds),
+    )
+    detector = AnomalyDetector(settings.detector, data_dir=settings.data_dir)
+    flow = IncidentFlow(
+        store=runtime.store,
+        settings=settings,
+        engine=runtime.engine,
+        detect=DetectStage(detector=detector, history=history),
+        fanout=runtime.fanout,
+        metrics=runtime.metrics,
+        clock=runtime.clock,
+    )
+    flow.register_jobs(runtime.jobs)
+    runtime.engine.deps.score_now = lambda incident_id: flow.score_now(incident_id)
+    services = runtime.engine.deps.services
+    if settings.jira is not None:
+        runtime.fanout.reporters.append(
+            JiraReporter(runtime.store, lambda: services.get(JiraTickets), runtime.clock)
+        )
+    runtime.fanout.reporters.append(
+        PagerDutyReporter(
+            runtime.store,
+            lambda: services.get(PagerDutyEvents),
+            service=settings.approvals.escalate_to or settings.pagerduty.default_service,
+            source=settings.pagerduty.source,
+            clock=runtime.clock,
+        )
+    )
+    for status in integration_status(settings):
+        log.info(f"{status.name}: {status.detail}", integration=status.name, enabled=status.enabled)
 
 
 def confirm_sns_subscription(url: str) -> None:
@@ -176,7 +247,9 @@ def build_runtime(
     jobs = JobRunner(store=store, settings=settings, clock=clock)
     load_builtin_runbooks()
     load_runbook_dirs(list(settings.runbooks.directories))
-    engine = Engine(EngineDeps(store=store, settings=settings, services=build_services(settings), clock=clock))
+    engine = Engine(
+        EngineDeps(store=store, settings=settings, services=build_services(settings), clock=clock)
+    )
     engine.register_jobs(jobs)
     runtime = Runtime(
         settings=settings,
@@ -191,6 +264,8 @@ def build_runtime(
         identity=identity,
     )
     runtime_ref.append(runtime)
+    runtime.fanout.register_jobs(jobs)
+    attach_pipeline(runtime)
 
     def queue_depth(read: Callable[[Session], int]) -> Callable[[], float]:
         def _read() -> float:

@@ -22,6 +22,7 @@ from bot.config.settings import (
     IngestSettings,
     InhibitRule,
     LoggingSettings,
+    PipelineSettings,
     Section,
     ServerSettings,
     StaticSilence,
@@ -50,6 +51,7 @@ class Settings(Section):
     runbooks: RunbookSettings = Field(default_factory=RunbookSettings)
     rules: list[RuleSettings] = Field(default_factory=list)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
     # Integrations. Each is off until its credentials are present; serve says which at start-up.
     aws: AwsSettings = Field(default_factory=AwsSettings)

@@ -127,3 +127,10 @@ class InhibitRule(Section):
 
 class DataDirSettings(Section):
     pass
+
+
+class PipelineSettings(Section):
+    """The detect stage: how much of an alert's metric history to fetch and at what resolution."""
+
+    lookback_hours: float = Field(default=72.0, gt=0, le=24 * 63)
+    period_seconds: int = Field(default=300, ge=60)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from bot.http import api, health, runs_api, webhooks
+from bot.http import sweeps as sweeps_api
 from bot.http.middleware import RequestContext
 from bot.logs import get_logger
 from bot.runtime import Runtime
@@ -48,7 +49,8 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(api.router)
     app.include_router(runs_api.router)
-    for extend in extensions:
+    app.include_router(sweeps_api.router)
+    for extend in (*extensions, *runtime.http_extensions):
         extend(app, runtime)
     app.add_middleware(RequestContext, metrics=runtime.metrics)
     return app

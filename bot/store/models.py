@@ -141,6 +141,8 @@ class Incident(Base):
     anomaly_score: Mapped[float | None] = mapped_column(nullable=True)
     anomaly_threshold: Mapped[float | None] = mapped_column(nullable=True)
     explanation: Mapped[str] = mapped_column(Text, default="")
+    # the metric window behind the score: {"key", "unit", "timestamps", "values", "scores", "threshold"}
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # the gate's decision and its reason ("auto_run", "needs_approval", "no_action: ...")
     decision: Mapped[str] = mapped_column(String(40), default="")
     decision_reason: Mapped[str] = mapped_column(Text, default="")
@@ -335,3 +337,17 @@ class SweepRun(Base):
     sources: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)  # health per source
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Notification(Base):
+    """The notification log: one row per message sent outside, so a retried job never sends twice."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("key", name="uq_notifications_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300))  # e.g. slack:run:12:succeeded
+    channel: Mapped[str] = mapped_column(String(20))  # slack | jira | pagerduty
+    incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ref: Mapped[str] = mapped_column(String(300), default="")  # message ts, ticket key, dedup key
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())

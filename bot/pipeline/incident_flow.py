@@ -1,0 +1,210 @@
+"""What happens when an incident opens: detect, match a rule, gate through the engine, say why.
+
+Runs from the `incident.event` job. Network work (metric fetch, planning) happens outside
+transactions; the decision is stored once per opening of the incident (a retried job or a
+repeat of the alert does not decide again), and every outcome is shown to people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.alerts.normalized import AlertStatus, Metric, NormalizedAlert, Resource, Severity
+from bot.audit import audit
+from bot.config.root import Settings
+from bot.engine.engine import Engine
+from bot.engine.gate import Decision
+from bot.engine.requests import RunRequest
+from bot.engine.rules import match_rule
+from bot.engine.states import RunStatus, transition
+from bot.engine.templating import TemplateError
+from bot.errors import ConductorError
+from bot.jobs import ClaimedJob
+from bot.logs import get_logger
+from bot.metrics import Metrics
+from bot.pipeline.detect import Detection, DetectStage
+from bot.pipeline.fanout import Fanout
+from bot.pipeline.jobs import JobRunner
+from bot.reporting.base import NotificationLog
+from bot.store.db import Store
+from bot.store.models import Alert, Approval, Incident, RunbookRun
+
+log = get_logger(__name__)
+
+
+def stored_alert(row: Alert) -> NormalizedAlert:
+    return NormalizedAlert(
+        source=row.source,
+        fingerprint=row.fingerprint,
+        name=row.name,
+        status=AlertStatus(row.status),
+        severity=Severity(row.severity),
+        summary=row.summary,
+        description=row.description,
+        resource=Resource.model_validate(row.resource or {}),
+        metric=Metric.model_validate(row.metric) if row.metric else None,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        labels=dict(row.labels or {}),
+        annotations=dict(row.annotations or {}),
+        links=list(row.links or []),
+    )
+
+
+class IncidentFlow:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        settings: Settings,
+        engine: Engine,
+        detect: DetectStage,
+        fanout: Fanout,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._engine = engine
+        self._detect = detect
+        self._fanout = fanout
+        self._metrics = metrics
+        self._clock = clock
+        self._log = NotificationLog(store, clock)
+
+    def register_jobs(self, runner: JobRunner) -> None:
+        runner.register("incident.event", self.handle)
+
+    def handle(self, job: ClaimedJob) -> None:
+        incident_id = int(job.payload["incident_id"])
+        event = str(job.payload["event"])
+        if event in ("opened", "reopened"):
+            self.decide(incident_id)
+        elif event == "resolved":
+            self._cancel_pending_runs(incident_id)
+        self._fanout.incident_changed(incident_id, event)
+
+    def _trigger_alert(self, incident_id: int) -> tuple[Incident, NormalizedAlert] | None:
+        with self._store.sessions() as session:
+            incident = session.get(Incident, incident_id)
+            if incident is None:
+                return None
+            row = session.scalars(
+                select(Alert)
+                .where(Alert.incident_id == incident_id)
+                .order_by((Alert.status == AlertStatus.FIRING.value).desc(), Alert.last_seen.desc())
+                .limit(1)
+            ).first()
+            return (incident, stored_alert(row)) if row is not None else None
+
+    def score_now(self, incident_id: int) -> float | None:
+        """The incident's metric scored again now (verification: did the anomaly go away?)."""
+        found = self._trigger_alert(incident_id)
+        if found is None:
+            return None
+        return self._detect.detect(found[1], self._clock()).score
+
+    def decide(self, incident_id: int) -> None:
+        found = self._trigger_alert(incident_id)
+        if found is None:
+            return
+        incident, alert = found
+        key = f"decide:incident:{incident_id}:{incident.reopened_count}"
+        if self._log.sent(key) is not None or incident.status == "resolved":
+            return
+        now = self._clock()
+        detection = self._detect.detect(alert, now)
+        decision, reason, run_id = self._choose(incident, alert, detection)
+        with self._store.transaction() as session:
+            row = session.get(Incident, incident_id)
+            if row is None:
+                return
+            row.anomaly_status = detection.status.value
+            row.anomaly_score = detection.score
+            row.anomaly_threshold = detection.threshold
+            row.explanation = detection.explanation
+            row.evidence = detection.evidence
+            row.decision = decision
+            row.decision_reason = reason
+            row.updated_at = now
+            audit(
+                session,
+                at=now,
+                actor="system",
+                subject=f"incident:{incident_id}",
+                action="incident.decided",
+                details={
+                    "decision": decision,
+                    "reason": reason,
+                    "run_id": run_id,
+                    "anomaly_status": detection.status.value,
+                    "score": detection.score,
+                    "explanation": detection.explanation,
+                },
+            )
+        self._log.record(key, channel="pipeline", ref=str(run_id or ""), incident_id=incident_id)
+        self._metrics.decisions.labels(decision=decision).inc()
+        self._fanout.incident_changed(incident_id, "decided")
+
+    def _choose(
+        self, incident: Incident, alert: NormalizedAlert, detection: Detection
+    ) -> tuple[str, str, int | None]:
+        try:
+            match = match_rule(self._settings.rules, alert)
+        except TemplateError as exc:
+            return Decision.NO_ACTION.value, f"no action: rule template failed: {exc}", None
+        if match is None:
+            return Decision.NO_ACTION.value, "no action: no rule matches this alert", None
+        rule = match.rule
+        request = RunRequest(
+            runbook_id=rule.runbook,
+            target=match.target,
+            params=match.params,
+            incident_id=incident.id,
+            requested_by=f"rule:{rule.name}",
+            rule_approval=rule.approval,
+            min_anomaly_score=rule.min_anomaly_score,
+            on_insufficient_data=rule.on_insufficient_data,
+            anomaly=detection.anomaly,
+            flapping=incident.flapping,
+        )
+        try:
+            outcome = self._engine.request(request)
+        except ConductorError as exc:
+            return Decision.NO_ACTION.value, f"no action: {rule.runbook} could not be requested: {exc}", None
+        if outcome.run_id is None:
+            return outcome.decision.value, f"no action: {outcome.reason}", None
+        if outcome.blocked:
+            return (
+                Decision.NO_ACTION.value,
+                f"no action: run {outcome.run_id} blocked: {outcome.reason}",
+                outcome.run_id,
+            )
+        what = {
+            "approved": "runs automatically",
+            "awaiting_approval": "waits for approval",
+            "succeeded": "found nothing to change",
+        }.get(outcome.status or "", outcome.status or "")
+        return outcome.decision.value, f"{rule.runbook} {what}: {outcome.reason}", outcome.run_id
+
+    def _cancel_pending_runs(self, incident_id: int) -> None:
+        """An incident that resolved on its own needs no approval any more."""
+        now = self._clock()
+        with self._store.transaction() as session:
+            pending = session.scalars(
+                select(RunbookRun).where(
+                    RunbookRun.incident_id == incident_id,
+                    RunbookRun.status.in_([RunStatus.AWAITING_APPROVAL.value, RunStatus.PLANNED.value]),
+                )
+            ).all()
+            for run in pending:
+                transition(
+                    session, run, RunStatus.CANCELLED, now=now, reason="the incident resolved before approval"
+                )
+                approval = session.scalars(select(Approval).where(Approval.run_id == run.id)).first()
+                if approval is not None and approval.status == "pending":
+                    approval.status, approval.decided_at, approval.decided_by = "cancelled", now, "system"
+                self._engine.deps.notify(session, run.id, "cancelled")

@@ -1,0 +1,1 @@
+"""Findings rendered for people: Slack threads, Jira tickets, PagerDuty pages."""
