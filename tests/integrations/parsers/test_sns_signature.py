@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.errors import IntegrationError, Unauthenticated
 from integrations.aws.sns_signature import SnsSignatureVerifier, canonical_string
 from tests.integrations.parsers.payloads import doc
+from tests.sns_signing import CERT_URL, certificate_pem, new_key, sign
 
-CERT_URL = (
-    "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-01d088a6f77103d0fe307c0069e40ed6.pem"
-)
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:cloudwatch-alarms"
 
 
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _certificate_pem(key: rsa.RSAPrivateKey) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM)
+_key = new_key
+_certificate_pem = certificate_pem
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +47,6 @@ class CertServer:
 @pytest.fixture
 def cert_server(signing_key: rsa.RSAPrivateKey) -> CertServer:
     return CertServer({CERT_URL: _certificate_pem(signing_key)})
-
-
-def sign(message: dict[str, Any], key: rsa.RSAPrivateKey, version: str = "1") -> dict[str, Any]:
-    signed = dict(message, SignatureVersion=version, SigningCertURL=message.get("SigningCertURL", CERT_URL))
-    algorithm: hashes.HashAlgorithm = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303
-    signature = key.sign(canonical_string(signed), padding.PKCS1v15(), algorithm)
-    signed["Signature"] = base64.b64encode(signature).decode()
-    return signed
 
 
 def notification() -> dict[str, Any]:
