@@ -40,21 +40,30 @@ def glue_failed_event(job: str, run_id: str) -> dict[str, Any]:
             "severity": "ERROR",
             "state": "FAILED",
             "jobRunId": run_id,
-            "message": f"JobName:{job} and JobRunId:{run_id} failed to execute with exception OutOfMemoryError",
+            "message": f"JobName:{job} and JobRunId:{run_id} failed to execute with exception OutOfMemory",
         },
     }
 
 
 def test_failed_glue_job_is_restarted_verified_and_a_second_failure_pages(world: World) -> None:
-    boto3.client("glue").create_job(Name=JOB, Role="arn:aws:iam::123456789012:role/glue",
-                                    Command={"Name": "glueetl", "ScriptLocation": "s3://etl/job.py"})
-    world.aws.add_run(JOB, state="FAILED", arguments={"--day": "2026-11-22"},
-                      started_on=datetime.now(UTC) - timedelta(minutes=20))
+    boto3.client("glue").create_job(
+        Name=JOB,
+        Role="arn:aws:iam::123456789012:role/glue",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://etl/job.py"},
+    )
+    world.aws.add_run(
+        JOB,
+        state="FAILED",
+        arguments={"--day": "2026-11-22"},
+        started_on=datetime.now(UTC) - timedelta(minutes=20),
+    )
     server = world.start_server(rules=[RULE])
 
     assert post(server, "/webhooks/eventbridge", glue_failed_event(JOB, "jr_first")).status_code == 202
-    run = world.wait_for(lambda: next(iter(world.rows(RunbookRun, RunbookRun.status == "succeeded")), None),
-                         what="the restart run to succeed")
+    run = world.wait_for(
+        lambda: next(iter(world.rows(RunbookRun, RunbookRun.status == "succeeded")), None),
+        what="the restart run to succeed",
+    )
     assert run.runbook_id == "aws.glue.restart_failed_job" and run.target == f"aws:glue:job/{JOB}"
     assert run.requested_by == "rule:restart failed Glue jobs"
     starts = world.aws.calls("StartJobRun")
@@ -68,8 +77,10 @@ def test_failed_glue_job_is_restarted_verified_and_a_second_failure_pages(world:
     # The job fails again within the budget window (1 run per 6 h): no second restart, a page instead.
     world.aws.add_run(JOB, state="FAILED", arguments={"--day": "2026-11-22"}, started_on=datetime.now(UTC))
     assert post(server, "/webhooks/eventbridge", glue_failed_event(JOB, "jr_second")).status_code == 202
-    world.wait_for(lambda: any(e.get("event_action") == "trigger" for e in world.pagerduty.events),
-                   what="a PagerDuty page")
+    world.wait_for(
+        lambda: any(e.get("event_action") == "trigger" for e in world.pagerduty.events),
+        what="a PagerDuty page",
+    )
     [page] = [e for e in world.pagerduty.events if e.get("event_action") == "trigger"]
     assert page["dedup_key"] == f"conductor-incident-{incident.id}"
     assert "budget_exhausted" in page["payload"]["summary"]
