@@ -17,6 +17,7 @@ from bot.config.root import Settings
 from bot.engine.deps import EngineDeps
 from bot.engine.engine import Engine
 from bot.engine.services import build_services, integration_status
+from bot.engine.states import FINAL
 from bot.incidents.apply import MutingContext
 from bot.incidents.muting import InhibitionRule
 from bot.incidents.silences import active_silences, sync_config_silences
@@ -154,6 +155,16 @@ class Runtime:
             )
 
 
+def _count_run_outcomes(metrics: Metrics) -> Callable[[Session, int, str], None]:
+    final = {status.value for status in FINAL}
+
+    def count(_session: Session, _run_id: int, event: str) -> None:
+        if event in final:
+            metrics.runs.labels(outcome=event).inc()
+
+    return count
+
+
 def attach_pipeline(runtime: Runtime) -> None:
     """Detect -> rules -> gate for new incidents, and the Jira and PagerDuty reporters."""
     settings = runtime.settings
@@ -265,6 +276,7 @@ def build_runtime(
     )
     runtime_ref.append(runtime)
     runtime.fanout.register_jobs(jobs)
+    engine.deps.on_change.append(_count_run_outcomes(metrics))
     attach_pipeline(runtime)
 
     def queue_depth(read: Callable[[Session], int]) -> Callable[[], float]:
@@ -287,4 +299,7 @@ def build_runtime(
             action="config.loaded",
             details={"data_dir": str(settings.data_dir), "database": store.engine.dialect.name},
         )
+    from bot.slack.wiring import attach_slack  # Slack is optional: its modules load only here
+
+    attach_slack(runtime)
     return runtime
