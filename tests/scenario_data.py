@@ -32,7 +32,9 @@ def put_history(
         value = base + 5 * math.sin(i / 12.0) + ((i * 7919) % 13) / 13.0
         if spike is not None and i >= points - spike_points:
             value = spike
-        data.append({"MetricName": metric, "Dimensions": dims, "Timestamp": at, "Value": value, "Unit": "Percent"})
+        data.append(
+            {"MetricName": metric, "Dimensions": dims, "Timestamp": at, "Value": value, "Unit": "Percent"}
+        )
     for start in range(0, len(data), 500):
         cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + 500])
 

@@ -73,7 +73,9 @@ class EnvTokenCredential:
 
         token = os.environ.get(self._env, "")
         if not token:
-            raise IntegrationError(f"Azure token variable {self._env} is empty", retryable=False, system="azure")
+            raise IntegrationError(
+                f"Azure token variable {self._env} is empty", retryable=False, system="azure"
+            )
         return AccessToken(token, int(time.time()) + 300)
 
 

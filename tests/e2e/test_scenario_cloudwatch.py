@@ -21,8 +21,15 @@ SNS_HEADERS = {"content-type": "text/plain; charset=UTF-8", "x-amz-sns-message-t
 
 
 def alarm(state: str) -> dict[str, Any]:
-    return cloudwatch_alarm_message(name="shop-elb-5xx", state=state, namespace="AWS/ApplicationELB",
-                                    metric="HTTPCode_ELB_5XX_Count", dimensions=LB, at=now_utc(), threshold=50)
+    return cloudwatch_alarm_message(
+        name="shop-elb-5xx",
+        state=state,
+        namespace="AWS/ApplicationELB",
+        metric="HTTPCode_ELB_5XX_Count",
+        dimensions=LB,
+        at=now_utc(),
+        threshold=50,
+    )
 
 
 def test_cloudwatch_alarm_opens_incident_and_jira_ticket_and_ok_resolves_both(world: World) -> None:
@@ -32,8 +39,10 @@ def test_cloudwatch_alarm_opens_incident_and_jira_ticket_and_ok_resolves_both(wo
     first = post(server, "/webhooks/cloudwatch", firing, **SNS_HEADERS)
     assert first.status_code == 202 and first.json()["duplicate"] is False
 
-    incident = world.wait_for(lambda: next((i for i in world.rows(Incident) if i.jira_key and i.decision), None),
-                              what="the incident with its Jira ticket and decision")
+    incident = world.wait_for(
+        lambda: next((i for i in world.rows(Incident) if i.jira_key and i.decision), None),
+        what="the incident with its Jira ticket and decision",
+    )
     assert incident.title == "shop-elb-5xx on shop-prod"
     assert incident.anomaly_status == "ok" and incident.anomaly_score is not None
     assert incident.anomaly_score >= incident.anomaly_threshold
@@ -61,7 +70,9 @@ def test_cloudwatch_alarm_opens_incident_and_jira_ticket_and_ok_resolves_both(wo
         lambda: next((i for i in world.rows(Incident) if i.status == "resolved"), None), what="resolution"
     )
     assert resolved.id == incident.id
-    world.wait_for(lambda: world.jira.issues[incident.jira_key].status == "Done", what="the ticket transition")
+    world.wait_for(
+        lambda: world.jira.issues[incident.jira_key].status == "Done", what="the ticket transition"
+    )
     comments = [c["body"] for c in world.jira.issues[incident.jira_key].comments]
     assert any("Time to resolve" in c for c in comments)
     assert len(world.jira.issues) == 1

@@ -26,9 +26,12 @@ DIMS = {"ClusterName": "prod", "ServiceName": "checkout"}
 def ecs_service(desired: int = 2) -> None:
     ecs = boto3.client("ecs")
     ecs.create_cluster(clusterName="prod")
-    ecs.register_task_definition(family="checkout", containerDefinitions=[{"name": "app", "image": "app:1",
-                                                                             "memory": 256}])
-    ecs.create_service(cluster="prod", serviceName="checkout", taskDefinition="checkout", desiredCount=desired)
+    ecs.register_task_definition(
+        family="checkout", containerDefinitions=[{"name": "app", "image": "app:1", "memory": 256}]
+    )
+    ecs.create_service(
+        cluster="prod", serviceName="checkout", taskDefinition="checkout", desiredCount=desired
+    )
 
 
 def desired_count() -> int:
@@ -38,7 +41,10 @@ def desired_count() -> int:
 
 RULE = {
     "name": "scale out busy ECS services",
-    "match": [{"name": "resource_type", "value": "ecs:service"}, {"name": "name", "value": "checkout-cpu-high"}],
+    "match": [
+        {"name": "resource_type", "value": "ecs:service"},
+        {"name": "name", "value": "checkout-cpu-high"},
+    ],
     "min_anomaly_score": 0.9,
     "runbook": "aws.ecs.scale_service",
     "target": "aws:ecs:service/{resource.id}",
@@ -69,10 +75,17 @@ def wait_until(check: Any, timeout: float = 30.0) -> Any:
 
 
 def post_alarm(client: TestClient, state: str) -> None:
-    message = cloudwatch_alarm_message(name="checkout-cpu-high", state=state, namespace="AWS/ECS",
-                                       metric="CPUUtilization", dimensions=DIMS, at=now_utc())
-    response = client.post("/webhooks/cloudwatch", content=as_bytes(message),
-                           headers={"content-type": "application/json"})
+    message = cloudwatch_alarm_message(
+        name="checkout-cpu-high",
+        state=state,
+        namespace="AWS/ECS",
+        metric="CPUUtilization",
+        dimensions=DIMS,
+        at=now_utc(),
+    )
+    response = client.post(
+        "/webhooks/cloudwatch", content=as_bytes(message), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 202, response.text
 
 
@@ -85,8 +98,11 @@ def test_anomalous_cpu_scales_out_then_rolls_back_when_the_alarm_keeps_firing(ru
         def run_done() -> RunbookRun | None:
             with runtime.store.sessions() as session:
                 run = session.scalars(select(RunbookRun)).first()
-                return run if run is not None and run.status == "ineffective" and run.result.get("rolled_back") \
+                return (
+                    run
+                    if run is not None and run.status == "ineffective" and run.result.get("rolled_back")
                     else None
+                )
 
         run = wait_until(run_done)
     assert run.params == {"step": 2, "max": 6}
@@ -97,7 +113,10 @@ def test_anomalous_cpu_scales_out_then_rolls_back_when_the_alarm_keeps_firing(ru
         escalations = session.scalars(select(Job).where(Job.kind == "escalate")).all()
     assert incident.anomaly_status == "ok" and incident.anomaly_score is not None
     assert incident.anomaly_score >= 0.9 and incident.explanation
-    assert incident.decision == "auto_run" and "aws.ecs.scale_service runs automatically" in incident.decision_reason
+    assert (
+        incident.decision == "auto_run"
+        and "aws.ecs.scale_service runs automatically" in incident.decision_reason
+    )
     assert len(incident.evidence["values"]) >= 200
     assert [e.payload["run_id"] for e in escalations] == [run.id]
 
