@@ -24,7 +24,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 from azure.core.credentials import AccessToken
@@ -161,19 +160,6 @@ class FakeAzureArm(FakeService):
         self.route("PUT", _PROVIDER + r"/serverfarms/(?P<name>[^/]+)")(self._put_plan)
 
     # --- test controls -----------------------------------------------------------------
-
-    def __enter__(self) -> FakeAzureArm:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def start(self) -> FakeAzureArm:
-        super().start()
-        return self
 
     def reset(self) -> None:
         super().reset()

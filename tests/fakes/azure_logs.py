@@ -16,7 +16,6 @@ import re
 import ssl
 import threading
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from tests.fakes.http_server import FakeService, RecordedRequest, Reply
@@ -42,19 +41,6 @@ class FakeAzureLogs(FakeService):
         self._failures: list[_Failure] = []
         self._state_lock = threading.Lock()
         self.route("POST", r"/v1/workspaces/(?P<workspace>[^/]+)/query")(self._query)
-
-    def __enter__(self) -> FakeAzureLogs:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def start(self) -> FakeAzureLogs:
-        super().start()
-        return self
 
     def reset(self) -> None:
         super().reset()

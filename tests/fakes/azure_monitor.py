@@ -21,7 +21,6 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 
 from tests.fakes.azure_arm import FakeCredential, arm_error
@@ -161,19 +160,6 @@ class FakeAzureMonitor(FakeService):
         self.metrics.install(self)
         self._failures: list[_Failure] = []
         self._failure_lock = threading.Lock()
-
-    def __enter__(self) -> FakeAzureMonitor:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def start(self) -> FakeAzureMonitor:
-        super().start()
-        return self
 
     def fail_next(
         self,

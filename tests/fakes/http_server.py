@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -79,7 +79,13 @@ class FakeService:
                     return handler(req, match)
         return Reply(404, {"error": f"fake has no route for {req.method} {req.path}"})
 
-    def start(self) -> FakeService:
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> Self:
         service = self
 
         class _Handler(BaseHTTPRequestHandler):

@@ -19,7 +19,6 @@ import base64
 import re
 import threading
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from tests.fakes.http_server import FakeService, RecordedRequest, Reply
@@ -95,19 +94,6 @@ class FakeJira(FakeService):
             self.route(method, API + path)(handler)
 
     # --- test controls -----------------------------------------------------------------
-
-    def __enter__(self) -> FakeJira:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def start(self) -> FakeJira:
-        super().start()
-        return self
 
     def reset(self) -> None:
         super().reset()

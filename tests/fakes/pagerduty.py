@@ -19,7 +19,6 @@ import ssl
 import threading
 import uuid
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from tests.fakes.http_server import FakeService, RecordedRequest, Reply
@@ -53,19 +52,6 @@ class FakePagerDuty(FakeService):
         self._failures: list[_Failure] = []
         self._state_lock = threading.Lock()
         self.route("POST", r"/v2/enqueue")(self._enqueue)
-
-    def __enter__(self) -> FakePagerDuty:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def start(self) -> FakePagerDuty:
-        super().start()
-        return self
 
     def reset(self) -> None:
         super().reset()
