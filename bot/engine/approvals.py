@@ -42,8 +42,16 @@ def approver_rule(settings: ApprovalSettings, runbook_id: str, risk: Risk) -> Ap
     return ApproverRule(frozenset(chosen.users), frozenset(chosen.groups), chosen.quorum, configured=True)
 
 
+def identity(user: str) -> str:
+    """One person, however the entry point spells them: `slack:U123` and `U123` are the same."""
+    return user.removeprefix("slack:")
+
+
 def user_groups(settings: ApprovalSettings, user: str) -> frozenset[str]:
-    return frozenset(group for group, members in settings.groups.items() if user in members)
+    me = identity(user)
+    return frozenset(
+        group for group, members in settings.groups.items() if me in {identity(m) for m in members}
+    )
 
 
 @dataclass(frozen=True)
@@ -101,13 +109,13 @@ def approval_for_run(session: Session, run_id: int) -> Approval | None:
 
 
 def check_allowed(rule: ApproverRule, *, user: str, groups: Iterable[str], requester: str) -> None:
-    if user == requester:
+    if identity(user) == identity(requester):
         raise ApproverNotAllowed(f"{user} requested this run and cannot approve it")
     if not user or user in ("system", "api"):
         raise ApproverNotAllowed("an approval needs an identified person")
     if not rule.configured:
         return
-    if user in rule.users or rule.groups.intersection(groups):
+    if identity(user) in {identity(u) for u in rule.users} or rule.groups.intersection(groups):
         return
     raise ApproverNotAllowed(f"{user} is not an allowed approver for this run")
 
@@ -132,9 +140,14 @@ def record_vote(
         if now >= approval.expires_at:
             raise ApprovalExpired(f"approval {approval.id} expired at {approval.expires_at.isoformat()}")
         check_allowed(rule, user=user, groups=groups, requester=approval.requested_by)
-        existing = session.scalars(
-            select(ApprovalVote).where(ApprovalVote.approval_id == approval.id, ApprovalVote.user == user)
-        ).first()
+        existing = next(
+            (
+                v
+                for v in session.scalars(select(ApprovalVote).where(ApprovalVote.approval_id == approval.id))
+                if identity(v.user) == identity(user)
+            ),
+            None,
+        )
         if existing is not None:
             raise AlreadyDecided(f"{user} already voted {existing.decision} on approval {approval.id}")
     except (AlreadyDecided, ApprovalExpired, ApproverNotAllowed) as exc:
@@ -150,7 +163,7 @@ def record_vote(
     session.add(ApprovalVote(approval_id=approval.id, user=user, decision=vote.value, at=now))
     session.flush()
     votes = session.scalars(select(ApprovalVote).where(ApprovalVote.approval_id == approval.id)).all()
-    approvers = [v.user for v in votes if v.decision == Vote.APPROVE.value]
+    approvers = list(dict.fromkeys(identity(v.user) for v in votes if v.decision == Vote.APPROVE.value))
     audit(
         session,
         at=now,

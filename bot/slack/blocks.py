@@ -102,7 +102,11 @@ def render_plan(plan: Plan, *, limit: int = 2500) -> str:
 def _approvers(approval: ApprovalView) -> str:
     names = [mention(u) for u in approval.approver_users]
     names += [f"<!subteam^{g}>" for g in approval.approver_groups if g.isalnum()]
-    return ", ".join(names) if names else "_nobody is configured to approve_"
+    if names:
+        return ", ".join(names)
+    if approval.anyone_may_approve:
+        return "_anyone but the requester_"
+    return "_nobody is configured to approve_"
 
 
 def render_approval_progress(approval: ApprovalView) -> str:
@@ -163,6 +167,8 @@ def render_approval_outcome(approval: ApprovalView) -> str:
         if approval.approvals:
             text += f" ({approval.progress} approvals)"
         return text
+    if approval.state is ApprovalState.CANCELLED:
+        return ":heavy_minus_sign: *Approval cancelled*: the incident resolved before a decision"
     return render_approval_progress(approval)
 
 

@@ -16,7 +16,9 @@ from enum import StrEnum
 from typing import ClassVar
 
 from bot.errors import ConductorError, InvalidTarget
+from bot.matching import InvalidMatcher, Matcher, parse_matcher
 from bot.runbooks.targets import Target, parse_target
+from bot.timeparse import InvalidDuration, parse_duration
 
 MAX_SILENCE = timedelta(days=90)
 
@@ -65,25 +67,6 @@ class CommandUsageError(ConductorError):
 class IncidentScope(StrEnum):
     OPEN = "open"
     ALL = "all"
-
-
-class MatchOp(StrEnum):
-    EQ = "="
-    NE = "!="
-    RE = "=~"
-    NRE = "!~"
-
-
-@dataclass(frozen=True, slots=True)
-class Matcher:
-    """One label matcher, Alertmanager style."""
-
-    name: str
-    op: MatchOp
-    value: str
-
-    def __str__(self) -> str:
-        return f'{self.name}{self.op.value}"{self.value}"'
 
 
 # Each command says whether it changes state: the listener audits those with the Slack user.
@@ -186,11 +169,8 @@ Command = (
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:#-]{0,127}\Z")
 _PARAM_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_MATCHER = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>=~|!~|!=|=)(?P<value>.*)\Z", re.DOTALL)
-_DURATION = re.compile(r"(?:\d+[smhdw])+\Z")
-_DURATION_PART = re.compile(r"(\d+)([smhdw])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# A token that looks like NAME<op>VALUE; `bot.matching.parse_matcher` does the real parsing.
+_MATCHER = re.compile(r"[A-Za-z_][A-Za-z0-9_:]*(?P<op>=~|!~|!=|=)(?P<value>.*)\Z", re.DOTALL)
 # Slack sends typographic quotes when the client "smartens" them, and escapes &, < and >.
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'", "\u2019": "'"})
 
@@ -229,35 +209,37 @@ def _no_args(name: str, args: list[str]) -> None:
         raise _usage(name, f"{_code(name)} takes no arguments")
 
 
-def parse_duration(text: str) -> timedelta:
-    """`30m`, `2h`, `1d`, `1h30m`, `1w` -> timedelta (positive, at most `MAX_SILENCE`)."""
-    raw = text.strip().lower()
-    if not _DURATION.match(raw):
-        raise _usage("silence", f"{_code(text)} is not a duration (use e.g. 30m, 2h, 1d, 1h30m)")
-    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(raw))
-    if seconds <= 0:
-        raise _usage("silence", "a silence must last longer than zero")
-    if seconds > MAX_SILENCE.total_seconds():
+def _duration(text: str) -> timedelta:
+    """A silence length via `bot.timeparse.parse_duration`: positive, at most `MAX_SILENCE`."""
+    try:
+        duration = parse_duration(text)
+    except InvalidDuration:
+        raise _usage(
+            "silence", f"{_code(text)} is not a positive duration (use e.g. 30m, 2h, 1d, 1h30m)"
+        ) from None
+    except OverflowError:  # more days than timedelta holds
+        duration = MAX_SILENCE + timedelta(seconds=1)
+    if duration > MAX_SILENCE:
         raise _usage("silence", f"a silence may last at most {MAX_SILENCE.days} days")
-    return timedelta(seconds=seconds)
+    return duration
 
 
-def parse_matcher(text: str) -> Matcher:
+def _matcher(text: str) -> Matcher:
+    """One matcher via `bot.matching.parse_matcher` (so Slack, the CLI and the API agree)."""
     m = _MATCHER.match(text)
-    if m is None:
-        raise _usage("silence", f"{_code(text)} is not a matcher (use label=value, !=, =~ or !~)")
-    op = MatchOp(m["op"])
-    value = m["value"]
-    if op in (MatchOp.RE, MatchOp.NRE):
+    if m is not None and m["op"] in ("=~", "!~"):
         try:
-            re.compile(value)
-        except re.error as exc:
-            raise _usage("silence", f"{_code(text)}: bad regular expression ({exc})") from None
-    return Matcher(name=m["name"], op=op, value=value)
+            re.compile(m["value"].strip().strip('"').strip("'"))
+        except re.error:
+            raise _usage("silence", f"{_code(text)}: bad regular expression") from None
+    try:
+        return parse_matcher(text)
+    except InvalidMatcher:
+        raise _usage("silence", f"{_code(text)} is not a matcher (use label=value, !=, =~ or !~)") from None
 
 
 def _looks_like_matcher(token: str) -> bool:
-    return _LABEL.match(token) is not None and _MATCHER.match(token) is not None
+    return _MATCHER.match(token) is not None
 
 
 def _parse_run(args: list[str]) -> Run:
@@ -294,12 +276,12 @@ def _parse_silence(args: list[str]) -> Silence:
     matchers: list[Matcher] = []
     rest = list(args)
     while rest and _looks_like_matcher(rest[0]):
-        matchers.append(parse_matcher(rest.pop(0)))
+        matchers.append(_matcher(rest.pop(0)))
     if not matchers:
         raise _usage("silence", "give at least one matcher, e.g. `alertname=HighCPU`")
     if not rest:
         raise _usage("silence", "give a duration after the matchers, e.g. `2h`")
-    duration = parse_duration(rest.pop(0))
+    duration = _duration(rest.pop(0))
     return Silence(matchers=tuple(matchers), duration=duration, comment=" ".join(rest))
 
 

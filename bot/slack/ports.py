@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from bot.matching import Matcher
 from bot.runbooks.spec import Plan, Risk
 from bot.runbooks.targets import Target
-from bot.slack.commands import IncidentScope, Matcher
+from bot.slack.commands import IncidentScope
 from bot.slack.signing import ApprovalAction
 from bot.slack.views import ApprovalView, IncidentView
 

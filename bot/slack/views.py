@@ -43,6 +43,7 @@ class ApprovalState(StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"  # the incident resolved before anyone decided
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,8 @@ class ApprovalView:
     """An approval request and where it stands.
 
     `approvals` are the approve votes so far (quorum progress); `denial` is set when denied.
-    `approver_users` / `approver_groups` (Slack user and user-group ids) say who may decide.
+    `approver_users` / `approver_groups` (Slack user and user-group ids) say who may decide;
+    `anyone_may_approve` when `[approvals]` names nobody for this run.
     """
 
     approval_id: str
@@ -70,6 +72,8 @@ class ApprovalView:
     approver_users: tuple[str, ...] = ()
     approver_groups: tuple[str, ...] = ()
     requested_by: str = "system"
+    # No approvers are configured for this run: anyone identified but the requester may decide.
+    anyone_may_approve: bool = False
 
     @property
     def progress(self) -> str:

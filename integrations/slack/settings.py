@@ -11,17 +11,11 @@ api_url = "https://slack.com/api/"          # optional; else $SLACK_API_URL, els
 [[slack.routing]]
 match = { service = "payments-*", severity = ["critical", "error"] }
 channel = "C0PAYMENTS"
-
-[slack.approvers.default]
-groups = ["S0SREONCALL"]                       # Slack user-group ids
-
-[slack.approvers.risk.high]
-groups = ["S0SREONCALL"]
-quorum = 2
-
-[slack.approvers.runbook."aws.ecs.scale_service"]
-users = ["U0ALICE", "U0BOB"]
 ```
+
+Who may approve is not configured here: `[approvals]` (bot/config/rules.py) is the one place,
+for Slack, the CLI and the API alike; Slack user-group ids listed there as `groups` are resolved
+with usergroups.users.list.
 """
 
 from __future__ import annotations
@@ -29,14 +23,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-
-from bot.runbooks.spec import Risk
 
 DEFAULT_API_URL = "https://slack.com/api/"
 API_URL_ENV = "SLACK_API_URL"
@@ -96,41 +88,6 @@ class RouteRule(_Strict):
     channel: str = Field(min_length=1)
 
 
-class ApproverRule(_Strict):
-    """Who may decide an approval: listed users, members of listed user groups, `quorum` of them."""
-
-    users: tuple[str, ...] = ()  # Slack user ids (U...)
-    groups: tuple[str, ...] = ()  # Slack user-group ids (S...); membership via usergroups.users.list
-    quorum: int = Field(default=1, ge=1, le=10)
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.users and not self.groups
-
-    def allows(self, user_id: str, *, user_groups: Iterable[str] = ()) -> bool:
-        """True when the user is listed or belongs to one of the listed groups.
-        An empty rule allows nobody (fail closed)."""
-        if user_id in self.users:
-            return True
-        return bool(set(self.groups).intersection(user_groups))
-
-
-class ApproverSettings(_Strict):
-    """Approver rules by runbook id, then by risk level, then the default."""
-
-    default: ApproverRule = Field(default_factory=ApproverRule)
-    risk: dict[Risk, ApproverRule] = Field(default_factory=dict)
-    runbook: dict[str, ApproverRule] = Field(default_factory=dict)
-
-    def for_run(self, runbook_id: str, risk: Risk) -> ApproverRule:
-        """The most specific rule: the runbook's own, else its risk level's, else the default."""
-        if runbook_id in self.runbook:
-            return self.runbook[runbook_id]
-        if risk in self.risk:
-            return self.risk[risk]
-        return self.default
-
-
 class SlackSettings(_Strict):
     bot_token_env: EnvName = "SLACK_BOT_TOKEN"
     signing_secret_env: EnvName = "SLACK_SIGNING_SECRET"
@@ -140,7 +97,6 @@ class SlackSettings(_Strict):
     api_url: str | None = None
     default_channel: str | None = None
     routing: tuple[RouteRule, ...] = ()
-    approvers: ApproverSettings = Field(default_factory=ApproverSettings)
 
     @field_validator("api_url")
     @classmethod

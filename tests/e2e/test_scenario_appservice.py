@@ -98,7 +98,7 @@ def test_oom_pattern_asks_for_approval_and_an_approved_restart_resolves(world: W
         lambda: world.rows(RunbookRun, RunbookRun.status == "awaiting_approval"),
         what="the restart to wait for approval",
     )
-    assert run.plan["calls"][0]["operation"] in ("restart", "Restart", "RestartSite", "web_apps.restart")
+    assert run.plan["calls"][0]["operation"] == "WebApps.Restart"
 
     def with_buttons() -> FakeMessage | None:
         current = parent_message(world)

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, InvalidTransition, NotFound
+from bot.matching import Matcher
 from bot.runbooks.spec import Risk
 from bot.runbooks.targets import Target
-from bot.slack.commands import IncidentScope, Matcher
+from bot.slack.commands import IncidentScope
 from bot.slack.ports import (
     RunbookSummary,
     RunRequestState,
@@ -21,7 +22,6 @@ from bot.slack.ports import (
 )
 from bot.slack.signing import ApprovalAction
 from bot.slack.views import ApprovalState, ApprovalView, IncidentView, Vote
-from integrations.slack.settings import ApproverRule
 
 
 @dataclass
@@ -30,7 +30,7 @@ class MemoryCore:
     incidents_by_id: dict[str, IncidentView] = field(default_factory=dict)
     approvals: dict[str, ApprovalView] = field(default_factory=dict)  # by run id
     messages: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, ts) -> run id
-    rule: ApproverRule = field(default_factory=ApproverRule)
+    approvers: frozenset[str] = frozenset()  # user ids allowed to decide
     audit: list[tuple[str, str, str]] = field(default_factory=list)  # (actor, action, detail)
 
     def status(self) -> StatusView:
@@ -95,7 +95,7 @@ class MemoryCore:
         approval = self.approvals.get(run_id)
         if approval is None:
             raise NotFound(f"no approval for run {run_id}")
-        if not self.rule.allows(actor.user_id):
+        if actor.user_id not in self.approvers:
             self.audit.append((actor.audit_name, "refused", run_id))
             raise ApproverNotAllowed(f"{actor.user_id} is not an approver")
         if approval.state is not ApprovalState.PENDING:

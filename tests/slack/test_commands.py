@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.matching import Matcher
 from bot.runbooks.targets import Target
 from bot.slack.commands import (
     HELP_TEXT,
@@ -19,8 +20,6 @@ from bot.slack.commands import (
     ListIncidents,
     ListRunbooks,
     ListSilences,
-    Matcher,
-    MatchOp,
     Resolve,
     Run,
     ShowIncident,
@@ -74,9 +73,9 @@ ECS = Target("aws:ecs:service", ("prod", "api"))
             'silence alertname=HighCPU service=~"api.*" severity!=info 2h deploy in progress',
             Silence(
                 (
-                    Matcher("alertname", MatchOp.EQ, "HighCPU"),
-                    Matcher("service", MatchOp.RE, "api.*"),
-                    Matcher("severity", MatchOp.NE, "info"),
+                    Matcher("name", "=", "HighCPU"),
+                    Matcher("label:service", "=~", "api.*"),
+                    Matcher("severity", "!=", "info"),
                 ),
                 timedelta(hours=2),
                 "deploy in progress",
@@ -86,20 +85,28 @@ ECS = Target("aws:ecs:service", ("prod", "api"))
         pytest.param(
             "silence “instance=db 1”  job!~batch.* 1h30m",
             Silence(
-                (Matcher("instance", MatchOp.EQ, "db 1"), Matcher("job", MatchOp.NRE, "batch.*")),
+                (Matcher("label:instance", "=", "db 1"), Matcher("label:job", "!~", "batch.*")),
                 timedelta(minutes=90),
             ),
             id="silence-smart-quotes-compound-duration",
         ),
         pytest.param(
             "silence team=a&amp;b 1d",
-            Silence((Matcher("team", MatchOp.EQ, "a&b"),), timedelta(days=1)),
+            Silence((Matcher("label:team", "=", "a&b"),), timedelta(days=1)),
             id="silence-slack-escaped-amp",
         ),
         pytest.param(
             "silence alertname=X 30m",
-            Silence((Matcher("alertname", MatchOp.EQ, "X"),), timedelta(minutes=30)),
+            Silence((Matcher("name", "=", "X"),), timedelta(minutes=30)),
             id="silence-30m",
+        ),
+        pytest.param(
+            "silence label:env=staging resource_id!=db-1 1.5h",
+            Silence(
+                (Matcher("label:env", "=", "staging"), Matcher("resource_id", "!=", "db-1")),
+                timedelta(minutes=90),
+            ),
+            id="silence-shares-bot-matching-grammar",
         ),
         pytest.param("silences", ListSilences(), id="silences"),
         pytest.param("unsilence sil-3", Unsilence("sil-3"), id="unsilence"),
@@ -141,8 +148,10 @@ def test_parses(text: str, expected: Command) -> None:
         pytest.param("deny", "needs a run id", "deny", id="deny-missing"),
         pytest.param("silence 2h", "at least one matcher", "silence", id="silence-no-matcher"),
         pytest.param("silence alertname=X", "give a duration", "silence", id="silence-no-duration"),
-        pytest.param("silence alertname=X soon", "not a duration", "silence", id="silence-bad-duration"),
-        pytest.param("silence alertname=X 0m", "longer than zero", "silence", id="silence-zero"),
+        pytest.param(
+            "silence alertname=X soon", "not a positive duration", "silence", id="silence-bad-duration"
+        ),
+        pytest.param("silence alertname=X 0m", "not a positive duration", "silence", id="silence-zero"),
         pytest.param("silence alertname=X 9999999999999d", "at most 90 days", "silence", id="silence-huge"),
         pytest.param('silence job=~"(" 1h', "bad regular expression", "silence", id="silence-bad-regex"),
         pytest.param("silences all", "takes no arguments", "silences", id="silences-extra"),

@@ -11,7 +11,6 @@ from bot.slack.dispatch import ClickResult, handle_approval_click, handle_comman
 from bot.slack.ports import SlackActor, SlackCore
 from bot.slack.signing import ACTION_IDS, ActionSigner, ApprovalAction
 from bot.slack.views import ApprovalState
-from integrations.slack.settings import ApproverRule
 from tests.slack.memory_core import MemoryCore
 from tests.slack.samples import PENDING, SIGNER, T0, VIEW, texts
 
@@ -29,7 +28,7 @@ def core() -> MemoryCore:
         incidents_by_id={VIEW.id: replace(VIEW, approval=None)},
         approvals={"run-1": PENDING, "run-2": other},
         messages={("C0INCIDENTS", "100.1"): "run-1", ("C0INCIDENTS", "200.2"): "run-2"},
-        rule=ApproverRule(users=("U0ALICE", "U0BOB")),
+        approvers=frozenset({"U0ALICE", "U0BOB"}),
     )
 
 
@@ -61,7 +60,7 @@ def test_state_changes_are_audited_with_the_slack_user(core: MemoryCore) -> None
     assert core.audit == [
         ("slack:U0ALICE", "ack", "INC-7"),
         ("slack:U0ALICE", "run", "aws.glue.restart_job aws:glue:job/etl"),
-        ("slack:U0ALICE", "silence", 'alertname="HighCPU"'),
+        ("slack:U0ALICE", "silence", 'name="HighCPU"'),
     ]
 
 

@@ -3,10 +3,8 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from bot.runbooks.spec import Risk
 from integrations.slack.settings import (
     DEFAULT_API_URL,
-    ApproverRule,
     SlackOff,
     SlackSecrets,
     SlackSettings,
@@ -78,34 +76,10 @@ def test_env_names_must_be_names() -> None:
         SlackSettings(app_token_env="MY TOKEN")
 
 
-def test_approvers_most_specific_rule_wins() -> None:
-    settings = SlackSettings.model_validate(
-        {
-            "approvers": {
-                "default": {"users": ["U0ANY"]},
-                "risk": {"high": {"groups": ["S0SRE"], "quorum": 2}},
-                "runbook": {"aws.glue.restart_job": {"users": ["U0DATA"]}},
-            }
-        }
-    )
-    approvers = settings.approvers
-    assert approvers.for_run("aws.glue.restart_job", Risk.HIGH).users == ("U0DATA",)
-    assert approvers.for_run("aws.ecs.scale_service", Risk.HIGH).quorum == 2
-    assert approvers.for_run("aws.ecs.scale_service", Risk.LOW).users == ("U0ANY",)
-
-
-@pytest.mark.parametrize(
-    ("rule", "user", "groups", "allowed"),
-    [
-        pytest.param(ApproverRule(users=("U1",)), "U1", (), True, id="listed-user"),
-        pytest.param(ApproverRule(users=("U1",)), "U2", (), False, id="other-user"),
-        pytest.param(ApproverRule(groups=("S1",)), "U2", ("S1",), True, id="group-member"),
-        pytest.param(ApproverRule(groups=("S1",)), "U2", ("S2",), False, id="other-group"),
-        pytest.param(ApproverRule(), "U1", ("S1",), False, id="empty-rule-allows-nobody"),
-    ],
-)
-def test_approver_rule_allows(rule: ApproverRule, user: str, groups: tuple[str, ...], allowed: bool) -> None:
-    assert rule.allows(user, user_groups=groups) is allowed
+def test_approvers_are_not_configured_here() -> None:
+    """`[approvals]` is the one place approvers are configured (bot.config.rules)."""
+    with pytest.raises(pydantic.ValidationError, match="approvers"):
+        SlackSettings.model_validate({"approvers": {"default": {"users": ["U0ANY"]}}})
 
 
 @pytest.mark.parametrize(
