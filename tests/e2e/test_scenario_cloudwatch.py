@@ -48,6 +48,11 @@ def test_cloudwatch_alarm_opens_incident_and_jira_ticket_and_ok_resolves_both(wo
     assert incident.anomaly_score >= incident.anomaly_threshold
     assert "sigma" in incident.explanation or "rarest" in incident.explanation
     assert incident.decision == "no_action" and "no rule matches" in incident.decision_reason
+    [parent] = world.wait_for(lambda: world.slack.messages("C0INCIDENTS"), what="the Slack incident message")
+    assert any(incident.explanation[:40] in text for text in parent.block_texts())
+    world.wait_for(
+        lambda: world.slack.files(channel="C0INCIDENTS", thread_ts=parent.ts), what="the metric chart"
+    )
     [ticket] = world.jira.issues.values()
     assert ticket.key == incident.jira_key
     assert f"conductor-incident-{incident.id}" in ticket.fields["labels"]
@@ -76,3 +81,9 @@ def test_cloudwatch_alarm_opens_incident_and_jira_ticket_and_ok_resolves_both(wo
     comments = [c["body"] for c in world.jira.issues[incident.jira_key].comments]
     assert any("Time to resolve" in c for c in comments)
     assert len(world.jira.issues) == 1
+    summary = world.wait_for(
+        lambda: [m for m in world.slack.thread("C0INCIDENTS", parent.ts) if "resolve" in m.text.lower()],
+        what="the resolution summary in the thread",
+    )
+    assert any("time to resolve" in " ".join(m.block_texts()).lower() for m in summary)
+    assert len(world.slack.messages("C0INCIDENTS")) == 1  # one parent message per incident, updated in place
