@@ -199,6 +199,16 @@ def _links(links: IncidentLinks) -> str:
     return " · ".join(parts)
 
 
+def probability(value: float) -> str:
+    """Enough digits to tell a score from a threshold near 1 (0.9991 vs 0.996, not 1.00 vs 1.00)."""
+    if value < 0.99:
+        return f"{value:.2f}"
+    digits = 3
+    while digits < 6 and round(value, digits) >= 1.0 and value < 1.0:
+        digits += 1
+    return f"{value:.{digits + 1}f}".rstrip("0").rstrip(".") if value < 1.0 else "1"
+
+
 def _score(view: IncidentView) -> str | None:
     anomaly = view.anomaly
     if anomaly is None:
@@ -206,10 +216,10 @@ def _score(view: IncidentView) -> str | None:
     if anomaly.score is None:
         text = "*Anomaly score* n/a"
     else:
-        text = f"*Anomaly score* {anomaly.score:.2f}"
+        text = f"*Anomaly score* {probability(anomaly.score)}"
         if anomaly.threshold is not None:
             verdict = "anomalous" if anomaly.score >= anomaly.threshold else "below threshold"
-            text += f" (threshold {anomaly.threshold:.2f}, {verdict})"
+            text += f" (threshold {probability(anomaly.threshold)}, {verdict})"
     if anomaly.explanation:
         text += f"\n{safe(anomaly.explanation, 1000)}"
     return text

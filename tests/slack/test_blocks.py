@@ -326,3 +326,18 @@ def test_format_duration(delta: timedelta, text: str) -> None:
 )
 def test_redact(raw: str, leak: str) -> None:
     assert leak not in redact(raw)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param(0.42, "0.42", id="plain"),
+        pytest.param(0.996, "0.996", id="threshold-near-one"),
+        pytest.param(0.9991, "0.9991", id="score-above-threshold-stays-distinct"),
+        pytest.param(1.0, "1", id="one"),
+    ],
+)
+def test_probabilities_near_one_keep_their_digits(value: float, shown: str) -> None:
+    from bot.slack.blocks import probability
+
+    assert probability(value) == shown
