@@ -1,10 +1,9 @@
 """NAB benchmark of the detector: backtest every series, score with NAB's scorer, over several seeds.
 
     .venv/bin/python benchmarks/nab.py [--data ../shared/data/nab] [--seeds 0 1 2] [--out var/bench/nab]
-                                       [--write-results]
 
 One process, one series at a time (the machine is shared). Prints the NAB scores per seed and their
-spread; `--write-results` also rewrites the "## Detector" NAB table in benchmarks/RESULTS.md.
+spread; the printed table is what benchmarks/RESULTS.md records ("## Detector").
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +33,8 @@ MODEL_NAME = "detector"
 # Settings that change what a saved model means; the others (threshold...) can change freely.
 _MODEL_SETTINGS = (
     "seed", "n_estimators", "max_samples", "warmup_points", "refit_interval",
-    "shared_history_rows", "calibration_window", "smoothing_points", "tail_share", "recent_points",
+    "shared_history_rows", "shared_refit_rows", "calibration_window", "smoothing_points", "tail_share",
+    "recent_points",
 )  # fmt: skip
 
 
@@ -70,19 +72,31 @@ def _seconds(stamp: datetime) -> float:
     return (stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)).timestamp()
 
 
-def _points(history: MetricSeries, now: datetime) -> tuple[np.ndarray, np.ndarray]:
-    """Finite points at or before `now`, oldest first."""
-    if len(history.timestamps) != len(history.values):
+def _points(
+    history: MetricSeries, now: datetime, *, after: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Finite points at or before `now` (and, for a sorted history, after `after`), oldest first."""
+    stamps, values = history.timestamps, history.values
+    if len(stamps) != len(values):
         raise BadSeries("timestamps and values differ in length")
     try:
-        ts = np.array([_seconds(t) for t in history.timestamps], dtype=float)
-        vs = np.array(history.values, dtype=float)
+        start = 0
+        if after is not None and stamps and stamps[0] <= stamps[-1]:
+            # Only the points newer than the stored state need converting (the common, sorted case).
+            start = bisect_right(stamps, _stamp(after), key=_aware)
+            start = max(0, start - 1)  # keep one old point so a late "now" still finds the latest
+        ts = np.array([_seconds(t) for t in stamps[start:]], dtype=float)
+        vs = np.array(values[start:], dtype=float)
     except (TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise BadSeries(f"unusable points: {exc}") from None
     keep = np.isfinite(vs) & np.isfinite(ts) & (ts <= _seconds(now))
     ts, vs = ts[keep], vs[keep]
     order = np.argsort(ts, kind="stable")
     return ts[order], vs[order]
+
+
+def _aware(stamp: datetime) -> datetime:
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
 def _stamp(t: float) -> datetime:
@@ -138,8 +152,12 @@ class AnomalyDetector:
         results: list[DetectionResult | None] = [None] * len(histories)
         batch: list[tuple[int, SeriesState, np.ndarray, np.ndarray]] = []
         for i, history in enumerate(histories):
+            known = self._states.get(history.key)
+            after = known.features.last_t if known is not None and known.points else None
+            if after is not None and _seconds(now) < after:
+                after = None  # scoring the past: the whole history is rescored
             try:
-                ts, vs = _points(history, now)
+                ts, vs = _points(history, now, after=after)
             except BadSeries as exc:
                 results[i] = self._result(history.key, None, status=DetectionStatus.ERROR, detail=str(exc))
                 continue
@@ -184,7 +202,7 @@ class AnomalyDetector:
         for state, ts, rows in work:
             for k in range(len(rows)):
                 s = score_point(state, rows[k], float(raws[at + k]), min_points=self.settings.min_points)
-                state.recent.append((float(ts[k]), s))
+                state.recent.push(float(ts[k]), s)
             at += len(rows)
         self.model.add(stacked)
         if self.model.rows_until_due() == 0:
@@ -221,7 +239,7 @@ class AnomalyDetector:
             return DetectionResult(
                 key, st, None, False, threshold, Explanation.of(detail or st.value), detail=detail
             )
-        recent = tuple((_stamp(t), s) for t, s in state.recent)
+        recent = tuple(state.recent)
         scored_at, score = recent[-1]
         if score is None or not math.isfinite(score):
             need = max(self.settings.min_points - state.points, 0)

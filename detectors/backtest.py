@@ -108,10 +108,18 @@ def read_series(path: Path) -> SeriesFile:
 def score_file(
     series: SeriesFile, settings: DetectorSettings, *, progress: Callable[[int], None] | None = None
 ) -> StreamOutput:
-    """Stream one series through a fresh detector with its own forest (nothing shared with other files)."""
+    """Stream one series through a fresh detector with its own forest (nothing shared with other files).
+
+    The scores are the alert stream: anomaly probabilities with repeats de-duplicated (see
+    `detectors.stream.deduplicate`)."""
     model = ForestModel(settings, private=True)
     return run_stream(
-        SeriesState.new(settings), model, series.timestamps, series.values, settings, progress=progress
+        SeriesState.new(settings, alerts=True),
+        model,
+        series.timestamps,
+        series.values,
+        settings,
+        progress=progress,
     )
 
 

@@ -66,6 +66,13 @@ def _diff(f: float) -> str:
     return f"{'rise' if f > 0 else 'drop'} of {size:.1f} sigma since the previous point"
 
 
+def _record(f: float) -> str:
+    beyond = math.expm1(abs(f))
+    return (
+        f"value {beyond:.0%} of its 7-day range {'above its 7-day high' if f > 0 else 'below its 7-day low'}"
+    )
+
+
 _FAST, _HOUR, _DAY, _WEEK = TAU_NAMES
 RENDER: dict[str, Callable[[float], str]] = {
     "z_value_1d": _z("value", f"its {_DAY} mean"),
@@ -79,11 +86,17 @@ RENDER: dict[str, Callable[[float], str]] = {
     "z_time_of_day": _z("value", "its usual level for this time of day"),
     "z_time_of_week": _z("value", "its usual level for this hour of the week"),
     "gap": _gap,
+    "record_7d": _record,
 }
 # How far a feature must be from 0 to be worth a mention (signed log of 2 sigma; variance x2).
 _NOTABLE = {
     name: (math.log(2.0) / 2.0 if name.startswith("var_") else math.log1p(2.0)) for name in FEATURE_NAMES
 }
+_NOTABLE["record_7d"] = math.log1p(0.1)  # 10% of the 7-day range beyond its extreme
+# Strength per unit of feature, so reasons of different kinds rank together (a record one full
+# 7-day range beyond the extreme ranks like a 7-sigma deviation).
+_WEIGHT = {name: 2.0 if name.startswith("var_") else 1.0 for name in FEATURE_NAMES}
+_WEIGHT["record_7d"] = 3.0
 
 
 def explain(
@@ -92,7 +105,8 @@ def explain(
     """Reasons for one scored point, strongest first.
 
     Strength is the feature's deviation from "normal" (0) in its own units: sigmas for z-scores
-    (compressed by the signed log the forest sees), log-ratio for variances. Time-of-day and
+    (compressed by the signed log the forest sees), log-ratio for variances, the share of the 7-day
+    range beyond the 7-day extreme for records. Time-of-day and
     time-of-week context is only mentioned for series whose daily profile explains their variance.
     """
     if row is None:
@@ -100,9 +114,11 @@ def explain(
     candidates: list[tuple[float, str]] = []
     for j, name in enumerate(FEATURE_NAMES):
         f = float(row[j])
-        strength = abs(f) * (2.0 if name.startswith("var_") else 1.0)
+        strength = abs(f) * _WEIGHT[name]
         if name in ("z_time_of_day", "z_time_of_week") and seasonality < 0.3:
             continue
+        if name == "z_time_of_week" and f == float(row[FEATURE_NAMES.index("z_time_of_day")]):
+            continue  # no weekly profile yet: the feature repeats the daily one
         if abs(f) >= _NOTABLE[name]:
             candidates.append((strength, name))
     candidates.sort(reverse=True)

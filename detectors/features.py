@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FEATURE_SCHEMA_VERSION = 1
+FEATURE_SCHEMA_VERSION = 2
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -35,6 +35,10 @@ _WEEK_BIN = WEEK / WEEK_BINS
 _DAY_MEMORY = 3.0 * _DAY_BIN
 _WEEK_MEMORY = 2.0 * _WEEK_BIN
 _CLIP_SIGMA = 6.0  # updates of running statistics are winsorised at this many sigmas
+# The record signal compares a value with the extremes of the last 7 days, kept as hourly block
+# maxima and minima (168 + 168 floats), so "7 days" means the last 7 days to 7 days + 1 hour.
+RECORD_BLOCK = HOUR
+RECORD_BLOCKS = 168
 
 FEATURE_NAMES: tuple[str, ...] = (
     "z_value_1d",
@@ -48,6 +52,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "z_time_of_day",
     "z_time_of_week",
     "gap",
+    "record_7d",
 )
 N_FEATURES = len(FEATURE_NAMES)
 
@@ -81,6 +86,9 @@ class FeatureState:
     week_profile: np.ndarray | None = None
     week_seen: np.ndarray | None = None
     week_res_var: float = 0.0
+    block_hi: np.ndarray | None = None  # hourly maxima of the last 7 days (ring by hour number)
+    block_lo: np.ndarray | None = None
+    block_id: int = 0  # hour number of the newest block
 
     def _init(self, t: float, x: float) -> None:
         k = len(TAUS)
@@ -91,6 +99,9 @@ class FeatureState:
         self.day_seen = np.zeros(DAY_BINS, dtype=np.int16)
         self.week_profile = np.zeros(WEEK_BINS)
         self.week_seen = np.zeros(WEEK_BINS, dtype=np.int16)
+        self.block_hi = np.full(RECORD_BLOCKS, -np.inf)
+        self.block_lo = np.full(RECORD_BLOCKS, np.inf)
+        self.block_id = int(t // RECORD_BLOCK)
         self.level = abs(x)
         self.t0 = self.last_t = t
         self.last_x = x
@@ -153,6 +164,8 @@ class FeatureState:
         def log_ratio(v_short: float, v_long: float) -> float:
             return 0.0 if first else 0.5 * math.log((v_short + floor * floor) / (v_long + floor * floor))
 
+        record = self._record(t, x, floor)
+
         row = [
             z(x, means[_DAY], sds[_DAY]),
             z(x, means[_HOUR], sds[_HOUR]),
@@ -165,6 +178,7 @@ class FeatureState:
             z_day,
             z_week,
             0.0 if first else math.log1p(max(dt / step - 1.0, 0.0)),
+            record,
         ]
 
         # Fold the point in.
@@ -185,6 +199,30 @@ class FeatureState:
         self.n += 1
         self.last_t, self.last_x = max(t, self.last_t) if self.n > 1 else t, x
         return row
+
+    def _record(self, t: float, x: float, floor: float) -> float:
+        """How far `x` goes beyond the highest (+) or lowest (-) value of the last 7 days, in units of
+        that range (signed log); 0 inside the range. Then folds `x` into its hourly block."""
+        hi_blocks, lo_blocks = self.block_hi, self.block_lo
+        assert hi_blocks is not None and lo_blocks is not None
+        b = int(t // RECORD_BLOCK)
+        if b > self.block_id:  # blocks of the hours that have passed start empty
+            for k in range(self.block_id + 1, min(b, self.block_id + RECORD_BLOCKS) + 1):
+                hi_blocks[k % RECORD_BLOCKS] = -np.inf
+                lo_blocks[k % RECORD_BLOCKS] = np.inf
+            self.block_id = b
+        hi, lo = float(hi_blocks.max()), float(lo_blocks.min())
+        out = 0.0
+        if math.isfinite(hi) and math.isfinite(lo):
+            span = max(hi - lo, floor)
+            if x > hi:
+                out = math.log1p((x - hi) / span)
+            elif x < lo:
+                out = -math.log1p((lo - x) / span)
+        slot = self.block_id % RECORD_BLOCKS
+        hi_blocks[slot] = max(float(hi_blocks[slot]), x)
+        lo_blocks[slot] = min(float(lo_blocks[slot]), x)
+        return out
 
     def _update_profile(
         self,
@@ -232,3 +270,4 @@ def feature_index(*names: str) -> list[int]:
 FOREST_FEATURES = feature_index("z_time_of_day", "level_15m_vs_7d", "z_value_1d", "var_1h_vs_1d", "z_diff")
 SEASONAL_FEATURE = FEATURE_NAMES.index("z_time_of_day")
 LEVEL_FEATURE = FEATURE_NAMES.index("level_15m_vs_7d")
+RECORD_FEATURE = FEATURE_NAMES.index("record_7d")

@@ -41,7 +41,8 @@ class ForestModel:
         """New rows after which `fit` is due (0 when it is due now)."""
         if self.forest is None:
             return max(self.settings.warmup_points - self._size, 0)
-        return max(self.settings.refit_interval - self.rows_since_fit, 0)
+        interval = self.settings.refit_interval if self.private else self.settings.shared_refit_rows
+        return max(interval - self.rows_since_fit, 0)
 
     def add(self, rows: np.ndarray) -> None:
         for row in rows:

@@ -15,11 +15,12 @@ class DetectorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     threshold: float = Field(
-        0.9999,
+        0.996,
         gt=0.0,
         lt=1.0,
-        description="Anomaly probability at or above which a point is anomalous. 0.9999 means the point "
-        "is rarer than 99.99% of what this series did recently (see docs/detector.md).",
+        description="Anomaly probability at or above which a point is anomalous (1 - the geometric mean "
+        "of the consensus signals' tail probabilities x the record signal's); 0.996 is the NAB optimum, "
+        "see docs/detector.md.",
     )
     seed: int = Field(0, ge=0, description="Random seed of the isolation forests; same seed, same scores.")
     n_estimators: int = Field(100, ge=10, le=1000, description="Trees per isolation forest.")
@@ -45,6 +46,11 @@ class DetectorSettings(BaseModel):
         ge=1000,
         description="Feature rows the forest shared by live series is refitted on (a random sample that "
         "forgets old rows gradually).",
+    )
+    shared_refit_rows: int = Field(
+        20_000,
+        ge=100,
+        description="New rows (from all series together) between refits of the shared forest.",
     )
     calibration_window: int = Field(
         1008,
@@ -72,6 +78,20 @@ class DetectorSettings(BaseModel):
         lt=0.5,
         description="Share of the calibration history modelled as the exponential tail that extends the "
         "anomaly probability beyond the rarest score seen so far.",
+    )
+    refractory_points: int = Field(
+        144,
+        ge=0,
+        le=10_000,
+        description="Alert de-duplication: a point scoring no higher than one of the previous "
+        "refractory_points points is a repeat of that alert and is reported at repeat_factor x its "
+        "score (144 = 12 h at 5 min; 0 turns it off).",
+    )
+    repeat_factor: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="What a repeat's score is multiplied by (1 keeps repeats, i.e. no de-duplication).",
     )
     max_series_states: int = Field(
         100_000, ge=1, description="Series whose streaming state is kept; the least recently scored go first."

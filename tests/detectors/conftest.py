@@ -25,6 +25,7 @@ def small_settings() -> DetectorSettings:
         refit_interval=50,
         history_window=300,
         shared_history_rows=2000,
+        shared_refit_rows=200,
         calibration_window=200,
         min_points=60,
         recent_points=50,

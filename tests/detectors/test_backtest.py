@@ -27,7 +27,9 @@ def test_output_format(tmp_path: Path, small_settings: DetectorSettings) -> None
     assert summary.flagged >= 1  # the level shift at row 250
 
 
-def test_no_look_ahead_truncated_file_scores_are_a_prefix(tmp_path: Path, small_settings: DetectorSettings) -> None:
+def test_no_look_ahead_truncated_file_scores_are_a_prefix(
+    tmp_path: Path, small_settings: DetectorSettings
+) -> None:
     series = make_series(400, spike_at=330)
     full = write_csv(tmp_path / "full.csv", series)
     lines = full.read_text().splitlines()
@@ -45,7 +47,9 @@ def test_same_seed_same_scores_other_seed_differs(tmp_path: Path, small_settings
     src = write_csv(tmp_path / "s.csv", make_series(300, spike_at=260))
     a = _scores(backtest_file(src, tmp_path / "a", settings=small_settings).output)
     b = _scores(backtest_file(src, tmp_path / "b", settings=small_settings).output)
-    c = _scores(backtest_file(src, tmp_path / "c", settings=small_settings.model_copy(update={"seed": 5})).output)
+    c = _scores(
+        backtest_file(src, tmp_path / "c", settings=small_settings.model_copy(update={"seed": 5})).output
+    )
     assert a == b
     assert a != c
 
@@ -62,11 +66,16 @@ def test_plot_is_written(tmp_path: Path, small_settings: DetectorSettings) -> No
     [
         pytest.param("", 1, "empty file", id="empty"),
         pytest.param("time,val\n1,2\n", 1, "lacks", id="bad-header"),
-        pytest.param("timestamp,value\n2026-01-01 00:00:00,1\n2026-01-01 00:05:00\n", 3, "columns", id="short-row"),
+        pytest.param(
+            "timestamp,value\n2026-01-01 00:00:00,1\n2026-01-01 00:05:00\n", 3, "columns", id="short-row"
+        ),
         pytest.param("timestamp,value\nyesterday,1\n", 2, "bad timestamp", id="bad-timestamp"),
         pytest.param("timestamp,value\n2026-01-01 00:00:00,nan\n", 2, "not finite", id="nan"),
         pytest.param(
-            "timestamp,value\n2026-01-01 00:05:00,1\n2026-01-01 00:00:00,1\n", 3, "back in time", id="unsorted"
+            "timestamp,value\n2026-01-01 00:05:00,1\n2026-01-01 00:00:00,1\n",
+            3,
+            "back in time",
+            id="unsorted",
         ),
         pytest.param("timestamp,value\n", None, "no data rows", id="no-rows"),
     ],

@@ -22,7 +22,8 @@ def _app() -> typer.Typer:
 
 def test_backtest_writes_csv_and_plot(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        _app(), ["backtest", str(FIXTURES / "daily_spike.csv"), "--out", str(tmp_path), "--plot", "--seed", "1"]
+        _app(),
+        ["backtest", str(FIXTURES / "daily_spike.csv"), "--out", str(tmp_path), "--plot", "--seed", "1"],
     )
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "daily_spike.csv").read_text().splitlines()
@@ -33,7 +34,14 @@ def test_backtest_writes_csv_and_plot(tmp_path: Path) -> None:
 
 def test_malformed_csv_exits_2_naming_file_and_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        _app(), ["backtest", str(FIXTURES / "daily_spike.csv"), str(FIXTURES / "malformed.csv"), "--out", str(tmp_path)]
+        _app(),
+        [
+            "backtest",
+            str(FIXTURES / "daily_spike.csv"),
+            str(FIXTURES / "malformed.csv"),
+            "--out",
+            str(tmp_path),
+        ],
     )
     assert result.exit_code == 2
     assert "malformed.csv:4" in result.output
