@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import boto3
 
@@ -36,7 +36,7 @@ def put_history(
             {"MetricName": metric, "Dimensions": dims, "Timestamp": at, "Value": value, "Unit": "Percent"}
         )
     for start in range(0, len(data), 500):
-        cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + 500])
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=cast(Any, data[start : start + 500]))
 
 
 def cloudwatch_alarm_message(

@@ -4,7 +4,7 @@ Cloud Monitoring over gRPC (CloudWatch is covered by tests/pipeline/test_flow_aw
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
