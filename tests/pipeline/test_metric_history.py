@@ -29,7 +29,11 @@ def points(n: int = 100) -> list[tuple[datetime, float]]:
     return [(NOW - timedelta(minutes=5 * (n - i)), 10 + math.sin(i / 5)) for i in range(n)]
 
 
-def history(**sources: object) -> MetricHistory:
+def history(
+    *,
+    azure_source: Callable[[], AzureMonitorMetricSource] | None = None,
+    gcp_source: Callable[[], CloudMonitoringMetricSource] | None = None,
+) -> MetricHistory:
     return MetricHistory(
         aws=AwsSettings(),
         cloudwatch=CloudWatchSettings(),
@@ -37,8 +41,9 @@ def history(**sources: object) -> MetricHistory:
         gcp=CloudMonitoringSettings(),
         lookback=timedelta(hours=24),
         period=timedelta(minutes=5),
-        **sources,
-    )  # type: ignore[arg-type]
+        azure_source=azure_source,
+        gcp_source=gcp_source,
+    )
 
 
 def alert(provider: Provider, resource: Resource, metric: Metric | None) -> NormalizedAlert:
