@@ -72,6 +72,16 @@ def _add_request_id(
     return event_dict
 
 
+class _CurrentStderr:
+    """sys.stderr as it is at each write (test runners and daemons swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(*, level: str = "info", json: bool = False) -> None:
     """Route structlog and the standard library (uvicorn, SDKs) through one renderer."""
     renderer: Any = (
@@ -95,7 +105,7 @@ def configure_logging(*, level: str = "info", json: bool = False) -> None:
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         foreign_pre_chain=shared,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from bot.errors import ConductorError
+from bot.logs import configure_logging
 
 app = typer.Typer(
     name="conductor",
@@ -28,6 +29,7 @@ COMMAND_MODULES = (
     "bot.cli.audit_cmd",
     "bot.cli.runbooks_cmd",
     "bot.cli.alerts_cmd",
+    "bot.cli.sweep_cmd",
 )
 
 
@@ -46,6 +48,8 @@ def _register_all() -> None:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 2 for bad input or a named error."""
     _register_all()
+    # Logs go to stderr so stdout stays the command's answer (`--json | jq`); serve reconfigures.
+    configure_logging(level="warning")
     try:
         result = app(args=argv, standalone_mode=False)
     except click.ClickException as exc:

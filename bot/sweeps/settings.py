@@ -31,7 +31,7 @@ _DEFAULT_PERIOD = {"anomaly": 300, "waste": 3600, "budget": 300}
 
 # Keys that belong to one kind only; giving one to a sweep of another kind is an error.
 _KIND_KEYS: dict[str, frozenset[str]] = {
-    "anomaly": frozenset({"lookback_minutes", "recent_minutes", "severity", "gcp"}),
+    "anomaly": frozenset({"lookback_minutes", "recent_minutes", "resolve_after_minutes", "severity", "gcp"}),
     "waste": frozenset({"cpu_threshold", "window_days", "min_coverage", "slack_channel"}),
     "budget": frozenset({"budget_names", "account_id", "alert_share"}),
 }
@@ -168,6 +168,8 @@ class SweepSettings(Section):
     lookback_minutes: int = Field(default=1440, ge=10)
     # A point scored anomalous within this many minutes before the run raises an alert.
     recent_minutes: int = Field(default=30, ge=1)
+    # A firing sweep alert resolves once no point of the last this-many minutes scored anomalous.
+    resolve_after_minutes: int = Field(default=60, ge=1)
     severity: Severity = Severity.WARNING
 
     # waste
@@ -199,7 +201,8 @@ class SweepSettings(Section):
             raise ValueError("an anomaly sweep needs at least one cloudwatch, azure or gcp selector")
         if self.azure and self.period().total_seconds() not in _AZURE_GRAINS:
             raise ValueError(
-                f"period_seconds: Azure Monitor serves {sorted(_AZURE_GRAINS)} only, not {self.period_seconds}"
+                f"period_seconds: Azure Monitor serves {sorted(_AZURE_GRAINS)} only, "
+                f"not {self.period_seconds}"
             )
         period = self.period().total_seconds()
         if self.cloudwatch and not (period in (1, 5, 10, 20, 30) or period % 60 == 0):
@@ -210,10 +213,13 @@ class SweepSettings(Section):
         return timedelta(seconds=self.period_seconds or _DEFAULT_PERIOD[self.kind])
 
     def default_sources(self) -> list[CloudWatchSelector]:
-        """A waste sweep with no selectors looks at every EC2 instance's CPUUtilization."""
-        if self.kind == "waste" and not (self.cloudwatch or self.azure):
+        """A waste sweep without a `cloudwatch` key looks at every EC2 instance's CPUUtilization
+        (`cloudwatch = []` turns that off)."""
+        if self.kind == "waste" and "cloudwatch" not in self.model_fields_set:
             return [
-                CloudWatchSelector(namespace="AWS/EC2", metric="CPUUtilization", dimension_names=["InstanceId"])
+                CloudWatchSelector(
+                    namespace="AWS/EC2", metric="CPUUtilization", dimension_names=["InstanceId"]
+                )
             ]
         return list(self.cloudwatch)
 
