@@ -2,6 +2,10 @@
 
 Order matters: authentication first (401 stores nothing), then parsing (an authenticated but
 malformed body is kept as a dead letter and answered 400), then the idempotency key.
+
+`check` is the pure part (no I/O unless the source's authentication needs it); `prepare` adds the
+dead-letter write. The route runs `check` on the event loop when that is cheap and safe
+(`runs_inline`) and everything else in a worker thread.
 """
 
 from __future__ import annotations
@@ -48,6 +52,11 @@ KEPT_HEADERS = (
     "x-grafana-alerting-signature",
     "x-request-id",
 )
+# Bodies up to this size are checked on the event loop: parsing one costs a few milliseconds,
+# less than handing it to a thread and back while other threads want the interpreter.
+INLINE_MAX_BYTES = 64 * 1024
+# Authentication modes that may do I/O (SNS fetches its signing certificate) always use a thread.
+_BLOCKING_AUTH_MODES = frozenset({"sns"})
 
 Authenticate = Callable[[str, bytes, Mapping[str, str], "ParsedDelivery | None"], None]
 ParseFn = Callable[[str, bytes, dict[str, str]], ParsedDelivery]
@@ -90,8 +99,32 @@ class WebhookIntake:
         self._authenticate = authenticate
         self._clock = clock
 
+    def runs_inline(self, source: str, size: int) -> bool:
+        """Whether `check` for this request is CPU work only and small enough for the event loop."""
+        if size > INLINE_MAX_BYTES:
+            return False
+        auth = self._settings.ingest.auth.get(source)
+        return auth is None or auth.mode not in _BLOCKING_AUTH_MODES
+
     def prepare(self, source: str, body: bytes, headers: Mapping[str, str]) -> Prepared:
-        """Raise UnknownSource, Unauthenticated or MalformedPayload; else what to store."""
+        """Raise UnknownSource, Unauthenticated or MalformedPayload; else what to store.
+
+        A body that cannot be parsed is kept as a dead letter before MalformedPayload is raised."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        return self.check(
+            source, body, lowered, keep=lambda reason: self.dead_letter(source, body, lowered, reason)
+        )
+
+    def check(
+        self,
+        source: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        keep: Callable[[str], object] | None = None,
+    ) -> Prepared:
+        """`prepare` with the dead-letter write left to `keep` (called with the reason before
+        MalformedPayload is raised for a body that cannot be parsed)."""
         if source not in SOURCES:
             raise UnknownSource(f"no webhook source {source!r} (known: {', '.join(SOURCES)})")
         lowered = {k.lower(): v for k, v in headers.items()}
@@ -102,7 +135,8 @@ class WebhookIntake:
             check_content_type(content_type)
             parsed = self._parse(source, body, lowered)
         except MalformedPayload as exc:
-            self.dead_letter(source, body, lowered, exc.reason)
+            if keep is not None:
+                keep(exc.reason)
             raise
         # Schemes whose proof lives inside the payload (SNS) are checked on the parsed message.
         self._authenticate(source, body, lowered, parsed)

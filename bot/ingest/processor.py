@@ -1,25 +1,34 @@
 """Turn stored raw events into alerts and incidents, exactly once.
 
-Each event is processed in one transaction that first flips it from `pending` to `done`
+Each event is processed in a transaction that first flips it from `pending` to `done`
 (conditionally, so two workers can never both process it) and then applies its alerts;
 a crash anywhere rolls the whole thing back and the event is claimed again later.
+
+A claimed batch is processed several events per transaction (up to `BATCH_ALERTS` alerts, so
+the store's single writer lock is never held for long): one flip, one load of the alerts and
+incidents involved, one commit. If anything in such a transaction fails, it is rolled back and
+its events are processed again one per transaction, where a bad event is retried later or
+dead-lettered on its own. Bodies the webhook route has already parsed are handed over in
+memory (`remember`), so a delivery is normally parsed once, not twice.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.alerts.normalized import NormalizedAlert
 from bot.audit import audit
 from bot.config.root import Settings
 from bot.errors import MalformedPayload
-from bot.incidents.apply import ApplyReport, MutingContext, apply_alerts
+from bot.incidents.apply import ApplyReport, IncidentBook, MutingContext
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.store.db import Store
@@ -31,12 +40,32 @@ log = get_logger(__name__)
 ParseFn = Callable[[str, bytes, dict[str, str]], ParsedDelivery]
 ConfirmFn = Callable[[str], None]  # GET an SNS SubscribeURL
 
+# One processing transaction carries at most this many alerts (and events): long enough to share
+# the commit and the loading, short enough that webhook commits never wait long for the lock.
+BATCH_ALERTS = 256
+BATCH_EVENTS = 32
+# One claim takes at most this many alerts' worth of events (at least one event), so a worker's
+# round stays short and the worker pool can yield to webhooks between rounds.
+CLAIM_ALERTS = 2 * BATCH_ALERTS
+# Parsed deliveries kept for the workers, counted in alerts (about 6 KB each, so ~60 MB at most).
+# A bound on memory, not on correctness: an event not found here is parsed again from its body.
+PARSED_CACHE_ALERTS = 10_000
+# An entry not taken for this long is dropped when room is needed (another process handled the
+# event, or a worker got to it before the route could hand the parse over).
+PARSED_CACHE_STALE_SECONDS = 120.0
+
 
 @dataclass(frozen=True)
 class ProcessedEvent:
     raw_event_id: int
     kind: DeliveryKind
     report: ApplyReport
+    alerts: tuple[tuple[str, str, int], ...] = ()  # (source, status, how many), for metrics
+
+
+def _status_counts(delivery: ParsedDelivery) -> tuple[tuple[str, str, int], ...]:
+    counts = Counter((a.source, a.status.value) for a in delivery.alerts)
+    return tuple((source, status, n) for (source, status), n in counts.items())
 
 
 def parse_options(settings: Settings) -> ParseOptions:
@@ -51,6 +80,58 @@ def worker_name() -> str:
     import os
 
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class ParsedCache:
+    """Deliveries the webhook route parsed, by raw event id, until a worker takes them.
+
+    Workers take events oldest first, so when the cache is full a new entry is not kept (the
+    oldest ones are the next to be taken), unless the oldest have gone stale.
+    """
+
+    def __init__(
+        self, max_alerts: int = PARSED_CACHE_ALERTS, stale_after: float = PARSED_CACHE_STALE_SECONDS
+    ) -> None:
+        self._max = max_alerts
+        self._stale_after = stale_after
+        self._items: OrderedDict[int, tuple[float, ParsedDelivery]] = OrderedDict()
+        self._alerts = 0
+        self._lock = threading.Lock()
+
+    def put(self, raw_event_id: int, parsed: ParsedDelivery) -> None:
+        size = len(parsed.alerts)
+        now = time.monotonic()
+        with self._lock:
+            if raw_event_id in self._items:
+                return
+            while self._items and self._alerts + size > self._max:
+                oldest_id, (added, oldest) = next(iter(self._items.items()))
+                if now - added < self._stale_after:
+                    return  # full of work that is still to come
+                del self._items[oldest_id]
+                self._alerts -= len(oldest.alerts)
+            if self._alerts + size > self._max:
+                return
+            self._items[raw_event_id] = (now, parsed)
+            self._alerts += size
+
+    def take(self, raw_event_id: int) -> ParsedDelivery | None:
+        with self._lock:
+            entry = self._items.pop(raw_event_id, None)
+            if entry is None:
+                return None
+            self._alerts -= len(entry[1].alerts)
+            return entry[1]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    raw_event_id: int
+    source: str
+    parsed: ParsedDelivery
 
 
 class RawEventProcessor:
@@ -74,13 +155,23 @@ class RawEventProcessor:
         self._metrics = metrics
         self._clock = clock
         self._on_processed = on_processed
+        self._parsed = ParsedCache()
+
+    def remember(self, raw_event_id: int, parsed: ParsedDelivery) -> None:
+        """The webhook route's parse of a just-committed body (`kept_headers` carry all a parser reads)."""
+        if parsed.kind is DeliveryKind.ALERTS:
+            self._parsed.put(raw_event_id, parsed)
 
     def claim(self, worker: str, limit: int) -> list[int]:
+        return [raw_event_id for raw_event_id, _alerts in self._claim(worker, limit)]
+
+    def _claim(self, worker: str, limit: int) -> list[tuple[int, int]]:
+        """(id, alert count) of up to `limit` pending events, now claimed by `worker`."""
         now = self._clock()
         lease = timedelta(seconds=self._settings.workers.claim_timeout_seconds)
         with self._store.transaction() as session:
             query = (
-                select(RawEvent.id)
+                select(RawEvent.id, RawEvent.alert_count)
                 .where(RawEvent.status == "pending")
                 .where(or_(RawEvent.claimed_until.is_(None), RawEvent.claimed_until < now))
                 .order_by(RawEvent.id)
@@ -88,21 +179,140 @@ class RawEventProcessor:
             )
             if not self._store.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
-            ids = list(session.scalars(query).all())
-            if ids:
+            claimed: list[tuple[int, int]] = []
+            alerts = 0
+            for raw_event_id, count in session.execute(query).all():
+                if claimed and alerts + int(count or 0) > CLAIM_ALERTS:
+                    break
+                claimed.append((int(raw_event_id), int(count or 0)))
+                alerts += int(count or 0)
+            if claimed:
                 session.execute(
                     update(RawEvent)
-                    .where(RawEvent.id.in_(ids))
+                    .where(RawEvent.id.in_([i for i, _ in claimed]))
                     .values(claimed_by=worker, claimed_until=now + lease, attempts=RawEvent.attempts + 1)
                 )
-        return ids
+        return claimed
 
     def run_once(self, worker: str) -> int:
         """Claim and process one batch; returns how many events were handled."""
-        ids = self.claim(worker, self._settings.workers.claim_batch)
-        for raw_event_id in ids:
-            self.process(raw_event_id, worker)
-        return len(ids)
+        claimed = self._claim(worker, self._settings.workers.claim_batch)
+        batch: list[int] = []
+        alerts = 0
+        for raw_event_id, count in claimed:
+            if batch and (alerts + count > BATCH_ALERTS or len(batch) >= BATCH_EVENTS):
+                self.process_many(batch, worker)
+                batch, alerts = [], 0
+            batch.append(raw_event_id)
+            alerts += count
+        if batch:
+            self.process_many(batch, worker)
+        return len(claimed)
+
+    def process_many(self, raw_event_ids: Sequence[int], worker: str) -> list[ProcessedEvent]:
+        """Process claimed events in one transaction; on any failure, one transaction per event."""
+        if len(raw_event_ids) == 1:
+            single = self.process(raw_event_ids[0], worker)
+            return [single] if single is not None else []
+        loaded, others = self._load(raw_event_ids, worker)
+        done: list[ProcessedEvent] = []
+        if loaded:
+            try:
+                with self._store.transaction() as session:
+                    done = self._process_batch_in(session, loaded, worker)
+            except Exception as exc:  # noqa: BLE001 - fall back to one event per transaction
+                log.warning(
+                    "raw event batch failed; processing its events one by one",
+                    size=len(loaded),
+                    error=str(exc),
+                )
+                others = sorted([*others, *(e.raw_event_id for e in loaded)])
+                done = []
+        for outcome in done:
+            self._finish(outcome)
+        for raw_event_id in others:
+            single = self.process(raw_event_id, worker)
+            if single is not None:
+                done.append(single)
+        return done
+
+    def _load(self, raw_event_ids: Sequence[int], worker: str) -> tuple[list[_Loaded], list[int]]:
+        """Parsed alert deliveries still claimed by `worker`; the rest (other kinds, unparseable)
+        go the one-by-one way, which knows how to confirm, dead-letter and retry."""
+        missing: list[int] = []
+        parsed: dict[int, ParsedDelivery] = {}
+        for raw_event_id in raw_event_ids:
+            found = self._parsed.take(raw_event_id)
+            if found is None:
+                missing.append(raw_event_id)
+            else:
+                parsed[raw_event_id] = found
+        sources: dict[int, str] = {}
+        with self._store.sessions() as session:
+            rows = session.execute(
+                select(RawEvent.id, RawEvent.source, RawEvent.status, RawEvent.claimed_by).where(
+                    RawEvent.id.in_(list(raw_event_ids))
+                )
+            ).all()
+            mine = {int(r.id) for r in rows if r.status == "pending" and r.claimed_by == worker}
+            sources = {int(r.id): str(r.source) for r in rows}
+            if missing:
+                for row in session.execute(
+                    select(RawEvent.id, RawEvent.source, RawEvent.body, RawEvent.headers).where(
+                        RawEvent.id.in_([i for i in missing if i in mine])
+                    )
+                ):
+                    try:
+                        parsed[int(row.id)] = self._parse(row.source, row.body, dict(row.headers or {}))
+                    except MalformedPayload:
+                        continue  # dead-lettered by the one-by-one path
+        loaded: list[_Loaded] = []
+        others: list[int] = []
+        for raw_event_id in raw_event_ids:
+            if raw_event_id not in mine:
+                continue  # another worker took it over or it is finished
+            delivery = parsed.get(raw_event_id)
+            if delivery is not None and delivery.kind is DeliveryKind.ALERTS:
+                loaded.append(_Loaded(raw_event_id, sources[raw_event_id], delivery))
+            else:
+                others.append(raw_event_id)
+        return loaded, others
+
+    def _process_batch_in(
+        self, session: Session, loaded: Sequence[_Loaded], worker: str
+    ) -> list[ProcessedEvent]:
+        now = self._clock()
+        ids = [e.raw_event_id for e in loaded]
+        query = select(RawEvent.id).where(
+            RawEvent.id.in_(ids), RawEvent.status == "pending", RawEvent.claimed_by == worker
+        )
+        if not self._store.is_sqlite:
+            query = query.with_for_update()
+        flipped = {int(i) for i in session.scalars(query)}
+        if not flipped:
+            return []
+        session.execute(
+            update(RawEvent)
+            .where(RawEvent.id.in_(sorted(flipped)))
+            .values(status="done", processed_at=now, claimed_until=None)
+        )
+        mine = [e for e in loaded if e.raw_event_id in flipped]
+        book = IncidentBook(
+            session,
+            settings=self._settings.incidents,
+            muting=self._muting(session, now),
+            deliveries=[e.parsed.alerts for e in mine],
+            now=now,
+        )
+        return [
+            ProcessedEvent(
+                e.raw_event_id,
+                e.parsed.kind,
+                book.apply(e.parsed.alerts, now=now, raw_event_id=e.raw_event_id),
+                alerts=_status_counts(e.parsed),
+            )
+            for e in mine
+        ]
 
     def process(self, raw_event_id: int, worker: str) -> ProcessedEvent | None:
         try:
@@ -116,10 +326,16 @@ class RawEventProcessor:
             self._retry_later(raw_event_id, str(exc))
             return None
         if outcome is not None:
-            self._count(outcome)
-            if self._on_processed is not None:
-                self._on_processed(outcome)
+            self._finish(outcome)
         return outcome
+
+    def _finish(self, outcome: ProcessedEvent) -> None:
+        """After the commit: metrics and the listener."""
+        self._count(outcome)
+        for source, status, n in outcome.alerts:
+            self._metrics.alerts_received.labels(source=source, status=status).inc(n)
+        if self._on_processed is not None:
+            self._on_processed(outcome)
 
     def _process_in(self, session: Session, raw_event_id: int, worker: str) -> ProcessedEvent | None:
         now = self._clock()
@@ -132,7 +348,9 @@ class RawEventProcessor:
             return None  # another worker took it over or finished it
         event = session.get(RawEvent, raw_event_id)
         assert event is not None
-        delivery = self._parse(event.source, event.body, dict(event.headers or {}))
+        delivery = self._parsed.take(raw_event_id) or self._parse(
+            event.source, event.body, dict(event.headers or {})
+        )
         report = ApplyReport()
         if delivery.kind is DeliveryKind.SUBSCRIPTION_CONFIRMATION and delivery.subscribe_url:
             self._confirm(delivery.subscribe_url)
@@ -154,18 +372,15 @@ class RawEventProcessor:
                 details={"raw_event_id": raw_event_id},
             )
         else:
-            alerts: list[NormalizedAlert] = delivery.alerts
-            report = apply_alerts(
+            book = IncidentBook(
                 session,
-                alerts,
                 settings=self._settings.incidents,
                 muting=self._muting(session, now),
+                deliveries=[delivery.alerts],
                 now=now,
-                raw_event_id=raw_event_id,
             )
-            for alert in alerts:
-                self._metrics.alerts_received.labels(source=alert.source, status=alert.status.value).inc()
-        return ProcessedEvent(raw_event_id, delivery.kind, report)
+            report = book.apply(delivery.alerts, now=now, raw_event_id=raw_event_id)
+        return ProcessedEvent(raw_event_id, delivery.kind, report, alerts=_status_counts(delivery))
 
     def _count(self, outcome: ProcessedEvent) -> None:
         r = outcome.report
