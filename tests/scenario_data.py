@@ -58,7 +58,7 @@ def cloudwatch_alarm_message(
         "AWSAccountId": account,
         "AlarmConfigurationUpdatedTimestamp": "2026-11-01T00:00:00.000+0000",
         "NewStateValue": state,
-        "NewStateReason": f"Threshold Crossed: 1 datapoint [95.0] was greater than the threshold ({threshold}).",
+        "NewStateReason": f"Threshold Crossed: 1 datapoint [95.0] > the threshold ({threshold}).",
         "StateChangeTime": at.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
         "Region": "US East (N. Virginia)",
         "AlarmArn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}",

@@ -7,15 +7,6 @@ from pathlib import Path
 from pydantic import Field
 
 from bot.config.rules import ApprovalSettings, RuleSettings
-from detectors.settings import DetectorSettings
-from integrations.aws.cloudwatch_metrics import CloudWatchSettings
-from integrations.aws.settings import AwsSettings
-from integrations.azure.settings import AzureSettings
-from integrations.gcp.monitoring import CloudMonitoringSettings
-from integrations.jira.settings import JiraSettings
-from integrations.pagerduty.settings import PagerDutySettings
-from integrations.slack.settings import SlackSettings
-from bot.sweeps.settings import SchedulerSettings, SweepList
 from bot.config.settings import (
     DatabaseSettings,
     IncidentSettings,
@@ -28,6 +19,15 @@ from bot.config.settings import (
     StaticSilence,
     WorkerSettings,
 )
+from bot.sweeps.settings import SchedulerSettings, SweepList
+from detectors.settings import DetectorSettings
+from integrations.aws.cloudwatch_metrics import CloudWatchSettings
+from integrations.aws.settings import AwsSettings
+from integrations.azure.settings import AzureSettings
+from integrations.gcp.monitoring import CloudMonitoringSettings
+from integrations.jira.settings import JiraSettings
+from integrations.pagerduty.settings import PagerDutySettings
+from integrations.slack.settings import SlackSettings
 
 
 class RunbookSettings(Section):
