@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PATH = "/webhooks/alertmanager"
 TOKEN_ENV = "BENCH_ALERTMANAGER_TOKEN"
 TOKEN = "bench-storm-token"  # a throwaway bearer token for the benchmark's own server
+REQUEST_TIMEOUT = 120.0  # seconds; a request that takes longer fails the run
 
 # ----------------------------------------------------------------------------------------------
 # Workload: ~200 Kubernetes workloads and the rules that fire on them
@@ -362,7 +363,7 @@ async def _raw_connection(
             started = time.perf_counter()
             writer.write(payload)
             while not response.done:
-                data = await reader.read(65536)
+                data = await asyncio.wait_for(reader.read(65536), REQUEST_TIMEOUT)
                 if not data:
                     raise ConnectionError("server closed the connection")
                 parser.feed_data(data)
@@ -404,7 +405,7 @@ async def _storm(
 
         bodies = [(pos, d.body) for pos, d in enumerate(deliveries)]
         limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-        async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+        async with httpx.AsyncClient(limits=limits, timeout=REQUEST_TIMEOUT) as client:
             tasks = [
                 _httpx_connection(client, f"http://{host}:{port}", bodies, cursor, storm)
                 for _ in range(clients)
