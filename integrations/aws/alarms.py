@@ -24,7 +24,17 @@ from integrations.aws.resources import (
     resource_from_dimensions,
 )
 from integrations.base import ParseOptions
-from integrations.common.payload import non_empty, to_float
+from integrations.common.payload import (
+    JsonObject,
+    expect_object,
+    get_list,
+    get_object,
+    get_str,
+    get_str_map,
+    join,
+    non_empty,
+    to_float,
+)
 
 _VALUE_IN_REASON = (
     re.compile(r"datapoints?\s*\[\s*([-+]?[0-9][0-9.eE+-]*)"),
@@ -43,6 +53,91 @@ def status_for_state(state: str, path: str, options: ParseOptions) -> tuple[Aler
             return AlertStatus.RESOLVED, Severity.UNKNOWN
         return AlertStatus.FIRING, options.insufficient_data_severity
     raise MalformedPayload(f"{path}: expected ALARM, OK or INSUFFICIENT_DATA, got {state!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricQueryKeys:
+    """Key names of an alarm's metric queries: SNS spells them in PascalCase, EventBridge in camelCase."""
+
+    metrics: str
+    expression: str
+    return_data: str
+    metric_stat: str
+    metric: str
+    namespace: str
+    name: str
+    dimensions: str
+    stat: str
+    unit: str
+
+
+SNS_KEYS = MetricQueryKeys(
+    "Metrics",
+    "Expression",
+    "ReturnData",
+    "MetricStat",
+    "Metric",
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Stat",
+    "Unit",
+)
+EVENTBRIDGE_KEYS = MetricQueryKeys(
+    "metrics",
+    "expression",
+    "returnData",
+    "metricStat",
+    "metric",
+    "namespace",
+    "name",
+    "dimensions",
+    "stat",
+    "unit",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricQueries:
+    chosen: Metric | None  # the metric the alarm is about (the one returning data, else the first)
+    dimension_sets: list[dict[str, str]]  # the chosen metric's first
+    expression: str  # the math or ANOMALY_DETECTION_BAND expression that returns data, if any
+
+
+def read_metric_queries(
+    container: JsonObject, path: str, keys: MetricQueryKeys, *, threshold: float | None, value: float | None
+) -> MetricQueries:
+    """Read a metric-math / anomaly-band alarm's queries, whichever casing the transport uses."""
+    chosen: Metric | None = None
+    dimension_sets: list[dict[str, str]] = []
+    expression = ""
+    for index, item in enumerate(get_list(container, keys.metrics, path)):
+        entry_path = join(join(path, keys.metrics), index)
+        entry = expect_object(item, entry_path)
+        entry_expression = get_str(entry, keys.expression, entry_path)
+        if entry_expression and entry.get(keys.return_data) is not False:
+            expression = entry_expression
+        stat = get_object(entry, keys.metric_stat, entry_path)
+        if not stat:
+            continue
+        stat_path = join(entry_path, keys.metric_stat)
+        metric_obj = get_object(stat, keys.metric, stat_path)
+        dimensions = get_str_map(metric_obj, keys.dimensions, join(stat_path, keys.metric), pairs=True)
+        candidate = Metric(
+            namespace=get_str(metric_obj, keys.namespace, stat_path),
+            name=get_str(metric_obj, keys.name, stat_path),
+            dimensions=dimensions,
+            statistic=get_str(stat, keys.stat, stat_path),
+            threshold=threshold,
+            value=value,
+            unit=get_str(stat, keys.unit, stat_path),
+        )
+        if chosen is None or entry.get(keys.return_data) is True:
+            chosen = candidate
+            dimension_sets.insert(0, dimensions)
+        else:
+            dimension_sets.append(dimensions)
+    return MetricQueries(chosen, dimension_sets, expression)
 
 
 def value_from_reason(reason: str | None) -> float | None:

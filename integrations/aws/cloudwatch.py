@@ -24,14 +24,19 @@ from typing import Any
 
 from bot.alerts.normalized import Metric
 from bot.errors import MalformedPayload
-from integrations.aws.alarms import AlarmChange, alert_from_change, value_from_reason
+from integrations.aws.alarms import (
+    SNS_KEYS,
+    AlarmChange,
+    alert_from_change,
+    read_metric_queries,
+    value_from_reason,
+)
 from integrations.aws.eventbridge import delivery_from_event
 from integrations.aws.regions import account_from_arn, region_code, region_from_arn
 from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions
 from integrations.common.payload import (
     JsonObject,
     expect_object,
-    get_list,
     get_object,
     get_str,
     get_str_map,
@@ -49,14 +54,6 @@ SOURCE = "cloudwatch"
 _NOTIFICATION = "Notification"
 _SUBSCRIBE = "SubscriptionConfirmation"
 _UNSUBSCRIBE = "UnsubscribeConfirmation"
-
-
-def _metric_stat_entries(trigger: JsonObject, path: str) -> list[tuple[JsonObject, str]]:
-    entries = []
-    for index, item in enumerate(get_list(trigger, "Metrics", path)):
-        entry_path = join(join(path, "Metrics"), index)
-        entries.append((expect_object(item, entry_path), entry_path))
-    return entries
 
 
 def _metric_and_dimensions(
@@ -85,33 +82,10 @@ def _metric_and_dimensions(
             unit=get_str(trigger, "Unit", trigger_path),
         )
         return metric, [dimensions], notes
-    chosen: Metric | None = None
-    dimension_sets: list[dict[str, str]] = []
-    for entry, entry_path in _metric_stat_entries(trigger, trigger_path):
-        expression = get_str(entry, "Expression", entry_path)
-        if expression and entry.get("ReturnData") is not False:
-            notes["expression"] = expression
-        stat = get_object(entry, "MetricStat", entry_path)
-        if not stat:
-            continue
-        stat_path = join(entry_path, "MetricStat")
-        metric_obj = get_object(stat, "Metric", stat_path)
-        dimensions = get_str_map(metric_obj, "Dimensions", join(stat_path, "Metric"), pairs=True)
-        candidate = Metric(
-            namespace=get_str(metric_obj, "Namespace", stat_path),
-            name=get_str(metric_obj, "MetricName", stat_path),
-            dimensions=dimensions,
-            statistic=get_str(stat, "Stat", stat_path),
-            threshold=threshold,
-            value=value,
-            unit=get_str(stat, "Unit", stat_path),
-        )
-        if chosen is None or entry.get("ReturnData") is True:
-            chosen = candidate
-            dimension_sets.insert(0, dimensions)
-        else:
-            dimension_sets.append(dimensions)
-    return chosen, dimension_sets, notes
+    queries = read_metric_queries(trigger, trigger_path, SNS_KEYS, threshold=threshold, value=value)
+    if queries.expression:
+        notes["expression"] = queries.expression
+    return queries.chosen, queries.dimension_sets, notes
 
 
 def change_from_alarm_message(message: JsonObject, path: str) -> AlarmChange:

@@ -21,7 +21,13 @@ from typing import Any
 
 from bot.alerts.normalized import Metric, NormalizedAlert
 from bot.errors import MalformedPayload
-from integrations.aws.alarms import AlarmChange, alert_from_change, value_from_reason
+from integrations.aws.alarms import (
+    EVENTBRIDGE_KEYS,
+    AlarmChange,
+    alert_from_change,
+    read_metric_queries,
+    value_from_reason,
+)
 from integrations.aws.service_events import (
     EventContext,
     ecs_deployment_alerts,
@@ -31,11 +37,9 @@ from integrations.aws.service_events import (
 from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions
 from integrations.common.payload import (
     JsonObject,
-    expect_object,
     get_list,
     get_object,
     get_str,
-    get_str_map,
     get_time,
     join,
     load_json_object,
@@ -77,39 +81,14 @@ def _alarm_metrics(
     if value is None:
         value = value_from_reason(reason)
     notes: dict[str, str] = {}
-    chosen: Metric | None = None
-    dimension_sets: list[dict[str, str]] = []
-    for index, item in enumerate(get_list(configuration, "metrics", path)):
-        entry_path = join(join(path, "metrics"), index)
-        entry = expect_object(item, entry_path)
-        expression = get_str(entry, "expression", entry_path)
-        if expression and entry.get("returnData") is not False:
-            notes["expression"] = expression
-        stat = get_object(entry, "metricStat", entry_path)
-        if not stat:
-            continue
-        stat_path = join(entry_path, "metricStat")
-        metric_obj = get_object(stat, "metric", stat_path)
-        dimensions = get_str_map(metric_obj, "dimensions", join(stat_path, "metric"), pairs=True)
-        candidate = Metric(
-            namespace=get_str(metric_obj, "namespace", stat_path),
-            name=get_str(metric_obj, "name", stat_path),
-            dimensions=dimensions,
-            statistic=get_str(stat, "stat", stat_path),
-            threshold=threshold,
-            value=value,
-            unit=get_str(stat, "unit", stat_path),
-        )
-        if chosen is None:
-            chosen = candidate
-            dimension_sets.insert(0, dimensions)
-        else:
-            dimension_sets.append(dimensions)
+    queries = read_metric_queries(configuration, path, EVENTBRIDGE_KEYS, threshold=threshold, value=value)
+    if queries.expression:
+        notes["expression"] = queries.expression
     lower = _first_number(reason_data.get("recentLowerThresholds"))
     upper = _first_number(reason_data.get("recentUpperThresholds"))
     if lower is not None or upper is not None:
         notes["band"] = f"{lower if lower is not None else ''}..{upper if upper is not None else ''}"
-    return chosen, dimension_sets, notes
+    return queries.chosen, queries.dimension_sets, notes
 
 
 def _triggering_alarms(reason_data: JsonObject) -> str:
