@@ -417,8 +417,14 @@ async def _storm(
 
 
 def process_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its live children (conductor's intake process), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            with contextlib.suppress(OSError):
+                total += process_cpu_seconds(int(child))
+    return total
 
 
 def run_client(

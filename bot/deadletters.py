@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -11,11 +10,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.audit import audit
 from bot.errors import InvalidTransition, MalformedPayload, NotFound
+from bot.ingest.parsing import ParseFn
 from bot.store.db import Store
 from bot.store.models import DeadLetter, RawEvent
-from integrations.base import ParsedDelivery
-
-ParseFn = Callable[[str, bytes, dict[str, str]], ParsedDelivery]
 
 
 def replay_dead_letter(

@@ -21,10 +21,13 @@ from bot.engine.states import FINAL
 from bot.incidents.apply import MutingContext
 from bot.incidents.muting import InhibitionRule
 from bot.incidents.silences import active_silences, sync_config_silences
-from bot.ingest.auth import WebhookAuthenticator
 from bot.ingest.committer import GroupCommitter
-from bot.ingest.intake import WebhookIntake
+from bot.ingest.inline import InlineIntake
+from bot.ingest.intake import build_intake
+from bot.ingest.intake_process import ProcessIntake
+from bot.ingest.parsing import make_parse
 from bot.ingest.processor import RawEventProcessor, worker_name
+from bot.ingest.wire import WebhookIntakeService
 from bot.jobs import pending_count
 from bot.logs import get_logger
 from bot.matching import Matcher
@@ -42,23 +45,10 @@ from bot.store.db import Store
 from bot.store.models import RawEvent
 from bot.workers import NamedTask, WorkerPool
 from detectors.api import AnomalyDetector
-from integrations.base import ParsedDelivery
 from integrations.jira.client import JiraTickets
 from integrations.pagerduty.events import PagerDutyEvents
-from integrations.registry import get_parser
 
 log = get_logger(__name__)
-
-
-def make_parse(settings: Settings) -> Callable[[str, bytes, dict[str, str]], ParsedDelivery]:
-    from bot.ingest.processor import parse_options
-
-    options = parse_options(settings)
-
-    def parse(source: str, body: bytes, headers: dict[str, str]) -> ParsedDelivery:
-        return get_parser(source)(body, headers=headers, options=options)
-
-    return parse
 
 
 def inhibition_rules(settings: Settings) -> list[InhibitionRule]:
@@ -83,8 +73,7 @@ class Runtime:
     store: Store
     metrics: Metrics
     clock: Callable[[], datetime]
-    committer: GroupCommitter
-    intake: WebhookIntake
+    intake: WebhookIntakeService
     processor: RawEventProcessor
     jobs: JobRunner
     engine: Engine
@@ -119,7 +108,7 @@ class Runtime:
         reconciled = self.engine.executor.reconcile_interrupted()
         if reconciled:
             log.warning("reconciled runs interrupted by a crash", count=reconciled)
-        self.committer.start()
+        self.intake.start()
         self.workers = WorkerPool(
             [NamedTask("raw-events", self.processor.run_once), NamedTask("jobs", self.jobs.run_once)],
             threads=self.settings.workers.threads,
@@ -139,7 +128,7 @@ class Runtime:
         stop_scheduler(self, grace)
         for service in reversed(self.services):
             service.stop()
-        self.committer.stop()
+        self.intake.stop()
         stopped = True
         if self.workers is not None:
             stopped = self.workers.stop(grace)
@@ -216,6 +205,15 @@ def confirm_sns_subscription(url: str) -> None:
     httpx.get(url, timeout=10, follow_redirects=False).raise_for_status()
 
 
+def webhook_intake(settings: Settings, store: Store, clock: Callable[[], datetime]) -> WebhookIntakeService:
+    if settings.ingest.intake == "process":
+        return ProcessIntake(settings)
+    committer = GroupCommitter(
+        store, batch_max=settings.ingest.batch_max, batch_wait=settings.ingest.batch_wait_ms / 1000.0
+    )
+    return InlineIntake(build_intake(settings, store, clock), committer)
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -232,16 +230,7 @@ def build_runtime(
     metrics = Metrics()
     parse = make_parse(settings)
     identity = worker_name()
-    committer = GroupCommitter(
-        store, batch_max=settings.ingest.batch_max, batch_wait=settings.ingest.batch_wait_ms / 1000.0
-    )
-    intake = WebhookIntake(
-        settings=settings,
-        store=store,
-        parse=parse,
-        authenticate=WebhookAuthenticator.from_settings(settings.ingest, data_dir=settings.data_dir),
-        clock=clock,
-    )
+    intake = webhook_intake(settings, store, clock)
     runtime_ref: list[Runtime] = []
 
     def muting(session: Session, now: datetime) -> MutingContext:
@@ -268,7 +257,6 @@ def build_runtime(
         store=store,
         metrics=metrics,
         clock=clock,
-        committer=committer,
         intake=intake,
         processor=processor,
         jobs=jobs,

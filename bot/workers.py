@@ -6,11 +6,14 @@ started stays pending in the store for the next start.
 
 Answering webhooks comes first. The HTTP server and these threads share one interpreter lock,
 and a thread busy with background work keeps it for up to `sys.getswitchinterval()` at a time,
-so during an alert storm the workers would otherwise slow every acknowledgement down. While
-webhook requests are in flight (`foreground()`), the workers take turns (one at a time) and
-after each task round rest for as long as the round took: background work then gets at most
-half the time, never none, and nothing it holds is left waiting (a round finishes its
-transaction before the rest). Work that is not done yet is durable and is picked up as usual.
+so during an alert storm the workers would otherwise slow every acknowledgement down. During a
+storm (at least `STORM_IN_FLIGHT` webhook requests in flight, or that many a moment ago; see
+`foreground()`), a worker does not start a round until the storm pauses or it has waited
+`MAX_DEFER_SECONDS`; then one worker at a time does one round and the wait starts over. So a
+burst is acknowledged at full speed and processed right after it, and a long storm still gets
+its background work done (a round every second or so), never none. Ordinary traffic (a few
+requests at a time) does not defer anything. Work not done yet is durable and is picked up as
+usual.
 """
 
 from __future__ import annotations
@@ -27,11 +30,15 @@ log = get_logger(__name__)
 
 Task = Callable[[str], int]
 
-# A rest never lasts longer than this, so background work keeps moving in a long storm.
-MAX_REST_SECONDS = 1.0
-# Requests that ended this recently still count as a storm in progress (clients send the next
-# request a moment after the previous answer).
+# This many webhook requests in flight at once is a storm.
+STORM_IN_FLIGHT = 8
+# A storm that was on this recently still counts (clients send the next request a moment after
+# the previous answer).
 FOREGROUND_LINGER_SECONDS = 0.05
+# During a storm a worker waits at most this long before doing a round anyway.
+MAX_DEFER_SECONDS = 1.0
+# How often a deferring worker looks whether the storm has paused.
+DEFER_POLL_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ class WorkerPool:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._foreground = 0
-        self._foreground_ended = 0.0
+        self._storm_seen = 0.0
         self._foreground_lock = threading.Lock()
         self._turn = threading.Lock()  # while requests are in flight, one worker at a time
 
@@ -69,19 +76,26 @@ class WorkerPool:
 
     @contextmanager
     def foreground(self) -> Iterator[None]:
-        """Around a request someone is waiting for: background work yields while any is in flight."""
+        """Around a request someone is waiting for: background work defers while a storm of them
+        is in flight."""
         with self._foreground_lock:
             self._foreground += 1
+            if self._foreground >= STORM_IN_FLIGHT:
+                self._storm_seen = time.monotonic()
         try:
             yield
         finally:
             with self._foreground_lock:
+                if self._foreground >= STORM_IN_FLIGHT:
+                    self._storm_seen = time.monotonic()
                 self._foreground -= 1
-                self._foreground_ended = time.monotonic()
 
     def busy(self) -> bool:
-        """Whether requests are in flight (or just were)."""
-        return self._foreground > 0 or time.monotonic() - self._foreground_ended < FOREGROUND_LINGER_SECONDS
+        """Whether a storm of requests is in flight (or just was)."""
+        return (
+            self._foreground >= STORM_IN_FLIGHT
+            or time.monotonic() - self._storm_seen < FOREGROUND_LINGER_SECONDS
+        )
 
     def stop(self, timeout: float) -> bool:
         """Ask workers to stop after their current item; True if all stopped in time."""
@@ -96,17 +110,20 @@ class WorkerPool:
     def _loop(self, name: str) -> None:
         while not self._stop.is_set():
             if self.busy():
-                with self._turn:
-                    started = time.monotonic()
+                with self._turn:  # during a storm, one worker at a time, one round per deferral
+                    self._defer()
                     did = self._round(name)
-                    if did:
-                        # Rest while still holding the turn, so the pool as a whole yields.
-                        self._stop.wait(min(time.monotonic() - started, MAX_REST_SECONDS))
             else:
                 did = self._round(name)
             if did == 0:
                 self._wake.wait(self._poll)
                 self._wake.clear()
+
+    def _defer(self) -> None:
+        """Wait until the storm pauses, at most MAX_DEFER_SECONDS."""
+        deadline = time.monotonic() + MAX_DEFER_SECONDS
+        while self.busy() and time.monotonic() < deadline and not self._stop.is_set():
+            self._stop.wait(DEFER_POLL_SECONDS)
 
     def _round(self, name: str) -> int:
         did = 0

@@ -2,6 +2,11 @@
 
 A parser is a pure function: raw bytes and headers in, a `ParsedDelivery` out, or
 `MalformedPayload` with a reason a human can act on. It never touches the network or the store.
+
+A screen is the webhook route's half of a parser: it checks everything the parser would refuse
+and returns only what the route needs before its 202 (an `Envelope`: kind, alert count,
+idempotency key), without building normalized alerts; the workers parse the stored body in full
+later. A source without a screen of its own is screened by parsing it (`envelope_of`).
 """
 
 from __future__ import annotations
@@ -41,7 +46,34 @@ class ParsedDelivery:
     topic_arn: str | None = None  # SNS only
 
 
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What the webhook route must know about a delivery before it answers."""
+
+    kind: DeliveryKind
+    alert_count: int
+    idempotency_key: str | None = None  # as ParsedDelivery.idempotency_key
+    subscribe_url: str | None = None
+    topic_arn: str | None = None
+
+
+def envelope_of(parsed: ParsedDelivery) -> Envelope:
+    return Envelope(
+        kind=parsed.kind,
+        alert_count=len(parsed.alerts),
+        idempotency_key=parsed.idempotency_key,
+        subscribe_url=parsed.subscribe_url,
+        topic_arn=parsed.topic_arn,
+    )
+
+
 class Parser(Protocol):
     def __call__(
         self, body: bytes, *, headers: Mapping[str, str], options: ParseOptions
     ) -> ParsedDelivery: ...
+
+
+class Screen(Protocol):
+    """Accepts exactly what the source's parser accepts (same MalformedPayload reasons)."""
+
+    def __call__(self, body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> Envelope: ...

@@ -1,4 +1,4 @@
-"""Webhook source name → parser. The names are the public ``/webhooks/{source}`` paths."""
+"""Webhook source name → parser and screen. The names are the public ``/webhooks/{source}`` paths."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import MappingProxyType
 from bot.errors import UnknownSource
 from integrations.aws import cloudwatch, eventbridge
 from integrations.azure import azure
-from integrations.base import Parser
+from integrations.base import Envelope, ParseOptions, Parser, Screen, envelope_of
 from integrations.datadog import datadog
 from integrations.gcp import gcp
 from integrations.generic import generic
@@ -32,6 +32,14 @@ PARSERS: Mapping[str, Parser] = MappingProxyType(
 )
 
 
+# Sources whose deliveries carry groups of alerts have a screen of their own, so the webhook route
+# checks them without normalizing every alert; the others' bodies hold one alert and are
+# screened by parsing them.
+SCREENS: Mapping[str, Screen] = MappingProxyType(
+    {"alertmanager": alertmanager.screen, "grafana": grafana.screen}
+)
+
+
 # Sources the bot itself produces; they have no webhook route.
 INTERNAL_PARSERS: Mapping[str, Parser] = MappingProxyType({SWEEP: parse_sweep})
 
@@ -42,3 +50,15 @@ def get_parser(name: str) -> Parser:
         return PARSERS[name] if name in PARSERS else INTERNAL_PARSERS[name]
     except KeyError:
         raise UnknownSource(f"unknown source {name!r} (known: {', '.join(sorted(PARSERS))})") from None
+
+
+def get_screen(name: str) -> Screen:
+    """The webhook route's check for a source (its parser where it has no screen of its own)."""
+    if name in SCREENS:
+        return SCREENS[name]
+    parser = get_parser(name)
+
+    def by_parsing(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> Envelope:
+        return envelope_of(parser(body, headers=headers, options=options))
+
+    return by_parsing

@@ -78,7 +78,7 @@ def dead_show(letter_id: int, config: ConfigOption = None) -> None:
 @dead_app.command("replay")
 def dead_replay(letter_id: int, config: ConfigOption = None) -> None:
     """Parse a dead letter again (after a fix) and, if it parses now, queue it for processing."""
-    from bot.runtime import make_parse
+    from bot.ingest.parsing import make_parse
 
     with open_store(config) as (loaded, store):
         result = replay_dead_letter(store, letter_id, parse=make_parse(loaded.settings), now=utc_now())

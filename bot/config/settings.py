@@ -64,9 +64,13 @@ class IngestSettings(Section):
     auth: dict[str, SourceAuth] = Field(default_factory=dict)
     allow_unauthenticated: bool = True
     cloudwatch: CloudWatchOptions = Field(default_factory=CloudWatchOptions)
-    # Group commit: how many webhook bodies one transaction may carry, and how long to wait for more.
+    # "process": bodies are checked and committed by an intake process beside the HTTP event loop
+    # (bot.ingest.intake_process); "inline": in the HTTP process (a committer thread).
+    intake: Literal["process", "inline"] = "process"
+    # Group commit: how many webhook bodies one transaction may carry, and how long to wait for more
+    # (0: commit what has arrived; bodies arriving meanwhile form the next batch).
     batch_max: int = Field(default=256, ge=1)
-    batch_wait_ms: float = Field(default=2.0, ge=0)
+    batch_wait_ms: float = Field(default=0.0, ge=0)
 
 
 class WorkerSettings(Section):

@@ -1,20 +1,19 @@
-"""POST /webhooks/{source}: authenticate, validate, store durably, answer 202.
+"""POST /webhooks/{source}: read, hand to the intake, answer.
 
-The 202 is sent only after the group committer has committed the body (synchronous=FULL on
-SQLite). Checking a small body runs on the event loop (see `WebhookIntake.runs_inline`); a
-dead letter is written from a worker thread. The parse is handed to the workers so they need
-not parse the body again.
+The intake (`runtime.intake`: the intake process by default, see `bot.ingest.intake_process`)
+authenticates, screens and commits the body; 202 is sent only after the commit (synchronous=FULL
+on SQLite). Alerts are normalized later, by the workers, from the committed body.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from bot.errors import IntegrationError, MalformedPayload, Unauthenticated, UnknownSource
 from bot.ingest.committer import StoreUnavailable
-from bot.ingest.intake import Prepared, UnsupportedMediaType
+from bot.ingest.intake import UnsupportedMediaType
+from bot.ingest.wire import IntakeUnavailable
 from bot.logs import get_logger
 from bot.runtime import Runtime
 
@@ -44,20 +43,6 @@ def _error(status: int, message: str, **extra: object) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-async def _check(runtime: Runtime, source: str, body: bytes, headers: dict[str, str]) -> Prepared:
-    intake = runtime.intake
-    if not intake.runs_inline(source, len(body)):
-        return await run_in_threadpool(intake.prepare, source, body, headers)
-    lowered = {k.lower(): v for k, v in headers.items()}
-    reasons: list[str] = []
-    try:
-        return intake.check(source, body, lowered, keep=reasons.append)
-    except Exception:
-        if reasons:  # an authenticated body we cannot parse: keep it for replay
-            await run_in_threadpool(intake.dead_letter, source, body, lowered, reasons[0])
-        raise
-
-
 @router.post("/webhooks/{source}", status_code=202)
 async def receive_webhook(source: str, request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
@@ -75,9 +60,8 @@ async def _receive(runtime: Runtime, source: str, request: Request) -> JSONRespo
     except BodyTooLarge:
         metrics.webhooks.labels(source=source, outcome="too_large").inc()
         return _error(413, f"body larger than {limit} bytes")
-    headers = dict(request.headers)
     try:
-        prepared = await _check(runtime, source, body, headers)
+        accepted = await runtime.intake.submit(source, body, request.headers)
     except UnknownSource as exc:
         return _error(404, str(exc))
     except Unauthenticated as exc:
@@ -94,13 +78,15 @@ async def _receive(runtime: Runtime, source: str, request: Request) -> JSONRespo
     except IntegrationError as exc:
         metrics.webhooks.labels(source=source, outcome="unavailable").inc()
         return _error(503, str(exc))
-    try:
-        outcome = await runtime.committer.submit(prepared.delivery)
-    except StoreUnavailable:
+    except StoreUnavailable as exc:
         metrics.webhooks.labels(source=source, outcome="store_unavailable").inc()
+        log.error("webhook not stored", source=source, reason=str(exc))
         return _error(503, "the store is unavailable; retry")
-    if outcome.raw_event_id is not None:
-        runtime.processor.remember(outcome.raw_event_id, prepared.parsed)
+    except IntakeUnavailable as exc:
+        metrics.webhooks.labels(source=source, outcome="intake_unavailable").inc()
+        log.error("webhook not stored", source=source, reason=str(exc))
+        return _error(503, str(exc))
+    outcome = accepted.outcome
     if runtime.workers is not None and not outcome.duplicate:
         runtime.workers.wake()
     metrics.webhooks.labels(source=source, outcome="duplicate" if outcome.duplicate else "accepted").inc()
@@ -109,8 +95,8 @@ async def _receive(runtime: Runtime, source: str, request: Request) -> JSONRespo
             "status": "accepted",
             "duplicate": outcome.duplicate,
             "raw_event_id": outcome.raw_event_id,
-            "alerts": prepared.delivery.alert_count,
-            "kind": prepared.parsed.kind.value,
+            "alerts": accepted.alert_count,
+            "kind": accepted.kind,
         },
         status_code=202,
     )

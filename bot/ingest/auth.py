@@ -18,12 +18,12 @@ import httpx
 from bot.config.settings import IngestSettings, SourceAuth
 from bot.errors import Unauthenticated
 from integrations.aws.sns_signature import SnsSignatureVerifier, check_signing_cert_url
-from integrations.base import DeliveryKind, ParsedDelivery
+from integrations.base import DeliveryKind, Envelope
 from integrations.common.http_auth import check_basic, check_bearer
 
 _SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 
-Check = Callable[[bytes, Mapping[str, str], ParsedDelivery | None], None]
+Check = Callable[[bytes, Mapping[str, str], Envelope | None], None]
 
 
 def check_subscribe_url(url: str) -> str:
@@ -73,8 +73,8 @@ def _hmac_check(kind: str, auth: SourceAuth, environ: Mapping[str, str]) -> Chec
 
     from integrations.grafana.signature import verify_grafana_signature
 
-    def check(body: bytes, headers: Mapping[str, str], parsed: ParsedDelivery | None) -> None:
-        if parsed is not None:
+    def check(body: bytes, headers: Mapping[str, str], envelope: Envelope | None) -> None:
+        if envelope is not None:
             return
         secrets = _secret_values(auth.secret_env, environ)
         if not secrets:
@@ -95,11 +95,11 @@ def _hmac_check(kind: str, auth: SourceAuth, environ: Mapping[str, str]) -> Chec
 
 def _build_check(auth: SourceAuth, environ: Mapping[str, str], cert_dir: Path) -> Check:
     if auth.mode == "none":
-        return lambda body, headers, parsed: None
+        return lambda body, headers, envelope: None
     if auth.mode in ("bearer", "basic"):
 
-        def check_shared(body: bytes, headers: Mapping[str, str], parsed: ParsedDelivery | None) -> None:
-            if parsed is not None:
+        def check_shared(body: bytes, headers: Mapping[str, str], envelope: Envelope | None) -> None:
+            if envelope is not None:
                 return
             if auth.mode == "bearer":
                 check_bearer(headers, _secret_values(auth.secret_env, environ))
@@ -113,19 +113,19 @@ def _build_check(auth: SourceAuth, environ: Mapping[str, str], cert_dir: Path) -
             topic_allowlist=auth.allowed_topic_arns, fetch_cert=CachedCertFetcher(cert_dir)
         )
 
-        def check_sns(body: bytes, headers: Mapping[str, str], parsed: ParsedDelivery | None) -> None:
-            if parsed is None:
+        def check_sns(body: bytes, headers: Mapping[str, str], envelope: Envelope | None) -> None:
+            if envelope is None:
                 return
             verifier.verify_body(body)
-            if parsed.kind is DeliveryKind.SUBSCRIPTION_CONFIRMATION and parsed.subscribe_url:
-                check_subscribe_url(parsed.subscribe_url)
+            if envelope.kind is DeliveryKind.SUBSCRIPTION_CONFIRMATION and envelope.subscribe_url:
+                check_subscribe_url(envelope.subscribe_url)
 
         return check_sns
     return _hmac_check(auth.mode, auth, environ)
 
 
 class WebhookAuthenticator:
-    """Callable `(source, body, headers, parsed)`: called before parsing (parsed=None) and after."""
+    """Callable `(source, body, headers, envelope)`: called before screening (envelope=None) and after."""
 
     def __init__(self, checks: Mapping[str, Check], *, allow_unauthenticated: bool) -> None:
         self._checks = dict(checks)
@@ -141,11 +141,11 @@ class WebhookAuthenticator:
         return cls(checks, allow_unauthenticated=settings.allow_unauthenticated)
 
     def __call__(
-        self, source: str, body: bytes, headers: Mapping[str, str], parsed: ParsedDelivery | None
+        self, source: str, body: bytes, headers: Mapping[str, str], envelope: Envelope | None
     ) -> None:
         check = self._checks.get(source)
         if check is None:
             if not self._open:
                 raise Unauthenticated(f"no authentication is configured for source {source!r}")
             return
-        check(body, headers, parsed)
+        check(body, headers, envelope)

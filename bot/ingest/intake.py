@@ -1,7 +1,9 @@
 """What a webhook route calls: authenticate, validate, key, and hand over for a durable write.
 
-Order matters: authentication first (401 stores nothing), then parsing (an authenticated but
-malformed body is kept as a dead letter and answered 400), then the idempotency key.
+Order matters: authentication first (401 stores nothing), then the source's screen (every check
+its parser makes, so an authenticated but malformed body is kept as a dead letter and answered
+400; see `integrations.base.Screen`), then the idempotency key. Normalizing the alerts is left to
+the workers, which parse the committed body.
 
 `check` is the pure part (no I/O unless the source's authentication needs it); `prepare` adds the
 dead-letter write. The route runs `check` on the event loop when that is cheap and safe
@@ -17,11 +19,13 @@ from datetime import datetime
 
 from bot.config.root import Settings
 from bot.errors import MalformedPayload, Unauthenticated, UnknownSource
+from bot.ingest.auth import WebhookAuthenticator
 from bot.ingest.committer import RawDelivery
+from bot.ingest.parsing import ScreenFn, make_screen
 from bot.logs import request_id_var
 from bot.store.db import Store
 from bot.store.models import DeadLetter
-from integrations.base import DeliveryKind, ParsedDelivery
+from integrations.base import Envelope
 
 SOURCES = (
     "alertmanager",
@@ -52,14 +56,13 @@ KEPT_HEADERS = (
     "x-grafana-alerting-signature",
     "x-request-id",
 )
-# Bodies up to this size are checked on the event loop: parsing one costs a few milliseconds,
-# less than handing it to a thread and back while other threads want the interpreter.
+# Bodies up to this size are checked on the event loop: screening one costs well under a
+# millisecond, less than handing it to a thread and back while other threads want the interpreter.
 INLINE_MAX_BYTES = 64 * 1024
 # Authentication modes that may do I/O (SNS fetches its signing certificate) always use a thread.
 _BLOCKING_AUTH_MODES = frozenset({"sns"})
 
-Authenticate = Callable[[str, bytes, Mapping[str, str], "ParsedDelivery | None"], None]
-ParseFn = Callable[[str, bytes, dict[str, str]], ParsedDelivery]
+Authenticate = Callable[[str, bytes, Mapping[str, str], "Envelope | None"], None]
 
 
 class UnsupportedMediaType(MalformedPayload):
@@ -69,7 +72,7 @@ class UnsupportedMediaType(MalformedPayload):
 @dataclass(frozen=True)
 class Prepared:
     delivery: RawDelivery
-    parsed: ParsedDelivery
+    envelope: Envelope
 
 
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -89,13 +92,13 @@ class WebhookIntake:
         *,
         settings: Settings,
         store: Store,
-        parse: ParseFn,
+        screen: ScreenFn,
         authenticate: Authenticate,
         clock: Callable[[], datetime],
     ) -> None:
         self._settings = settings
         self._store = store
-        self._parse = parse
+        self._screen = screen
         self._authenticate = authenticate
         self._clock = clock
 
@@ -129,18 +132,18 @@ class WebhookIntake:
             raise UnknownSource(f"no webhook source {source!r} (known: {', '.join(SOURCES)})")
         lowered = {k.lower(): v for k, v in headers.items()}
         content_type = lowered.get("content-type", "")
-        # Signature schemes that cover the raw body are checked before we parse anything.
+        # Signature schemes that cover the raw body are checked before we read anything.
         self._authenticate(source, body, lowered, None)
         try:
             check_content_type(content_type)
-            parsed = self._parse(source, body, lowered)
+            envelope = self._screen(source, body, lowered)
         except MalformedPayload as exc:
             if keep is not None:
                 keep(exc.reason)
             raise
-        # Schemes whose proof lives inside the payload (SNS) are checked on the parsed message.
-        self._authenticate(source, body, lowered, parsed)
-        key = parsed.idempotency_key or hashlib.sha256(body).hexdigest()
+        # Schemes whose proof lives inside the payload (SNS) are checked on the screened message.
+        self._authenticate(source, body, lowered, envelope)
+        key = envelope.idempotency_key or hashlib.sha256(body).hexdigest()
         delivery = RawDelivery(
             source=source,
             idempotency_key=key[:255],
@@ -149,9 +152,9 @@ class WebhookIntake:
             content_type=content_type,
             received_at=self._clock(),
             request_id=request_id_var.get(),
-            alert_count=len(parsed.alerts),
+            alert_count=envelope.alert_count,
         )
-        return Prepared(delivery=delivery, parsed=parsed)
+        return Prepared(delivery=delivery, envelope=envelope)
 
     def dead_letter(self, source: str, body: bytes, headers: Mapping[str, str], reason: str) -> int:
         with self._store.transaction() as session:
@@ -169,8 +172,14 @@ class WebhookIntake:
             return letter.id
 
 
-def is_control_message(parsed: ParsedDelivery) -> bool:
-    return parsed.kind in (DeliveryKind.SUBSCRIPTION_CONFIRMATION, DeliveryKind.UNSUBSCRIBE_CONFIRMATION)
+def build_intake(settings: Settings, store: Store, clock: Callable[[], datetime]) -> WebhookIntake:
+    return WebhookIntake(
+        settings=settings,
+        store=store,
+        screen=make_screen(settings),
+        authenticate=WebhookAuthenticator.from_settings(settings.ingest, data_dir=settings.data_dir),
+        clock=clock,
+    )
 
 
 __all__ = [
@@ -179,5 +188,5 @@ __all__ = [
     "Unauthenticated",
     "UnsupportedMediaType",
     "WebhookIntake",
-    "is_control_message",
+    "build_intake",
 ]

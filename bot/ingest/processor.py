@@ -8,16 +8,14 @@ A claimed batch is processed several events per transaction (up to `BATCH_ALERTS
 the store's single writer lock is never held for long): one flip, one load of the alerts and
 incidents involved, one commit. If anything in such a transaction fails, it is rolled back and
 its events are processed again one per transaction, where a bad event is retried later or
-dead-lettered on its own. Bodies the webhook route has already parsed are handed over in
-memory (`remember`), so a delivery is normally parsed once, not twice.
+dead-lettered on its own. The webhook route only screened the body (see
+`integrations.base.Screen`); this is where its alerts are normalized.
 """
 
 from __future__ import annotations
 
 import socket
-import threading
-import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,15 +27,15 @@ from bot.audit import audit
 from bot.config.root import Settings
 from bot.errors import MalformedPayload
 from bot.incidents.apply import ApplyReport, IncidentBook, MutingContext
+from bot.ingest.parsing import ParseFn
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.store.db import Store
 from bot.store.models import DeadLetter, RawEvent
-from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions
+from integrations.base import DeliveryKind, ParsedDelivery
 
 log = get_logger(__name__)
 
-ParseFn = Callable[[str, bytes, dict[str, str]], ParsedDelivery]
 ConfirmFn = Callable[[str], None]  # GET an SNS SubscribeURL
 
 # One processing transaction carries at most this many alerts (and events): long enough to share
@@ -47,12 +45,6 @@ BATCH_EVENTS = 32
 # One claim takes at most this many alerts' worth of events (at least one event), so a worker's
 # round stays short and the worker pool can yield to webhooks between rounds.
 CLAIM_ALERTS = 2 * BATCH_ALERTS
-# Parsed deliveries kept for the workers, counted in alerts (about 6 KB each, so ~60 MB at most).
-# A bound on memory, not on correctness: an event not found here is parsed again from its body.
-PARSED_CACHE_ALERTS = 10_000
-# An entry not taken for this long is dropped when room is needed (another process handled the
-# event, or a worker got to it before the route could hand the parse over).
-PARSED_CACHE_STALE_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -68,63 +60,10 @@ def _status_counts(delivery: ParsedDelivery) -> tuple[tuple[str, str, int], ...]
     return tuple((source, status, n) for (source, status), n in counts.items())
 
 
-def parse_options(settings: Settings) -> ParseOptions:
-    cw = settings.ingest.cloudwatch
-    return ParseOptions(
-        insufficient_data_status=cw.insufficient_data_status,
-        insufficient_data_severity=cw.insufficient_data_severity,
-    )
-
-
 def worker_name() -> str:
     import os
 
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class ParsedCache:
-    """Deliveries the webhook route parsed, by raw event id, until a worker takes them.
-
-    Workers take events oldest first, so when the cache is full a new entry is not kept (the
-    oldest ones are the next to be taken), unless the oldest have gone stale.
-    """
-
-    def __init__(
-        self, max_alerts: int = PARSED_CACHE_ALERTS, stale_after: float = PARSED_CACHE_STALE_SECONDS
-    ) -> None:
-        self._max = max_alerts
-        self._stale_after = stale_after
-        self._items: OrderedDict[int, tuple[float, ParsedDelivery]] = OrderedDict()
-        self._alerts = 0
-        self._lock = threading.Lock()
-
-    def put(self, raw_event_id: int, parsed: ParsedDelivery) -> None:
-        size = len(parsed.alerts)
-        now = time.monotonic()
-        with self._lock:
-            if raw_event_id in self._items:
-                return
-            while self._items and self._alerts + size > self._max:
-                oldest_id, (added, oldest) = next(iter(self._items.items()))
-                if now - added < self._stale_after:
-                    return  # full of work that is still to come
-                del self._items[oldest_id]
-                self._alerts -= len(oldest.alerts)
-            if self._alerts + size > self._max:
-                return
-            self._items[raw_event_id] = (now, parsed)
-            self._alerts += size
-
-    def take(self, raw_event_id: int) -> ParsedDelivery | None:
-        with self._lock:
-            entry = self._items.pop(raw_event_id, None)
-            if entry is None:
-                return None
-            self._alerts -= len(entry[1].alerts)
-            return entry[1]
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 @dataclass(frozen=True)
@@ -155,12 +94,6 @@ class RawEventProcessor:
         self._metrics = metrics
         self._clock = clock
         self._on_processed = on_processed
-        self._parsed = ParsedCache()
-
-    def remember(self, raw_event_id: int, parsed: ParsedDelivery) -> None:
-        """The webhook route's parse of a just-committed body (`kept_headers` carry all a parser reads)."""
-        if parsed.kind is DeliveryKind.ALERTS:
-            self._parsed.put(raw_event_id, parsed)
 
     def claim(self, worker: str, limit: int) -> list[int]:
         return [raw_event_id for raw_event_id, _alerts in self._claim(worker, limit)]
@@ -239,33 +172,25 @@ class RawEventProcessor:
     def _load(self, raw_event_ids: Sequence[int], worker: str) -> tuple[list[_Loaded], list[int]]:
         """Parsed alert deliveries still claimed by `worker`; the rest (other kinds, unparseable)
         go the one-by-one way, which knows how to confirm, dead-letter and retry."""
-        missing: list[int] = []
         parsed: dict[int, ParsedDelivery] = {}
-        for raw_event_id in raw_event_ids:
-            found = self._parsed.take(raw_event_id)
-            if found is None:
-                missing.append(raw_event_id)
-            else:
-                parsed[raw_event_id] = found
+        mine: set[int] = set()
         sources: dict[int, str] = {}
         with self._store.sessions() as session:
             rows = session.execute(
-                select(RawEvent.id, RawEvent.source, RawEvent.status, RawEvent.claimed_by).where(
-                    RawEvent.id.in_(list(raw_event_ids))
-                )
+                select(RawEvent.id, RawEvent.source, RawEvent.status, RawEvent.claimed_by)
+                .add_columns(RawEvent.body, RawEvent.headers)
+                .where(RawEvent.id.in_(list(raw_event_ids)))
             ).all()
-            mine = {int(r.id) for r in rows if r.status == "pending" and r.claimed_by == worker}
-            sources = {int(r.id): str(r.source) for r in rows}
-            if missing:
-                for row in session.execute(
-                    select(RawEvent.id, RawEvent.source, RawEvent.body, RawEvent.headers).where(
-                        RawEvent.id.in_([i for i in missing if i in mine])
-                    )
-                ):
-                    try:
-                        parsed[int(row.id)] = self._parse(row.source, row.body, dict(row.headers or {}))
-                    except MalformedPayload:
-                        continue  # dead-lettered by the one-by-one path
+        for row in rows:
+            if row.status != "pending" or row.claimed_by != worker:
+                continue
+            raw_event_id = int(row.id)
+            mine.add(raw_event_id)
+            sources[raw_event_id] = str(row.source)
+            try:
+                parsed[raw_event_id] = self._parse(row.source, row.body, dict(row.headers or {}))
+            except MalformedPayload:
+                continue  # dead-lettered by the one-by-one path
         loaded: list[_Loaded] = []
         others: list[int] = []
         for raw_event_id in raw_event_ids:
@@ -348,9 +273,7 @@ class RawEventProcessor:
             return None  # another worker took it over or finished it
         event = session.get(RawEvent, raw_event_id)
         assert event is not None
-        delivery = self._parsed.take(raw_event_id) or self._parse(
-            event.source, event.body, dict(event.headers or {})
-        )
+        delivery = self._parse(event.source, event.body, dict(event.headers or {}))
         report = ApplyReport()
         if delivery.kind is DeliveryKind.SUBSCRIPTION_CONFIRMATION and delivery.subscribe_url:
             self._confirm(delivery.subscribe_url)

@@ -13,7 +13,8 @@ number) and ``valueString``. Alerts are read exactly as Alertmanager's (per-aler
 - links: generator (rule), dashboard, panel, silence and image URLs.
 
 Idempotency key: as Alertmanager (``groupKey`` + each alert's fingerprint/status/times), so
-deliveries from several Grafana HA instances collapse into one.
+deliveries from several Grafana HA instances collapse into one. `screen` makes every check of
+`parse` for the webhook route without building normalized alerts.
 """
 
 from __future__ import annotations
@@ -22,21 +23,20 @@ import re
 from collections.abc import Mapping
 
 from bot.alerts.normalized import Metric, NormalizedAlert
-from bot.errors import MalformedPayload
-from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions
+from integrations.base import DeliveryKind, Envelope, ParsedDelivery, ParseOptions
 from integrations.common.payload import (
     JsonObject,
-    expect_object,
-    get_list,
     get_object,
     get_str,
-    join,
     load_json_object,
     non_empty,
     to_float,
 )
 from integrations.prometheus.alertmanager import (
+    AlertHead,
+    alert_elements,
     alert_from_element,
+    alert_head,
     group_idempotency_key,
     group_key_of,
 )
@@ -72,8 +72,17 @@ def _value_string_vars(value_string: str) -> list[tuple[str, dict[str, str], flo
     return found
 
 
-def _grafana_alert(element: JsonObject, path: str) -> NormalizedAlert:
-    alert = alert_from_element(element, path, source=SOURCE)
+def _grafana_head(element: JsonObject, path: str) -> AlertHead:
+    """The Alertmanager head plus the checks of Grafana's own fields."""
+    head = alert_head(element, path)
+    get_object(element, "values", path)
+    for key in ("valueString", *_URL_KEYS):
+        get_str(element, key, path)
+    return head
+
+
+def _grafana_alert(element: JsonObject, path: str, head: AlertHead) -> NormalizedAlert:
+    alert = alert_from_element(element, path, source=SOURCE, head=head)
     values = _values(element, path)
     value_string = get_str(element, "valueString", path) or ""
     variables = _value_string_vars(value_string)
@@ -104,17 +113,27 @@ def _grafana_alert(element: JsonObject, path: str) -> NormalizedAlert:
     )
 
 
+def screen(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> Envelope:
+    """Check a Grafana alerting webhook delivery as `parse` would, for the webhook route."""
+    document = load_json_object(body)
+    heads = [_grafana_head(element, path) for element, path in alert_elements(document)]
+    return Envelope(
+        kind=DeliveryKind.ALERTS,
+        alert_count=len(heads),
+        idempotency_key=group_idempotency_key(SOURCE, group_key_of(document), heads),
+    )
+
+
 def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
     """Parse a Grafana alerting webhook delivery (signature checked separately)."""
     document = load_json_object(body)
-    if "alerts" not in document:
-        raise MalformedPayload("alerts: required")
-    alerts = []
-    for index, item in enumerate(get_list(document, "alerts", "")):
-        path = join("alerts", index)
-        alerts.append(_grafana_alert(expect_object(item, path), path))
+    heads: list[AlertHead] = []
+    alerts: list[NormalizedAlert] = []
+    for element, path in alert_elements(document):
+        heads.append(_grafana_head(element, path))
+        alerts.append(_grafana_alert(element, path, heads[-1]))
     return ParsedDelivery(
         kind=DeliveryKind.ALERTS,
         alerts=alerts,
-        idempotency_key=group_idempotency_key(SOURCE, group_key_of(document), alerts),
+        idempotency_key=group_idempotency_key(SOURCE, group_key_of(document), heads),
     )

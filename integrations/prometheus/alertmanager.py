@@ -13,21 +13,27 @@ One normalized alert per ``alerts[]`` element. Decisions:
 - Resource: Kubernetes workload from conventional labels (provider kubernetes), else
   instance/host/service/job. Metric: parsed best-effort from ``generatorURL``'s ``g0.expr``.
 - Idempotency key: a hash of ``groupKey`` and each alert's (fingerprint, status, startsAt,
-  endsAt), sorted. HA replicas send the same group with different ``externalURL``s and
+  endsAt as sent), sorted. HA replicas send the same group with different ``externalURL``s and
   receive-order; they all yield the same key. ``truncatedAlerts`` is tolerated and ignored.
+
+`screen` is what the webhook route runs: every check of `parse` (each alert's ``AlertHead``
+holds all of them) and the idempotency key, without building normalized alerts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import NamedTuple
 
 from bot.alerts.normalized import AlertStatus, NormalizedAlert
 from bot.errors import MalformedPayload
-from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions
+from integrations.base import DeliveryKind, Envelope, ParsedDelivery, ParseOptions
 from integrations.common.payload import (
     JsonObject,
     expect_object,
     get_list,
+    get_object,
     get_str,
     get_str_map,
     get_time,
@@ -35,16 +41,18 @@ from integrations.common.payload import (
     load_json_object,
     non_empty,
     stable_hash,
+    str_map,
 )
 from integrations.common.severity import severity_from_word
 from integrations.prometheus.labels import (
-    expression_from_generator_url,
-    metric_from_expression,
+    metric_from_generator_url,
     resource_from_labels,
 )
 
 SOURCE = "alertmanager"
 _SUPPORTED_VERSIONS = {"3", "4"}
+_MAP_OR_NULL = (dict, type(None))
+_STR_OR_NULL = (str, type(None))
 _LINK_ANNOTATIONS = ("runbook_url", "runbook", "dashboard_url", "dashboard", "playbook")
 
 
@@ -58,57 +66,106 @@ def alert_status(element: JsonObject, path: str) -> AlertStatus:
         raise MalformedPayload(f"{join(path, 'status')}: expected firing or resolved, got {raw!r}") from None
 
 
-def alert_from_element(element: JsonObject, path: str, *, source: str) -> NormalizedAlert:
+class AlertHead(NamedTuple):
+    """What identifies one Alertmanager-style alert, read with every check the full parse makes
+    (an element whose head can be read always normalizes). Times are kept as sent: the head is
+    what the idempotency key is made of, and HA replicas send the very same strings."""
+
+    fingerprint: str
+    status: str  # firing | resolved
+    starts: str  # startsAt as sent ("" when absent)
+    ends: str  # endsAt as sent for a resolved alert, else ""
+
+
+_EXACT_STATUS = {"firing": AlertStatus.FIRING, "resolved": AlertStatus.RESOLVED}
+
+
+def alert_head(element: JsonObject, path: str) -> AlertHead:
+    # Written for speed (the webhook route runs this for every alert): the common shapes are
+    # checked inline and anything else goes through the readers, which accept or explain it.
+    raw_status = element.get("status")
+    status = _EXACT_STATUS.get(raw_status) if type(raw_status) is str else None
+    if status is None:
+        status = alert_status(element, path)
+    labels = element.get("labels")
+    if labels is not None and type(labels) is not dict:
+        get_object(element, "labels", path)  # raises, naming the path
+    if type(element.get("annotations")) not in _MAP_OR_NULL:
+        get_object(element, "annotations", path)
+    if type(element.get("generatorURL")) not in _STR_OR_NULL:
+        get_str(element, "generatorURL", path)
+    fingerprint = element.get("fingerprint")
+    if type(fingerprint) is not str or not fingerprint:
+        fingerprint = get_str(element, "fingerprint", path) or stable_hash(
+            sorted(str_map(labels, join(path, "labels")).items())
+        )
+    resolved = status is AlertStatus.RESOLVED
+    return AlertHead(
+        fingerprint,
+        status.value,
+        _checked_time(element, "startsAt", path),
+        _checked_time(element, "endsAt", path) if resolved else "",
+    )
+
+
+def _checked_time(element: JsonObject, key: str, path: str) -> str:
+    """The time at `key` as sent, once it is known to read as a time (see `get_time`)."""
+    value = element.get(key)
+    if type(value) is str:
+        try:
+            datetime.fromisoformat(value)  # the usual RFC 3339 forms, cheaply
+            return value
+        except ValueError:
+            pass
+    get_time(element, key, path)  # raises unless it reads as a time (or as none)
+    return "" if value is None else str(value)
+
+
+def alert_from_element(
+    element: JsonObject, path: str, *, source: str, head: AlertHead | None = None
+) -> NormalizedAlert:
     """One Alertmanager-style alert object (also used by the Grafana parser)."""
-    status = alert_status(element, path)
+    head = head or alert_head(element, path)
+    status = AlertStatus(head.status)
     labels = get_str_map(element, "labels", path)
     annotations = get_str_map(element, "annotations", path)
-    fingerprint = get_str(element, "fingerprint", path) or stable_hash(sorted(labels.items()))
     generator_url = get_str(element, "generatorURL", path)
-    starts_at = get_time(element, "startsAt", path)
-    ends_at = get_time(element, "endsAt", path) if status is AlertStatus.RESOLVED else None
     links = non_empty(
         [generator_url if generator_url and "://" in generator_url else None]
         + [annotations.get(key) for key in _LINK_ANNOTATIONS if "://" in annotations.get(key, "")]
     )
     return NormalizedAlert(
         source=source,
-        fingerprint=fingerprint,
+        fingerprint=head.fingerprint,
         name=labels.get("alertname") or "unnamed",
         status=status,
         severity=severity_from_word(labels.get("severity")),
         summary=annotations.get("summary") or annotations.get("message") or annotations.get("title", ""),
         description=annotations.get("description", ""),
         resource=resource_from_labels(labels),
-        metric=metric_from_expression(expression_from_generator_url(generator_url), annotations),
-        starts_at=starts_at,
-        ends_at=ends_at,
+        metric=metric_from_generator_url(generator_url, annotations),
+        starts_at=get_time(element, "startsAt", path),
+        ends_at=get_time(element, "endsAt", path) if status is AlertStatus.RESOLVED else None,
         labels=labels,
         annotations=annotations,
         links=links,
     )
 
 
-def alerts_of_group(document: JsonObject, *, source: str) -> list[NormalizedAlert]:
-    alerts: list[NormalizedAlert] = []
+def alert_elements(document: JsonObject) -> list[tuple[JsonObject, str]]:
+    """Each ``alerts[]`` element with its path; ``alerts`` itself is required."""
+    if "alerts" not in document:
+        raise MalformedPayload("alerts: required")
+    elements = []
     for index, item in enumerate(get_list(document, "alerts", "")):
         path = join("alerts", index)
-        alerts.append(alert_from_element(expect_object(item, path), path, source=source))
-    return alerts
+        elements.append((expect_object(item, path), path))
+    return elements
 
 
-def group_idempotency_key(source: str, group_key: str, alerts: list[NormalizedAlert]) -> str:
+def group_idempotency_key(source: str, group_key: str, heads: Sequence[AlertHead]) -> str:
     """Same group content → same key, whichever HA replica sent it and in whatever order."""
-    content = sorted(
-        (
-            alert.fingerprint,
-            alert.status.value,
-            alert.starts_at.isoformat() if alert.starts_at else "",
-            alert.ends_at.isoformat() if alert.ends_at else "",
-        )
-        for alert in alerts
-    )
-    return f"{source}:{stable_hash(group_key, content)}"
+    return f"{source}:{stable_hash(group_key, sorted(heads))}"
 
 
 def group_key_of(document: Mapping[str, object]) -> str:
@@ -116,19 +173,37 @@ def group_key_of(document: Mapping[str, object]) -> str:
     return "" if raw is None else str(raw)
 
 
-def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
-    """Parse an Alertmanager webhook delivery."""
+def _document(body: bytes) -> JsonObject:
     document = load_json_object(body)
     version = get_str(document, "version", "")
     if version is not None and version.strip() not in _SUPPORTED_VERSIONS:
         raise MalformedPayload(
             f"version: unsupported Alertmanager webhook version {version!r} (expected 4 or 3)"
         )
-    if "alerts" not in document:
-        raise MalformedPayload("alerts: required")
-    alerts = alerts_of_group(document, source=SOURCE)
+    return document
+
+
+def screen(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> Envelope:
+    """Check an Alertmanager webhook delivery as `parse` would, for the webhook route."""
+    document = _document(body)
+    heads = [alert_head(element, path) for element, path in alert_elements(document)]
+    return Envelope(
+        kind=DeliveryKind.ALERTS,
+        alert_count=len(heads),
+        idempotency_key=group_idempotency_key(SOURCE, group_key_of(document), heads),
+    )
+
+
+def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
+    """Parse an Alertmanager webhook delivery."""
+    document = _document(body)
+    heads: list[AlertHead] = []
+    alerts: list[NormalizedAlert] = []
+    for element, path in alert_elements(document):
+        heads.append(alert_head(element, path))
+        alerts.append(alert_from_element(element, path, source=SOURCE, head=heads[-1]))
     return ParsedDelivery(
         kind=DeliveryKind.ALERTS,
         alerts=alerts,
-        idempotency_key=group_idempotency_key(SOURCE, group_key_of(document), alerts),
+        idempotency_key=group_idempotency_key(SOURCE, group_key_of(document), heads),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
 from bot.alerts.normalized import Metric, Provider, Resource
@@ -145,11 +146,38 @@ def expression_from_generator_url(url: str | None) -> str | None:
     return values[0] if values else None
 
 
-def metric_from_expression(expr: str | None, annotations: Mapping[str, str]) -> Metric | None:
-    """Best effort: the first metric name of the expression, its equality matchers as
-    dimensions, and the threshold of a trailing comparison (``... > 0.9``)."""
-    if not expr:
+def metric_from_generator_url(url: str | None, annotations: Mapping[str, str]) -> Metric | None:
+    """Best effort, from the PromQL expression in ``generatorURL``: its first metric name, its
+    equality matchers as dimensions, and the threshold of a trailing comparison (``... > 0.9``)."""
+    if not url:
         return None
+    read = _metric_of_url(url)
+    if read is None:
+        return None
+    name, dimensions, threshold = read
+    return _metric(name, dict(dimensions), threshold, annotations)
+
+
+# Every alert of a rule carries the same generatorURL, so a storm reads each one once.
+@lru_cache(maxsize=2048)
+def _metric_of_url(url: str) -> tuple[str | None, tuple[tuple[str, str], ...], float | None] | None:
+    expr = expression_from_generator_url(url)
+    return _read_expression(expr) if expr else None
+
+
+def _metric(
+    name: str | None, dimensions: dict[str, str], threshold: float | None, annotations: Mapping[str, str]
+) -> Metric:
+    return Metric(
+        namespace="prometheus",
+        name=name,
+        dimensions=dimensions,
+        threshold=threshold,
+        value=to_float(annotations.get("value")),
+    )
+
+
+def _read_expression(expr: str) -> tuple[str | None, tuple[tuple[str, str], ...], float | None]:
     matchers = _MATCHERS.search(expr)
     dimensions: dict[str, str] = {}
     if matchers:
@@ -171,10 +199,4 @@ def metric_from_expression(expr: str | None, annotations: Mapping[str, str]) -> 
         break
     comparison = _COMPARISON.search(expr)
     threshold = to_float(comparison.group(2)) if comparison else None
-    return Metric(
-        namespace="prometheus",
-        name=name,
-        dimensions=dimensions,
-        threshold=threshold,
-        value=to_float(annotations.get("value")),
-    )
+    return name, tuple(dimensions.items()), threshold

@@ -76,13 +76,14 @@ def test_alertmanager_group_from_two_replicas_is_processed_once(client: TestClie
 
 def test_unauthenticated_gets_401_and_stores_nothing(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AM_TOKEN", "s3cret-token")
+    monkeypatch.setenv("GENERIC_USERS", "ops:s3cret-token")
     runtime = make_runtime(
         data_dir,
         ingest={
             "allow_unauthenticated": False,
             "auth": {
                 "alertmanager": {"mode": "bearer", "secret_env": "AM_TOKEN"},
-                "generic": {"mode": "basic", "secret_env": "AM_TOKEN"},
+                "generic": {"mode": "basic", "secret_env": "GENERIC_USERS"},
             },
         },
     )
@@ -105,7 +106,6 @@ def test_unauthenticated_gets_401_and_stores_nothing(data_dir: Path, monkeypatch
         )
         assert ok.status_code == 202
         basic = base64.b64encode(b"ops:s3cret-token").decode()
-        monkeypatch.setenv("AM_TOKEN", "ops:s3cret-token")
         assert (
             client.post(
                 "/webhooks/generic", json=alert_body(), headers={"authorization": f"Basic {basic}"}

@@ -1,0 +1,140 @@
+"""The intake process: its framing, its check and commit stages, and the HTTP process's handling
+of it dying (503s, never a lost acknowledgement, a replacement started)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from bot.clock import utc_now
+from bot.config.loader import parse_settings
+from bot.http.app import create_app
+from bot.ingest.intake import build_intake
+from bot.ingest.intake_child import RequestReader, Writer, check_batch, commit_batch
+from bot.ingest.intake_process import ProcessIntake
+from bot.ingest.wire import Accepted, IntakeReply, IntakeRequest, Refused, frame
+from bot.store import migrate
+from bot.store.db import Store
+from bot.store.models import DeadLetter, RawEvent
+from tests.http.conftest import make_runtime
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
+GROUP = (FIXTURES / "alertmanager__mixed_group_k8s_replica_a.json").read_bytes()
+OTHER_REPLICA = (FIXTURES / "alertmanager__mixed_group_k8s_replica_b.json").read_bytes()
+JSON = {"content-type": "application/json"}
+
+
+def request(seq: int, body: bytes, source: str = "alertmanager") -> IntakeRequest:
+    return IntakeRequest(seq, source, body, dict(JSON), f"req-{seq}")
+
+
+def count(store: Store, model: type) -> int:
+    with store.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_reader_takes_whole_frames_in_batches_and_stops_at_eof() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        reader = RequestReader(ours)
+        data = frame(request(1, b"a")) + frame(request(2, b"b")) + frame(request(3, b"c"))
+        theirs.sendall(data[:-5])  # the third frame is cut short
+        assert [r.seq for r in reader.next_batch(limit=10, wait=0)] == [1, 2]
+        theirs.sendall(data[-5:])
+        assert [r.seq for r in reader.next_batch(limit=10, wait=0)] == [3]
+        theirs.sendall(frame(request(4, b"d")) + frame(request(5, b"e")))
+        assert [r.seq for r in reader.next_batch(limit=1, wait=0)] == [4]  # at most `limit`
+        assert [r.seq for r in reader.next_batch(limit=1, wait=0)] == [5]
+        theirs.shutdown(socket.SHUT_WR)
+        assert reader.next_batch(limit=10, wait=0) is None
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store.connect(f"sqlite:///{tmp_path / 'intake.sqlite3'}")
+    migrate.upgrade(store)
+    return store
+
+
+def test_check_then_commit_answers_every_request(store: Store, tmp_path: Path) -> None:
+    intake = build_intake(parse_settings({"data_dir": str(tmp_path)}, {}), store, utc_now)
+    batch = [
+        request(1, GROUP),
+        request(2, b'{"alerts": [{"status": "maybe"}]}'),
+        request(3, OTHER_REPLICA),  # the same group from the second Alertmanager
+        request(4, GROUP, source="nope"),
+    ]
+    refused, prepared = check_batch(intake, batch)
+    assert {r.seq: r.answer for r in refused} == {
+        2: Refused("malformed", "alerts[0].status: expected firing or resolved, got 'maybe'"),
+        4: Refused("unknown_source", refused[1].answer.message),
+    }
+    assert count(store, DeadLetter) == 1  # the malformed body is kept; the unknown source is not
+    answers = {r.seq: r.answer for r in commit_batch(store, prepared)}
+    first, second = answers[1], answers[3]
+    assert isinstance(first, Accepted) and isinstance(second, Accepted)
+    assert not first.outcome.duplicate and second.outcome.duplicate
+    assert first.alert_count == len(json.loads(GROUP)["alerts"]) and first.kind == "alerts"
+    assert count(store, RawEvent) == 1
+
+
+def test_a_store_that_fails_answers_the_whole_batch_unavailable(tmp_path: Path) -> None:
+    settings = parse_settings({"data_dir": str(tmp_path)}, {})
+    unmigrated = Store.connect(f"sqlite:///{tmp_path / 'empty.sqlite3'}")  # no tables
+    _refused, prepared = check_batch(build_intake(settings, unmigrated, utc_now), [request(1, GROUP)])
+    [reply] = commit_batch(unmigrated, prepared)
+    assert isinstance(reply.answer, Refused) and reply.answer.error == "store_unavailable"
+
+
+def test_writer_commits_what_is_queued_and_answers_after_the_commit(store: Store, tmp_path: Path) -> None:
+    intake = build_intake(parse_settings({"data_dir": str(tmp_path)}, {}), store, utc_now)
+    sent: list[IntakeReply] = []
+
+    def send(replies: object) -> None:
+        assert count(store, RawEvent) >= 1  # committed before anyone hears of it
+        sent.extend(replies)  # type: ignore[call-overload]
+
+    writer = Writer(store, send, batch_max=256)
+    writer.start()
+    writer.put(check_batch(intake, [request(1, GROUP)])[1])
+    writer.put(check_batch(intake, [request(2, OTHER_REPLICA)])[1])
+    writer.stop()
+    assert sorted(r.seq for r in sent) == [1, 2]
+    assert count(store, RawEvent) == 1
+
+
+def test_killed_intake_process_gets_503s_then_a_replacement(data_dir: Path) -> None:
+    runtime = make_runtime(data_dir, ingest={"intake": "process"})
+    assert isinstance(runtime.intake, ProcessIntake)
+    with TestClient(create_app(runtime)) as client:
+        assert client.post("/webhooks/alertmanager", content=GROUP, headers=JSON).status_code == 202
+        old_pid = runtime.intake.pid
+        assert old_pid is not None
+        os.kill(old_pid, signal.SIGKILL)
+        statuses: list[int] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            body = json.dumps({"id": f"d{len(statuses)}", "name": "DiskFull", "status": "firing"}).encode()
+            response = client.post("/webhooks/generic", content=body, headers=JSON)
+            statuses.append(response.status_code)
+            if response.status_code == 202:
+                break
+            assert response.status_code == 503
+            time.sleep(0.05)
+        assert statuses[-1] == 202
+        assert runtime.intake.restarts == 1 and runtime.intake.pid not in (None, old_pid)
+        # Every 202 is stored; every 503 left nothing behind.
+        assert count(runtime.store, RawEvent) == 2
+        new_pid = runtime.intake.pid
+    assert new_pid is not None
+    with pytest.raises(ProcessLookupError):  # stopped with the app
+        os.kill(new_pid, 0)
+    runtime.store.dispose()
