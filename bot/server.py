@@ -1,4 +1,5 @@
-"""`conductor serve`: the HTTP app, the workers and the scheduler in one process."""
+"""`conductor serve`: the HTTP app, the workers and the scheduler, plus the intake process it
+starts for webhooks (see `bot.ingest.intake_process`)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def serve(
     bind_port = settings.server.port if port is None else port
     log.info("listening", host=bind_host, port=bind_port)
     # uvicorn turns SIGTERM/SIGINT into a graceful shutdown: stop accepting, finish in-flight
-    # requests, then run the lifespan shutdown that drains the committer and stops workers.
+    # requests, then run the lifespan shutdown that stops the intake (after it has answered what
+    # it read) and the workers.
     uvicorn.run(
         app,
         host=bind_host,

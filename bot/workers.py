@@ -1,7 +1,8 @@
 """In-process workers: threads that claim persisted work and run it.
 
-Each task is a callable `(worker_name) -> int` returning how much it did; a worker sleeps
-only when a whole round did nothing. Stopping lets the current item finish; anything not
+Each task is a callable `(worker_name, limit) -> int` that claims at most `limit` items (None:
+its usual batch) and returns how many it handled; a worker sleeps only when a whole round did
+nothing. Stopping lets the current item finish; anything not
 started stays pending in the store for the next start.
 
 Answering webhooks comes first. The HTTP server and these threads share one interpreter lock,
@@ -9,9 +10,10 @@ and a thread busy with background work keeps it for up to `sys.getswitchinterval
 so during an alert storm the workers would otherwise slow every acknowledgement down. During a
 storm (at least `STORM_IN_FLIGHT` webhook requests in flight, or that many a moment ago; see
 `foreground()`), a worker does not start a round until the storm pauses or it has waited
-`MAX_DEFER_SECONDS`; then one worker at a time does one round and the wait starts over. So a
-burst is acknowledged at full speed and processed right after it, and a long storm still gets
-its background work done (a round every second or so), never none. Ordinary traffic (a few
+`MAX_DEFER_SECONDS`; then one worker at a time does one short round (at most
+`STORM_ROUND_ITEMS` items per task, so the interpreter lock is not held for long) and the wait
+starts over. So a burst is acknowledged at full speed and processed right after it, and a long
+storm still gets some background work done every second, never none. Ordinary traffic (a few
 requests at a time) does not defer anything. Work not done yet is durable and is picked up as
 usual.
 """
@@ -28,7 +30,7 @@ from bot.logs import get_logger
 
 log = get_logger(__name__)
 
-Task = Callable[[str], int]
+Task = Callable[[str, int | None], int]
 
 # This many webhook requests in flight at once is a storm.
 STORM_IN_FLIGHT = 8
@@ -39,6 +41,8 @@ FOREGROUND_LINGER_SECONDS = 0.05
 MAX_DEFER_SECONDS = 1.0
 # How often a deferring worker looks whether the storm has paused.
 DEFER_POLL_SECONDS = 0.01
+# What a round during a storm may take per task (raw events of up to 50 alerts, jobs).
+STORM_ROUND_ITEMS = 4
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ class WorkerPool:
             if self.busy():
                 with self._turn:  # during a storm, one worker at a time, one round per deferral
                     self._defer()
-                    did = self._round(name)
+                    did = self._round(name, STORM_ROUND_ITEMS if self.busy() else None)
             else:
                 did = self._round(name)
             if did == 0:
@@ -125,13 +129,13 @@ class WorkerPool:
         while self.busy() and time.monotonic() < deadline and not self._stop.is_set():
             self._stop.wait(DEFER_POLL_SECONDS)
 
-    def _round(self, name: str) -> int:
+    def _round(self, name: str, limit: int | None = None) -> int:
         did = 0
         for task in self._tasks:
             if self._stop.is_set():
                 return did
             try:
-                did += task.run(name)
+                did += task.run(name, limit)
             except Exception as exc:
                 log.error("worker task failed", task=task.name, error=str(exc), exc_info=True)
         return did

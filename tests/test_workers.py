@@ -9,17 +9,19 @@ from contextlib import ExitStack
 
 import pytest
 
-from bot.workers import MAX_DEFER_SECONDS, STORM_IN_FLIGHT, NamedTask, WorkerPool
+from bot.workers import MAX_DEFER_SECONDS, STORM_IN_FLIGHT, STORM_ROUND_ITEMS, NamedTask, WorkerPool
 
 
 class Recorder:
     def __init__(self) -> None:
         self.rounds: list[float] = []
+        self.limits: list[int | None] = []
         self.lock = threading.Lock()
 
-    def __call__(self, worker: str) -> int:
+    def __call__(self, worker: str, limit: int | None) -> int:
         with self.lock:
             self.rounds.append(time.monotonic())
+            self.limits.append(limit)
         time.sleep(0.01)
         return 1  # always "did something", so the workers never sleep between rounds
 
@@ -48,10 +50,12 @@ def test_a_storm_defers_rounds_and_they_resume_when_it_passes(recorded: tuple[Wo
         time.sleep(2.5 * MAX_DEFER_SECONDS)
         ended = time.monotonic()
         during = rounds_between(recorder, began, ended)
-    # One round per deferral for the whole pool: never none, never the free-running rate.
+    # One short round per deferral for the whole pool: never none, never the free-running rate.
     assert 1 <= during <= 3
+    assert recorder.limits[:during] == [STORM_ROUND_ITEMS] * during
     time.sleep(0.5)
     assert rounds_between(recorder, ended, time.monotonic()) > 10  # both workers run freely again
+    assert recorder.limits[-1] is None
 
 
 def test_ordinary_traffic_does_not_defer(recorded: tuple[WorkerPool, Recorder]) -> None:

@@ -1,4 +1,4 @@
-"""GET /healthz (process up), /readyz (store reachable, migrations current), /metrics."""
+"""GET /healthz (process up), /readyz (store reachable, migrations current, intake running), /metrics."""
 
 from __future__ import annotations
 
@@ -21,8 +21,11 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     ready, reason = await run_in_threadpool(runtime.store_ready)
+    intake = runtime.intake.ready()
+    ready = ready and intake is None
     return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "store": reason}, status_code=200 if ready else 503
+        {"status": "ready" if ready else "not_ready", "store": reason, "intake": intake or "ok"},
+        status_code=200 if ready else 503,
     )
 
 

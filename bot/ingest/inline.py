@@ -24,6 +24,9 @@ class InlineIntake:
     def stop(self) -> None:
         self._committer.stop()
 
+    def ready(self) -> str | None:
+        return None
+
     async def submit(self, source: str, body: bytes, headers: Mapping[str, str]) -> Accepted:
         """Raise the errors of `wire.REFUSALS`; else the body is committed."""
         prepared = await self._check(source, body, headers)

@@ -43,6 +43,9 @@ from bot.logs import get_logger, request_id_var
 log = get_logger(__name__)
 
 START_TIMEOUT_SECONDS = 60.0
+# A replacement that fails to start is tried again after this long, doubling up to the maximum.
+RESTART_DELAY_SECONDS = 1.0
+RESTART_DELAY_MAX_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 30.0
 # A request not answered by then gets 503 (its sender retries; the idempotency key makes a
 # retry of a body that was committed after all a duplicate).
@@ -82,6 +85,12 @@ class ProcessIntake:
     @property
     def restarts(self) -> int:
         return self._restarts
+
+    def ready(self) -> str | None:
+        connection = self._connection
+        if connection is None or not connection.process.is_alive():
+            return "the intake process is not running"
+        return None
 
     def start(self) -> None:
         """Start the intake process and wait until it has opened the store."""
@@ -173,17 +182,26 @@ class ProcessIntake:
             return
         log.error("intake process exited; starting a new one", exitcode=connection.process.exitcode)
         self._connection = None
-        try:
-            replacement = await asyncio.to_thread(_spawn, self._settings)
-        except IntakeStartFailed as exc:
-            log.error("intake process could not be restarted", error=str(exc))
+        await self._replace()
+
+    async def _replace(self) -> None:
+        delay = RESTART_DELAY_SECONDS
+        while not self._stopping:
+            try:
+                replacement = await asyncio.to_thread(_spawn, self._settings)
+            except IntakeStartFailed as exc:
+                log.error("intake process could not be started; trying again", error=str(exc), delay=delay)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, RESTART_DELAY_MAX_SECONDS)
+                continue
+            if self._stopping:
+                replacement.sock.close()
+                replacement.process.join(STOP_TIMEOUT_SECONDS)
+                return
+            self._restarts += 1
+            self._connection = replacement
+            log.info("intake process started", pid=replacement.process.pid)
             return
-        if self._stopping:
-            replacement.sock.close()
-            replacement.process.join(STOP_TIMEOUT_SECONDS)
-            return
-        self._restarts += 1
-        self._connection = replacement
 
 
 def _expire(connection: _Connection, seq: int) -> None:

@@ -127,9 +127,10 @@ class RawEventProcessor:
                 )
         return claimed
 
-    def run_once(self, worker: str) -> int:
-        """Claim and process one batch; returns how many events were handled."""
-        claimed = self._claim(worker, self._settings.workers.claim_batch)
+    def run_once(self, worker: str, limit: int | None = None) -> int:
+        """Claim and process one batch (at most `limit` events, else `claim_batch`); returns how
+        many events were handled."""
+        claimed = self._claim(worker, limit or self._settings.workers.claim_batch)
         batch: list[int] = []
         alerts = 0
         for raw_event_id, count in claimed:

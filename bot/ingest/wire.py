@@ -70,6 +70,10 @@ class WebhookIntakeService(Protocol):
 
     def stop(self) -> None: ...
 
+    def ready(self) -> str | None:
+        """None when webhooks can be taken, else why not."""
+        ...
+
     async def submit(self, source: str, body: bytes, headers: Mapping[str, str]) -> Accepted:
         """Raise one of the REFUSALS errors; else the body is committed."""
         ...

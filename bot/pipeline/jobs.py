@@ -29,7 +29,8 @@ class JobRunner:
     def kinds(self) -> list[str]:
         return sorted(self._handlers)
 
-    def run_once(self, worker: str) -> int:
+    def run_once(self, worker: str, limit: int | None = None) -> int:
+        """Claim and run due jobs (at most `limit`, else `claim_batch`); returns how many."""
         if not self._handlers:
             return 0
         lease = timedelta(seconds=self._settings.workers.claim_timeout_seconds)
@@ -39,7 +40,7 @@ class JobRunner:
                 worker=worker,
                 now=self._clock(),
                 lease=lease,
-                limit=self._settings.workers.claim_batch,
+                limit=limit or self._settings.workers.claim_batch,
                 kinds=self.kinds,
             )
         for job in claimed:

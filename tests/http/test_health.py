@@ -14,7 +14,7 @@ def test_healthz(client: TestClient) -> None:
 
 
 def test_readyz_reports_store_and_migrations(client: TestClient, runtime: Runtime) -> None:
-    assert client.get("/readyz").json() == {"status": "ready", "store": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready", "store": "ok", "intake": "ok"}
     with runtime.store.engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = 'older'"))
     response = client.get("/readyz")

@@ -1,10 +1,13 @@
-"""POST /webhooks/{source}: 202 only after the body is stored; bad input changes nothing."""
+"""POST /webhooks/{source}: 202 only after the body is stored; bad input changes nothing.
+
+Every test runs with the intake process (the default) and with the inline intake."""
 
 from __future__ import annotations
 
 import base64
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,18 @@ from bot.store.models import Alert, DeadLetter, Incident, RawEvent
 from tests.http.conftest import make_runtime
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
+
+
+@pytest.fixture(params=["process", "inline"])
+def intake(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def runtime(data_dir: Path, intake: str) -> Iterator[Runtime]:
+    rt = make_runtime(data_dir, ingest={"intake": intake})
+    yield rt
+    rt.store.dispose()
 
 
 def count(runtime: Runtime, model: type) -> int:
@@ -74,12 +89,15 @@ def test_alertmanager_group_from_two_replicas_is_processed_once(client: TestClie
         assert all(a.deliveries == 1 for a in session.scalars(select(Alert)))
 
 
-def test_unauthenticated_gets_401_and_stores_nothing(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unauthenticated_gets_401_and_stores_nothing(
+    data_dir: Path, intake: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AM_TOKEN", "s3cret-token")
     monkeypatch.setenv("GENERIC_USERS", "ops:s3cret-token")
     runtime = make_runtime(
         data_dir,
         ingest={
+            "intake": intake,
             "allow_unauthenticated": False,
             "auth": {
                 "alertmanager": {"mode": "bearer", "secret_env": "AM_TOKEN"},
@@ -130,8 +148,8 @@ def test_malformed_gets_400_with_reason_and_a_dead_letter(client: TestClient, ru
     assert letters[1].body == b"{not json"
 
 
-def test_oversized_body_gets_413(data_dir: Path) -> None:
-    runtime = make_runtime(data_dir, ingest={"max_body_bytes": 2048})
+def test_oversized_body_gets_413(data_dir: Path, intake: str) -> None:
+    runtime = make_runtime(data_dir, ingest={"intake": intake, "max_body_bytes": 2048})
     with TestClient(create_app(runtime)) as client:
         response = client.post("/webhooks/generic", json=alert_body(description="x" * 4096))
         assert response.status_code == 413
@@ -165,3 +183,16 @@ def test_sns_text_plain_body_is_accepted(client: TestClient, runtime: Runtime) -
     wait_processed(runtime)
     with runtime.store.sessions() as session:
         assert session.scalars(select(Incident)).one().provider == "aws"
+
+
+def test_a_malformed_alert_deep_in_a_group_gets_400_before_anything_is_stored(
+    client: TestClient, runtime: Runtime
+) -> None:
+    group = json.loads((FIXTURES / "alertmanager__mixed_group_k8s_replica_a.json").read_bytes())
+    group["alerts"][-1]["startsAt"] = "yesterday"
+    response = client.post("/webhooks/alertmanager", json=group)
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        f"alerts[{len(group['alerts']) - 1}].startsAt: not an ISO 8601 time: 'yesterday'"
+    )
+    assert count(runtime, RawEvent) == 0 and count(runtime, DeadLetter) == 1

@@ -119,6 +119,10 @@ def test_killed_intake_process_gets_503s_then_a_replacement(data_dir: Path) -> N
         old_pid = runtime.intake.pid
         assert old_pid is not None
         os.kill(old_pid, signal.SIGKILL)
+        noticed = time.monotonic() + 5
+        while runtime.intake.ready() is None and time.monotonic() < noticed:
+            time.sleep(0.005)
+        assert runtime.intake.ready() == "the intake process is not running"
         statuses: list[int] = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -130,6 +134,7 @@ def test_killed_intake_process_gets_503s_then_a_replacement(data_dir: Path) -> N
             assert response.status_code == 503
             time.sleep(0.05)
         assert statuses[-1] == 202
+        assert client.get("/readyz").json()["intake"] == "ok"
         assert runtime.intake.restarts == 1 and runtime.intake.pid not in (None, old_pid)
         # Every 202 is stored; every 503 left nothing behind.
         assert count(runtime.store, RawEvent) == 2
