@@ -76,6 +76,7 @@ class ProcessIntake:
         self._opening: asyncio.Lock | None = None
         self._stopping = False
         self._restarts = 0
+        self._watching: asyncio.Task[_Connection] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -97,6 +98,11 @@ class ProcessIntake:
         self._stopping = False
         self._connection = _spawn(self._settings)
         log.info("intake process started", pid=self.pid)
+        try:  # watch it from now on, not from the first webhook (lifespan runs on the loop)
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: the first submit connects
+        self._watching = loop.create_task(self._open())
 
     def stop(self) -> None:
         """Close the socket (the process answers what it has read, then exits) and wait for it."""
@@ -189,7 +195,7 @@ class ProcessIntake:
         while not self._stopping:
             try:
                 replacement = await asyncio.to_thread(_spawn, self._settings)
-            except IntakeStartFailed as exc:
+            except Exception as exc:  # noqa: BLE001 - keep trying; webhooks get 503 meanwhile
                 log.error("intake process could not be started; trying again", error=str(exc), delay=delay)
                 await asyncio.sleep(delay)
                 delay = min(2 * delay, RESTART_DELAY_MAX_SECONDS)
@@ -201,6 +207,7 @@ class ProcessIntake:
             self._restarts += 1
             self._connection = replacement
             log.info("intake process started", pid=replacement.process.pid)
+            await self._open()  # reading its answers also notices if it dies
             return
 
 

@@ -143,3 +143,33 @@ def test_killed_intake_process_gets_503s_then_a_replacement(data_dir: Path) -> N
     with pytest.raises(ProcessLookupError):  # stopped with the app
         os.kill(new_pid, 0)
     runtime.store.dispose()
+
+
+def test_a_replacement_that_fails_to_start_is_tried_again(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.ingest import intake_process
+
+    runtime = make_runtime(data_dir, ingest={"intake": "process"})
+    assert isinstance(runtime.intake, ProcessIntake)
+    real_spawn = intake_process._spawn
+    attempts: list[float] = []
+
+    def flaky_spawn(settings: object) -> object:
+        attempts.append(time.monotonic())
+        if len(attempts) <= 2:
+            raise intake_process.IntakeStartFailed("the store is not there yet")
+        return real_spawn(settings)  # type: ignore[arg-type]
+
+    with TestClient(create_app(runtime)) as client:
+        monkeypatch.setattr(intake_process, "_spawn", flaky_spawn)
+        pid = runtime.intake.pid
+        assert pid is not None and pid != os.getpid()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while runtime.intake.restarts == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert runtime.intake.restarts == 1 and len(attempts) == 3
+        assert attempts[2] - attempts[1] >= 2 * (attempts[1] - attempts[0]) * 0.9  # backing off
+        assert client.post("/webhooks/alertmanager", content=GROUP, headers=JSON).status_code == 202
+    runtime.store.dispose()
