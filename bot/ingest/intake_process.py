@@ -105,7 +105,8 @@ class ProcessIntake:
         self._watching = loop.create_task(self._open())
 
     def stop(self) -> None:
-        """Close the socket (the process answers what it has read, then exits) and wait for it."""
+        """Close our side of the socket (the process commits what it has read, then exits) and
+        wait for it. In-flight requests have had their answers: uvicorn stops them first."""
         self._stopping = True
         connection, self._connection = self._connection, None
         if connection is None:
@@ -113,7 +114,7 @@ class ProcessIntake:
         # Shut the socket down now: closing the stream transport would only take effect on the
         # event loop's next turn, and this thread is about to wait for the process.
         with contextlib.suppress(OSError):  # OSError: the process is already gone
-            connection.sock.shutdown(socket.SHUT_RDWR)
+            connection.sock.shutdown(socket.SHUT_WR)
         if connection.writer is not None:
             connection.writer.close()
         else:
