@@ -195,6 +195,7 @@ class Executor:
         if not incident_resolved and run.incident_id and self.deps.score_now and threshold is not None:
             score = self.deps.score_now(run.incident_id)
             score_fell = score is not None and score < threshold
+            log.info("verification rescored the incident", run_id=run_id, score=score, threshold=threshold)
         now = self.deps.clock()
         with self.deps.store.transaction() as session:
             run = _load(session, run_id)

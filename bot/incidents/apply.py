@@ -419,7 +419,10 @@ class IncidentBook:
             ("resolved", report.resolved),
         ):
             for incident_id in dict.fromkeys(ids):
-                self._enqueue({"incident_id": incident_id, "event": event}, now)
+                payload: dict[str, Any] = {"incident_id": incident_id, "event": event}
+                if event == "updated" and incident_id in touched:  # a later repeat's report covers it
+                    payload["alert_events"] = touched[incident_id]["alert_events"]
+                self._enqueue(payload, now)
         self.flush()
         return report
 

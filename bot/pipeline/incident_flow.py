@@ -81,11 +81,24 @@ class IncidentFlow:
     def handle(self, job: ClaimedJob) -> None:
         incident_id = int(job.payload["incident_id"])
         event = str(job.payload["event"])
+        if event == "updated" and self._superseded(incident_id, job.payload.get("alert_events")):
+            self._metrics.incidents.labels(event="updated_coalesced").inc()
+            return
         if event in ("opened", "reopened"):
             self.decide(incident_id)
         elif event == "resolved":
             self._cancel_pending_runs(incident_id)
         self._fanout.incident_changed(incident_id, event)
+
+    def _superseded(self, incident_id: int, alert_events: object) -> bool:
+        """Whether alerts repeated on the incident after this "updated" was queued: every repeat
+        queues its own, and reporters render the incident as it is now, so the latest one tells
+        everything this one would have (a storm of repeats costs one Slack update, not hundreds)."""
+        if not isinstance(alert_events, int):
+            return False  # queued before updates carried the count
+        with self._store.sessions() as session:
+            current = session.scalar(select(Incident.alert_events).where(Incident.id == incident_id))
+        return current is not None and current > alert_events
 
     def _trigger_alert(self, incident_id: int) -> tuple[Incident, NormalizedAlert] | None:
         with self._store.sessions() as session:

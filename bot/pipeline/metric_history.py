@@ -33,6 +33,18 @@ def azure_resource_uri(alert: NormalizedAlert) -> str:
     return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{metric.namespace}/{name}"
 
 
+def aligned_start(start: datetime, period: timedelta) -> datetime:
+    """`start` rounded down to a whole period since the epoch.
+
+    Metric services bucket a window from its start, so a start that moves with the clock makes
+    every fetch return the same data under new bucket times, and the detector would take re-bucketed
+    old points for new ones (a sustained spike would look less anomalous at every look). Aligned,
+    repeated fetches return the same buckets, and only a new period adds a point."""
+    seconds = period.total_seconds()
+    epoch = start.timestamp()
+    return datetime.fromtimestamp(epoch - epoch % seconds, start.tzinfo)
+
+
 class MetricHistory:
     """One fetch per alert; sources are built on first use (per AWS region)."""
 
@@ -80,7 +92,7 @@ class MetricHistory:
         metric = alert.metric
         if metric is None or not metric.name:
             raise NoMetric("the alert names no metric")
-        start, end = now - self._lookback, now
+        start, end = aligned_start(now - self._lookback, self._period), now
         provider = alert.resource.provider
         if provider is Provider.AWS:
             if not metric.namespace:

@@ -115,3 +115,42 @@ def test_gcp_alert_metric_is_fetched_for_its_project_and_instance() -> None:
 def test_alerts_without_a_usable_metric_say_why(a: NormalizedAlert, reason: str) -> None:
     with pytest.raises(NoMetric, match=reason):
         history().fetch(a, NOW)
+
+
+def test_repeated_cloudwatch_fetches_return_the_same_buckets(moto: object) -> None:
+    import boto3
+
+    from bot.pipeline.metric_history import aligned_start
+
+    start = datetime(2026, 11, 24, 3, 38, 52, 500000, tzinfo=UTC)
+    assert aligned_start(start, timedelta(minutes=5)) == datetime(2026, 11, 24, 3, 35, tzinfo=UTC)
+    end = datetime.now(UTC) - timedelta(seconds=30)
+    dims = [{"Name": "ServiceName", "Value": "checkout"}]
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/ECS",
+        MetricData=[
+            {
+                "MetricName": "CPUUtilization",
+                "Dimensions": dims,
+                "Timestamp": end - timedelta(minutes=5 * i),
+                "Value": 40.0 + i,
+            }
+            for i in range(12)
+        ],
+    )
+    fetch_alert = alert(
+        Provider.AWS,
+        Resource(type="ecs:service", id="prod/checkout", region="us-east-1"),
+        Metric(
+            namespace="AWS/ECS",
+            name="CPUUtilization",
+            dimensions={"ServiceName": "checkout"},
+            statistic="Average",
+        ),
+    )
+    source = history()
+    now = datetime.now(UTC)
+    first = source.fetch(fetch_alert, now)
+    again = source.fetch(fetch_alert, now + timedelta(seconds=7))
+    assert len(first) >= 11
+    assert list(first.timestamps) == list(again.timestamps) and list(first.values) == list(again.values)
