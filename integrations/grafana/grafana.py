@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 
 from bot.alerts.normalized import Metric, NormalizedAlert
-from integrations.base import DeliveryKind, Envelope, ParsedDelivery, ParseOptions
+from integrations.base import Envelope, ParsedDelivery, ParseOptions
 from integrations.common.payload import (
     JsonObject,
     get_object,
@@ -34,11 +34,10 @@ from integrations.common.payload import (
 )
 from integrations.prometheus.alertmanager import (
     AlertHead,
-    alert_elements,
     alert_from_element,
     alert_head,
-    group_idempotency_key,
-    group_key_of,
+    parse_group,
+    screen_group,
 )
 from integrations.prometheus.labels import resource_from_labels
 
@@ -115,25 +114,9 @@ def _grafana_alert(element: JsonObject, path: str, head: AlertHead) -> Normalize
 
 def screen(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> Envelope:
     """Check a Grafana alerting webhook delivery as `parse` would, for the webhook route."""
-    document = load_json_object(body)
-    heads = [_grafana_head(element, path) for element, path in alert_elements(document)]
-    return Envelope(
-        kind=DeliveryKind.ALERTS,
-        alert_count=len(heads),
-        idempotency_key=group_idempotency_key(SOURCE, group_key_of(document), heads),
-    )
+    return screen_group(SOURCE, load_json_object(body), _grafana_head)
 
 
 def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
     """Parse a Grafana alerting webhook delivery (signature checked separately)."""
-    document = load_json_object(body)
-    heads: list[AlertHead] = []
-    alerts: list[NormalizedAlert] = []
-    for element, path in alert_elements(document):
-        heads.append(_grafana_head(element, path))
-        alerts.append(_grafana_alert(element, path, heads[-1]))
-    return ParsedDelivery(
-        kind=DeliveryKind.ALERTS,
-        alerts=alerts,
-        idempotency_key=group_idempotency_key(SOURCE, group_key_of(document), heads),
-    )
+    return parse_group(SOURCE, load_json_object(body), _grafana_head, _grafana_alert)

@@ -22,7 +22,7 @@ holds all of them) and the idempotency key, without building normalized alerts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -183,27 +183,43 @@ def _document(body: bytes) -> JsonObject:
     return document
 
 
-def screen(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> Envelope:
-    """Check an Alertmanager webhook delivery as `parse` would, for the webhook route."""
-    document = _document(body)
-    heads = [alert_head(element, path) for element, path in alert_elements(document)]
+HeadFn = Callable[[JsonObject, str], AlertHead]
+AlertFn = Callable[[JsonObject, str, AlertHead], NormalizedAlert]
+
+
+def screen_group(source: str, document: JsonObject, head: HeadFn) -> Envelope:
+    """An Alertmanager-style group checked alert by alert, for the webhook route (also Grafana's)."""
+    heads = [head(element, path) for element, path in alert_elements(document)]
     return Envelope(
         kind=DeliveryKind.ALERTS,
         alert_count=len(heads),
-        idempotency_key=group_idempotency_key(SOURCE, group_key_of(document), heads),
+        idempotency_key=group_idempotency_key(source, group_key_of(document), heads),
     )
+
+
+def parse_group(source: str, document: JsonObject, head: HeadFn, alert: AlertFn) -> ParsedDelivery:
+    """An Alertmanager-style group normalized alert by alert (also Grafana's)."""
+    heads: list[AlertHead] = []
+    alerts: list[NormalizedAlert] = []
+    for element, path in alert_elements(document):
+        heads.append(head(element, path))
+        alerts.append(alert(element, path, heads[-1]))
+    return ParsedDelivery(
+        kind=DeliveryKind.ALERTS,
+        alerts=alerts,
+        idempotency_key=group_idempotency_key(source, group_key_of(document), heads),
+    )
+
+
+def _alertmanager_alert(element: JsonObject, path: str, head: AlertHead) -> NormalizedAlert:
+    return alert_from_element(element, path, source=SOURCE, head=head)
+
+
+def screen(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> Envelope:
+    """Check an Alertmanager webhook delivery as `parse` would, for the webhook route."""
+    return screen_group(SOURCE, _document(body), alert_head)
 
 
 def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
     """Parse an Alertmanager webhook delivery."""
-    document = _document(body)
-    heads: list[AlertHead] = []
-    alerts: list[NormalizedAlert] = []
-    for element, path in alert_elements(document):
-        heads.append(alert_head(element, path))
-        alerts.append(alert_from_element(element, path, source=SOURCE, head=heads[-1]))
-    return ParsedDelivery(
-        kind=DeliveryKind.ALERTS,
-        alerts=alerts,
-        idempotency_key=group_idempotency_key(SOURCE, group_key_of(document), heads),
-    )
+    return parse_group(SOURCE, _document(body), alert_head, _alertmanager_alert)
