@@ -131,9 +131,7 @@ def commit_batch(store: Store, prepared: Sequence[tuple[int, Prepared]]) -> list
 
 
 class Writer:
-    """The commit stage: a thread taking everything queued into one transaction."""
-
-    _STOP = None
+    """The commit stage: a thread taking everything queued into one transaction (None: stop)."""
 
     def __init__(self, store: Store, send: Send, batch_max: int) -> None:
         self._store = store
@@ -150,7 +148,7 @@ class Writer:
 
     def stop(self) -> None:
         """Commit and answer what is queued, then stop."""
-        self._queue.put(self._STOP)
+        self._queue.put(None)
         self._thread.join()
 
     def _run(self) -> None:
