@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test lint typecheck pytest install install-dev bench clean
+.PHONY: run test lint lint-deploy typecheck pytest install install-dev bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -32,13 +32,20 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
+# Deploy recipes: the Dockerfile (hadolint), the compose files (the Compose specification's JSON
+# schema) and the Kubernetes manifests (their OpenAPI schemas, strict). All offline.
+lint-deploy: install-dev
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose/compose.yaml deploy/compose/compose.socket-mode.yaml
+	$(BIN)/kubernetes-validate --strict --quiet $(filter-out deploy/kubernetes/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
+
 typecheck: install-dev
 	$(BIN)/mypy bot detectors runbooks integrations
 
 pytest: install-dev
 	$(BIN)/pytest $(ARGS)
 
-test: lint typecheck pytest
+test: lint lint-deploy typecheck pytest
 
 bench: install-dev
 	$(BIN)/python benchmarks/ingest_storm.py
