@@ -19,7 +19,7 @@ from bot.engine.approvals import (
     user_groups,
 )
 from bot.engine.deps import EngineDeps
-from bot.engine.execution import Executor, Sleep
+from bot.engine.execution import Executor
 from bot.engine.requests import RequestOutcome, RunRequest, escalate, preview, request_run
 from bot.engine.states import RunStatus, transition
 from bot.errors import ApprovalError, NotFound
@@ -40,9 +40,9 @@ class Decided:
 
 
 class Engine:
-    def __init__(self, deps: EngineDeps, *, sleep: Sleep | None = None) -> None:
+    def __init__(self, deps: EngineDeps) -> None:
         self.deps = deps
-        self.executor = Executor(deps) if sleep is None else Executor(deps, sleep=sleep)
+        self.executor = Executor(deps)
 
     # -- requests ----------------------------------------------------------------------------
     def preview(

@@ -1,4 +1,4 @@
-"""Running an approved run: act (timeout, retries for retryable errors), verify, roll back.
+"""Running an approved run: act (once, with a timeout), verify, roll back.
 
 Crash safety: the run is marked `running` with `in_flight="acting"` and committed *before*
 the call; the result is stored after it. A run found in that state at start-up is reconciled
@@ -8,7 +8,6 @@ against the target's real state before anything is repeated.
 from __future__ import annotations
 
 import concurrent.futures
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,8 +30,6 @@ from bot.store.models import Incident, RunbookRun
 
 log = get_logger(__name__)
 
-Sleep = Callable[[float], None]
-
 
 class RunTimedOut(Exception):
     pass
@@ -45,31 +42,24 @@ def _load(session: Session, run_id: int) -> RunbookRun | None:
     return session.scalars(query).first()
 
 
-def _call_with_retries(
-    fn: Callable[[], RunResult], *, retries: int, timeout: float, sleep: Sleep
-) -> tuple[RunResult, int]:
-    """Run `fn` with a timeout; retry only IntegrationError(retryable=True), with back-off."""
-    attempt = 0
-    while True:
-        attempt += 1
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook")
-        future = pool.submit(fn)
-        try:
-            return future.result(timeout=timeout), attempt
-        except concurrent.futures.TimeoutError:
-            raise RunTimedOut(f"no answer within {timeout:g}s") from None
-        except IntegrationError as exc:
-            if not exc.retryable or attempt > retries:
-                return RunResult.failed(f"{exc.__class__.__name__}: {exc}", retryable=exc.retryable), attempt
-            sleep(min(30.0, 2.0 ** (attempt - 1)))
-        finally:
-            pool.shutdown(wait=False)
+def _call_with_timeout(fn: Callable[[], RunResult], *, timeout: float) -> RunResult:
+    """Run `fn` once with a timeout. Never retried here: each outside call has its one retry
+    layer in its client (see docs/retries.md), so a failure is the run's result."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook")
+    future = pool.submit(fn)
+    try:
+        return future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        raise RunTimedOut(f"no answer within {timeout:g}s") from None
+    except IntegrationError as exc:
+        return RunResult.failed(f"{exc.__class__.__name__}: {exc}", retryable=exc.retryable)
+    finally:
+        pool.shutdown(wait=False)
 
 
 class Executor:
-    def __init__(self, deps: EngineDeps, *, sleep: Sleep = time.sleep) -> None:
+    def __init__(self, deps: EngineDeps) -> None:
         self.deps = deps
-        self._sleep = sleep
 
     # -- helpers -----------------------------------------------------------------------------
     def _spec_target_params(self, run: RunbookRun) -> tuple[RunbookSpec[Any], Target, BaseModel]:
@@ -122,29 +112,23 @@ class Executor:
         ctx = self.deps.context(str(run_id), incident, requested_by)
         timed_out = False
         try:
-            result, attempts = _call_with_retries(
-                lambda: spec.act(ctx, target, params),
-                retries=spec.retries,
-                timeout=spec.timeout.total_seconds(),
-                sleep=self._sleep,
+            result = _call_with_timeout(
+                lambda: spec.act(ctx, target, params), timeout=spec.timeout.total_seconds()
             )
         except RunTimedOut as exc:
-            result, attempts, timed_out = RunResult.failed(str(exc)), 1, True
+            result, timed_out = RunResult.failed(str(exc)), True
         except Exception as exc:
             log.error("runbook raised", run_id=run_id, runbook=runbook_id, error=str(exc), exc_info=True)
-            result, attempts = RunResult.failed(f"runbook error: {exc.__class__.__name__}: {exc}"), 1
-        self._store_result(run_id, spec, result, attempts, timed_out)
+            result = RunResult.failed(f"runbook error: {exc.__class__.__name__}: {exc}")
+        self._store_result(run_id, result, timed_out)
 
-    def _store_result(
-        self, run_id: int, spec: RunbookSpec[Any], result: RunResult, attempts: int, timed_out: bool
-    ) -> None:
+    def _store_result(self, run_id: int, result: RunResult, timed_out: bool) -> None:
         now = self.deps.clock()
         with self.deps.store.transaction() as session:
             run = _load(session, run_id)
             if run is None or run.status != RunStatus.RUNNING.value:
                 return
             run.result = result_to_json(result)
-            run.attempts += attempts - 1
             run.in_flight = ""
             if timed_out:
                 transition(session, run, RunStatus.TIMED_OUT, now=now, reason=result.reason)

@@ -111,7 +111,6 @@ def make_registry() -> RunbookRegistry:
         rollback=_rollback,
         reconcile=_reconcile,
         registry=registry,
-        retries=2,
     )
 
     def bump(ctx: RunContext, target: Target, params: Level) -> RunResult:
@@ -157,7 +156,7 @@ def make_rig(store: Store, **settings: Any) -> EngineRig:
         {"runbooks": {"verify_timeout_minutes": 10, "verify_poll_seconds": 30}, **settings}, {}
     )
     deps = EngineDeps(store=store, settings=parsed, services=services, clock=clock, registry=make_registry())
-    engine = Engine(deps, sleep=lambda _s: None)
+    engine = Engine(deps)
     jobs = JobRunner(store=store, settings=parsed, clock=clock)
     engine.register_jobs(jobs)
     jobs.register("escalate", lambda job: None)

@@ -94,17 +94,17 @@ def test_exhausted_budget_is_recorded_and_escalates(rig: EngineRig) -> None:
     assert rig.engine.request(RunRequest("test.bump", TARGET, {"level": 4})).status == "approved"
 
 
-def test_retryable_errors_are_retried_and_permanent_ones_are_not(rig: EngineRig) -> None:
-    rig.system.failures = [IntegrationError("throttled", retryable=True)]
-    rig.engine.request(RunRequest("test.bump", TARGET, {"level": 2}))
+@pytest.mark.parametrize("retryable", [True, False], ids=["retryable", "permanent"])
+def test_the_engine_never_repeats_a_failed_action(rig: EngineRig, retryable: bool) -> None:
+    """Retries belong to the client of each outside call (one layer, docs/retries.md): a failure
+    that reaches the engine is the run's result, escalated, never a second call."""
+    rig.system.failures = [IntegrationError("throttled", retryable=retryable)]
+    outcome = rig.engine.request(RunRequest("test.bump", TARGET, {"level": 2}))
     rig.drain()
-    assert rig.system.calls == [f"set {TARGET}=2"]
-    other = "jira:project/WEB"
-    rig.system.failures = [IntegrationError("access denied", retryable=False)]
-    outcome = rig.engine.request(RunRequest("test.bump", other, {"level": 2}))
-    rig.drain()
-    run = next(r for r in runs(rig) if r.id == outcome.run_id)
-    assert run.status == "failed" and "access denied" in run.reason
+    [run] = runs(rig)
+    assert run.id == outcome.run_id and run.status == "failed" and "throttled" in run.reason
+    assert run.attempts == 1 and run.result["details"] == {"retryable": retryable}
+    assert rig.system.calls == []  # the one attempt raised before changing anything; none followed
     assert [j.payload["run_id"] for j in jobs_of(rig, "escalate")] == [run.id]
 
 
