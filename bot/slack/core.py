@@ -61,7 +61,12 @@ if TYPE_CHECKING:
     from bot.config.root import Settings
     from bot.runtime import Runtime
 
-IN_FLIGHT = (RunStatus.APPROVED.value, RunStatus.RUNNING.value, RunStatus.VERIFYING.value)
+IN_FLIGHT = (
+    RunStatus.APPROVED.value,
+    RunStatus.RUNNING.value,
+    RunStatus.UNKNOWN.value,
+    RunStatus.VERIFYING.value,
+)
 MAX_LISTED = 50
 _NUMBER = re.compile(r"(?:[A-Za-z]+-)?#?(\d{1,12})\Z")
 # The notification-log key of a run's own parent message (runs without an incident).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,6 +53,8 @@ class TestSystem:
     failures: list[Exception] = field(default_factory=list)
     verify_status: VerifyStatus = VerifyStatus.SUCCEEDED
     crash_after_call: bool = False
+    # test.slow blocks on this until the test sets it (its timeout is far shorter than that)
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 class Level(BaseModel):
@@ -130,6 +133,14 @@ def make_registry() -> RunbookRegistry:
         **common,
     )(bump)
     runbook(id="test.risky", title="Risky", risk=Risk.HIGH, approval=ApprovalPolicy.always(), **common)(risky)
+
+    def slow(ctx: RunContext, target: Target, params: Level) -> RunResult:
+        """Set a counter once released: it outlives its 50 ms timeout until the test says so."""
+        if not _system(ctx).release.wait(timeout=30):
+            raise RuntimeError("the test never released test.slow")
+        return _act(ctx, target, params)
+
+    runbook(id="test.slow", title="Slow", risk=Risk.LOW, timeout=timedelta(milliseconds=50), **common)(slow)
     return registry
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.audit import list_audit
 from bot.engine.approvals import Vote
+from bot.engine.engine import Engine
 from bot.engine.requests import RunRequest
 from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, IntegrationError
 from bot.store.models import Approval, Incident, Job, RunbookRun
@@ -176,6 +177,52 @@ def test_crash_after_the_call_is_reconciled_not_repeated(rig: EngineRig) -> None
     assert run.id == outcome.run_id and run.status == "verifying"
     assert rig.system.calls == [f"set {TARGET}=7"]  # called once, never repeated
     assert "reconciled" in run.reason
+
+
+def test_a_timed_out_action_keeps_the_target_locked_until_it_really_ends(rig: EngineRig) -> None:
+    """Finding 10: the action thread outlives its timeout; until it ends nothing else may act on
+    the target, and what it did late still counts."""
+    rig.engine.request(RunRequest("test.slow", TARGET, {"level": 5}))
+    rig.drain()  # executes: 50 ms later the action is abandoned, still running
+    [run] = runs(rig)
+    assert (run.status, run.active_target, run.in_flight) == ("unknown", TARGET, "abandoned")
+    assert "stays locked until it ends" in run.reason
+    assert [j.payload["run_id"] for j in jobs_of(rig, "escalate")] == [run.id]
+
+    second = rig.engine.request(RunRequest("test.bump", TARGET, {"level": 9}))
+    assert second.status == "rejected" and second.blocked == "target_locked"
+    rig.drain()
+    assert rig.system.calls == []  # nothing ran beside the abandoned action
+
+    rig.system.release.set()  # the abandoned action finishes, late
+    assert rig.engine.executor.abandoned.join(timeout=10)
+    first = next(r for r in runs(rig) if r.id == run.id)
+    assert (first.status, first.active_target) == ("timed_out", None)
+    assert first.result["outcome"] == "changed" and first.acted_at is not None
+    assert rig.system.calls == [f"set {TARGET}=5"]
+    assert actions(rig, f"run:{run.id}")[-3:] == ["run.unknown", "run.escalated", "run.timed_out"]
+    assert rig.engine.request(RunRequest("test.bump", "jira:project/WEB", {"level": 1})).status == "approved"
+    assert rig.engine.request(RunRequest("test.bump", TARGET, {"level": 9})).status == "approved"
+
+
+def test_a_timed_out_action_whose_process_died_is_reconciled_before_the_target_is_freed(
+    rig: EngineRig,
+) -> None:
+    rig.engine.request(RunRequest("test.slow", TARGET, {"level": 5}))
+    rig.drain()
+    [run] = runs(rig)
+    assert run.status == "unknown"
+    rig.clock.advance(hours=1)  # its claim is no longer renewed...
+    assert rig.engine.executor.reconcile_interrupted() == 0  # ...but the action runs in this process
+    # "restart": a new process has no such thread; reconciliation looks at the target first
+    restarted = Engine(rig.engine.deps)
+    assert restarted.executor.reconcile_interrupted() == 1
+    [run] = runs(rig)
+    assert (run.status, run.active_target) == ("timed_out", None)
+    assert "reconciliation: not_applied" in run.reason
+    rig.system.release.set()
+    assert rig.engine.executor.abandoned.join(timeout=10)
+    assert runs(rig)[0].status == "timed_out"  # settled once; the late end changes nothing more
 
 
 def test_crash_before_the_call_runs_it_after_restart(rig: EngineRig) -> None:
