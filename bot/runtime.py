@@ -177,7 +177,8 @@ def attach_pipeline(runtime: Runtime) -> None:
     )
     flow.register_jobs(runtime.jobs)
     runtime.engine.deps.score_now = lambda incident_id: flow.score_now(incident_id)
-    services = runtime.engine.deps.services
+    # Reporting is retried by the job queue, so its clients send each call once (docs/retries.md).
+    services = build_services(settings, client_retries=False)
     if settings.jira is not None:
         runtime.fanout.reporters.append(
             JiraReporter(runtime.store, lambda: services.get(JiraTickets), runtime.clock)

@@ -295,7 +295,10 @@ class Executor:
             result = result_from_json(dict(run.result or {}))
         if spec.rollback is None:
             return
-        rolled = spec.rollback(self.context_for(run), target, params, result)
+        try:  # once, like the action: a failure is recorded and escalated, not retried by the job
+            rolled = spec.rollback(self.context_for(run), target, params, result)
+        except IntegrationError as exc:
+            rolled = RunResult.failed(f"{exc.__class__.__name__}: {exc}", retryable=exc.retryable)
         now = self.deps.clock()
         with self.deps.store.transaction() as session:
             run = load_run(session, run_id)
@@ -316,6 +319,8 @@ class Executor:
                 action="run.rolled_back",
                 details={"outcome": rolled.outcome.value, "reason": rolled.reason},
             )
+            if rolled.outcome is Outcome.FAILED:
+                escalate(session, self.deps, run, f"rollback failed: {rolled.reason}", now)
             self.deps.notify(session, run.id, "rolled_back")
 
     # -- crash recovery ----------------------------------------------------------------------

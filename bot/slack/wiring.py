@@ -79,14 +79,16 @@ def attach_slack(runtime: Runtime, *, environ: Mapping[str, str] | None = None) 
     if isinstance(secrets, SlackOff):
         log.info(f"slack: off ({secrets.reason.removeprefix('Slack is off: ')})")
         return
+    # Listeners answer people at once (the SDK's own retry); the reporter runs in retried jobs.
     poster = SlackPoster.from_secrets(secrets)
+    report_poster = SlackPoster.from_secrets(secrets, retries=False)
     signer = ActionSigner(secrets.button_secret)
     core = StoreSlackCore.from_runtime(
         runtime, usergroups=UserGroupCache(poster.usergroup_members, clock=runtime.clock)
     )
     reporter = SlackReporter(
         store=runtime.store,
-        port=poster,
+        port=report_poster,
         slack=settings.slack,
         views=lambda: core.views,
         signer=signer,

@@ -157,11 +157,12 @@ def make_client(
     max_attempts: int | None = None,
     session: boto3.session.Session | None = None,
 ) -> Any:
-    """A boto3 client for `service`. endpoint_url=None lets botocore apply AWS_ENDPOINT_URL[_<SERVICE>]."""
-    maker = session or boto3.session.Session()
+    """A boto3 client for `service` (from `session`, else boto3's default session, which caches
+    the service models). endpoint_url=None lets botocore apply AWS_ENDPOINT_URL[_<SERVICE>]."""
+    make: Any = session.client if session is not None else boto3.client
     with aws_errors(f"aws.{service}", "CreateClient"):
-        return maker.client(
-            service,  # type: ignore[call-overload]  # one factory for every service
+        return make(
+            service,
             region_name=region or settings.region,
             endpoint_url=settings.endpoint_url,
             config=botocore_config(settings, max_attempts=max_attempts),
