@@ -27,6 +27,7 @@ from bot.logs import get_logger
 from bot.reporting.slack import SlackReporter
 from bot.slack.app import SlackListeners, build_app, http_route
 from bot.slack.core import StoreSlackCore
+from bot.slack.replay import SeenRequests
 from bot.slack.signing import ActionSigner
 from bot.slack.socket_mode import SocketModeService
 from bot.slack.usergroups import UserGroupCache
@@ -97,7 +98,12 @@ def attach_slack(runtime: Runtime, *, environ: Mapping[str, str] | None = None) 
     )
     pool = ListenerPool()
     listeners = SlackListeners(
-        core=core, signer=signer, poster=poster, refresh=reporter.refresh_message, clock=runtime.clock
+        core=core,
+        signer=signer,
+        poster=poster,
+        refresh=reporter.refresh_message,
+        clock=runtime.clock,
+        seen=SeenRequests(runtime.store, runtime.clock),
     )
     try:
         app = build_app(secrets, listeners, executor=pool.executor)
