@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from bot.access.grants import Grants
+from bot.access.roles import Principal
 from bot.config.loader import parse_settings
 from bot.engine.deps import EngineDeps
 from bot.engine.engine import Engine
@@ -151,6 +153,11 @@ class EngineRig:
     system: TestSystem
     clock: SettableClock
     store: Store
+    grants: Grants
+
+    def who(self, name: str) -> Principal:
+        """A person as the CLI's `--as` or a trusted proxy names them, with their configured role."""
+        return self.grants.person(name)
 
     def drain(self, rounds: int = 20) -> None:
         for _ in range(rounds):
@@ -172,7 +179,7 @@ def make_rig(store: Store, **settings: Any) -> EngineRig:
     engine.register_jobs(jobs)
     jobs.register("escalate", lambda job: None)
     jobs.register("run.event", lambda job: None)
-    return EngineRig(engine, jobs, system, clock, store)
+    return EngineRig(engine, jobs, system, clock, store, Grants(parsed, {}))
 
 
 @pytest.fixture

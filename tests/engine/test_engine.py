@@ -12,8 +12,9 @@ from bot.engine.approvals import Vote
 from bot.engine.engine import Engine
 from bot.engine.requests import RunRequest
 from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, IntegrationError
+from bot.store.db import Store
 from bot.store.models import Approval, Incident, Job, RunbookRun
-from tests.engine.conftest import EngineRig
+from tests.engine.conftest import EngineRig, make_rig
 
 TARGET = "jira:project/OPS"
 
@@ -114,29 +115,53 @@ def test_non_approver_cannot_approve_and_changes_nothing(rig: EngineRig) -> None
     assert outcome.status == "awaiting_approval" and outcome.approval_id is not None
     approval_id = outcome.approval_id
     with pytest.raises(ApproverNotAllowed):
-        rig.engine.decide(approval_id, user="mallory", vote=Vote.APPROVE)
+        rig.engine.decide(approval_id, principal=rig.who("mallory"), vote=Vote.APPROVE)
     with pytest.raises(ApproverNotAllowed, match="requested this run"):
-        rig.engine.decide(approval_id, user="alice", vote=Vote.APPROVE)
+        rig.engine.decide(approval_id, principal=rig.who("alice"), vote=Vote.APPROVE)
     [run] = runs(rig)
     assert run.status == "awaiting_approval"
     assert actions(rig, f"approval:{approval_id}").count("approval.refused") == 2
     # quorum 2: bob, then carol (through the sre group)
-    first = rig.engine.decide(approval_id, user="bob", vote=Vote.APPROVE)
+    first = rig.engine.decide(approval_id, principal=rig.who("bob"), vote=Vote.APPROVE)
     assert (first.approval_status, first.approvals, first.quorum) == ("pending", 1, 2)
     with pytest.raises(AlreadyDecided):
-        rig.engine.decide(approval_id, user="bob", vote=Vote.APPROVE)
-    second = rig.engine.decide(approval_id, user="carol", vote=Vote.APPROVE)
+        rig.engine.decide(approval_id, principal=rig.who("bob"), vote=Vote.APPROVE)
+    second = rig.engine.decide(approval_id, principal=rig.who("carol"), vote=Vote.APPROVE)
     assert second.approval_status == "approved" and second.run_status == "approved"
     rig.drain()
     assert rig.system.calls == [f"set {TARGET}=9"]
     with pytest.raises(AlreadyDecided):
-        rig.engine.decide(approval_id, user="alice", vote=Vote.DENY)
+        rig.engine.decide(approval_id, principal=rig.who("alice"), vote=Vote.DENY)
+
+
+def test_with_nobody_configured_to_approve_the_request_is_refused_at_once(store: Store) -> None:
+    """Finding 5: with no [approvals.approvers] anyone but the requester could approve. Now the
+    approval request itself is refused (fail closed), recorded and escalated."""
+    bare = make_rig(store)
+    outcome = bare.engine.request(RunRequest("test.risky", TARGET, {"level": 9}, requested_by="alice"))
+    assert (outcome.status, outcome.blocked, outcome.approval_id) == ("rejected", "no_approvers", None)
+    assert "nobody is configured to approve test.risky" in outcome.reason
+    with store.sessions() as session:
+        assert session.scalars(select(Approval)).all() == []
+    assert [j.payload["run_id"] for j in jobs_of(bare, "escalate")] == [outcome.run_id]
+
+
+def test_a_pending_approval_whose_approvers_were_removed_cannot_be_approved(rig: EngineRig) -> None:
+    outcome = rig.engine.request(RunRequest("test.risky", TARGET, {"level": 9}, requested_by="alice"))
+    assert outcome.approval_id is not None
+    bare = make_rig(rig.store)  # the config changed: nobody is an approver any more
+    with pytest.raises(ApproverNotAllowed, match="nobody is configured to approve") as refused:
+        bare.engine.decide(outcome.approval_id, principal=rig.who("bob"), vote=Vote.APPROVE)
+    assert refused.value.reason == "no_approvers_configured"
+    assert runs(rig)[0].status == "awaiting_approval"
 
 
 def test_denial_rejects_the_run(rig: EngineRig) -> None:
     outcome = rig.engine.request(RunRequest("test.risky", TARGET, {"level": 9}, requested_by="carol"))
     assert outcome.approval_id is not None
-    decided = rig.engine.decide(outcome.approval_id, user="bob", vote=Vote.DENY, reason="not at peak")
+    decided = rig.engine.decide(
+        outcome.approval_id, principal=rig.who("bob"), vote=Vote.DENY, reason="not at peak"
+    )
     assert decided.run_status == "rejected"
     [run] = runs(rig)
     assert run.reason == "denied by bob: not at peak" and run.active_target is None
@@ -151,7 +176,7 @@ def test_expired_approval_marks_the_run_expired_and_escalates(rig: EngineRig) ->
     assert runs(rig)[0].status == "awaiting_approval"
     rig.clock.advance(minutes=31)
     with pytest.raises(ApprovalExpired):
-        rig.engine.decide(outcome.approval_id, user="bob", vote=Vote.APPROVE)
+        rig.engine.decide(outcome.approval_id, principal=rig.who("bob"), vote=Vote.APPROVE)
     rig.drain()
     [run] = runs(rig)
     assert run.status == "expired" and run.active_target is None
