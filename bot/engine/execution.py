@@ -11,6 +11,8 @@ only then is it settled as `timed_out` and the target released.
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -154,6 +156,8 @@ class Executor:
             )
             transition(session, run, RunStatus.UNKNOWN, now=now, reason=reason)
             run.in_flight = "abandoned"
+            # host:pid, so a restart on this host sees at once that the action died with us
+            run.claimed_by = f"{socket.gethostname()}:{os.getpid()}/abandoned"
             run.claimed_until = now + self._lease
             escalate(session, self.deps, run, reason, now)
             self.deps.notify(session, run.id, RunStatus.UNKNOWN.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 
 import pytest
@@ -237,6 +239,8 @@ def test_a_timed_out_action_whose_process_died_is_reconciled_before_the_target_i
     rig.drain()
     [run] = runs(rig)
     assert run.status == "unknown"
+    # claimed as host:pid, so that a restart on this host releases it at once (bot.claims)
+    assert run.claimed_by == f"{socket.gethostname()}:{os.getpid()}/abandoned"
     rig.clock.advance(hours=1)  # its claim is no longer renewed...
     assert rig.engine.executor.reconcile_interrupted() == 0  # ...but the action runs in this process
     # "restart": a new process has no such thread; reconciliation looks at the target first
