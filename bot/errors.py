@@ -42,6 +42,20 @@ class InvalidTarget(ConductorError):
     """A target string that does not name a resource of the runbook's kind."""
 
 
+class PermissionDenied(ConductorError):
+    """The actor may not do this (`bot.access.policy.authorize` said so). `reason` names why
+    (role_too_low, silence_matches_everything, not_an_approver, ...); the refusal is audited."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class Unauthorized(ConductorError):
+    """No credentials, or credentials nobody configured (HTTP 401). Not audited: nothing is stored
+    for a caller who did not prove who they are."""
+
+
 class ApprovalError(ConductorError):
     """Root of the approval failures."""
 
@@ -54,8 +68,12 @@ class AlreadyDecided(ApprovalError):
     """The approval was already approved, denied or expired."""
 
 
-class ApproverNotAllowed(ApprovalError):
-    """The user may not decide this approval (not on the allow-list, or the requester)."""
+class ApproverNotAllowed(ApprovalError, PermissionDenied):
+    """The user may not decide this approval (not an approver for it, the requester, or nobody is
+    configured to approve it)."""
+
+    def __init__(self, message: str, *, reason: str = "not_an_approver") -> None:
+        super().__init__(message, reason=reason)
 
 
 class NotFound(ConductorError):

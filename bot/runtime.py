@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -10,6 +11,8 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from bot.access.grants import Grants
+from bot.access.guard import Guard
 from bot.audit import audit
 from bot.claims import release_dead_claims
 from bot.clock import utc_now
@@ -78,6 +81,8 @@ class Runtime:
     jobs: JobRunner
     engine: Engine
     identity: str
+    grants: Grants  # who callers are and which role they hold ([permissions], [approvals])
+    guard: Guard  # the authorization decision, applied and audited
     fanout: Fanout = field(default_factory=lambda: Fanout([]))
     workers: WorkerPool | None = None
     # Long-lived parts started after the workers and stopped before them (scheduler, Slack Socket Mode).
@@ -177,7 +182,8 @@ def attach_pipeline(runtime: Runtime) -> None:
     )
     flow.register_jobs(runtime.jobs)
     runtime.engine.deps.score_now = lambda incident_id: flow.score_now(incident_id)
-    services = runtime.engine.deps.services
+    # Reporting is retried by the job queue, so its clients send each call once (docs/retries.md).
+    services = build_services(settings, client_retries=False)
     if settings.jira is not None:
         runtime.fanout.reporters.append(
             JiraReporter(runtime.store, lambda: services.get(JiraTickets), runtime.clock)
@@ -252,6 +258,7 @@ def build_runtime(
         EngineDeps(store=store, settings=settings, services=build_services(settings), clock=clock)
     )
     engine.register_jobs(jobs)
+    grants = Grants(settings, os.environ)
     runtime = Runtime(
         settings=settings,
         store=store,
@@ -262,6 +269,8 @@ def build_runtime(
         jobs=jobs,
         engine=engine,
         identity=identity,
+        grants=grants,
+        guard=Guard(store, clock, grants.limits),
     )
     runtime_ref.append(runtime)
     runtime.fanout.register_jobs(jobs)

@@ -3,11 +3,13 @@ starts for webhooks (see `bot.ingest.intake_process`)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import uvicorn
 
 from bot.config.loader import LoadedConfig
+from bot.config.validate import config_warnings
 from bot.http.app import create_app
 from bot.logs import configure_logging, get_logger
 from bot.runtime import build_runtime
@@ -43,6 +45,8 @@ def serve(
         path=str(loaded.path) if loaded.path else "embedded defaults",
         data_dir=str(settings.data_dir),
     )
+    for warning in config_warnings(settings, os.environ):
+        log.warning(warning)
     runtime = build_runtime(settings)
     log.info("store ready", database=runtime.store.engine.dialect.name)
     app = create_app(runtime)

@@ -150,7 +150,6 @@ def reconcile_reboot(
     verify=verify_reboot,
     reconcile=reconcile_reboot,
     timeout=timedelta(minutes=15),
-    retries=0,
     cooldown=timedelta(minutes=30),
     budget=Budget(max_runs=2, window=timedelta(hours=24)),
     approval=ApprovalPolicy.always(),

@@ -165,7 +165,6 @@ def reconcile_restart(
     verify=verify_running,
     reconcile=reconcile_restart,
     timeout=timedelta(minutes=10),
-    retries=1,
     cooldown=timedelta(minutes=15),
     budget=Budget(max_runs=3, window=timedelta(hours=1)),
     approval=ApprovalPolicy.when_risk_at_least(Risk.MEDIUM),

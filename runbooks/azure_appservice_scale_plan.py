@@ -165,7 +165,6 @@ def rollback_workers(
     verify=verify_workers,
     rollback=rollback_workers,
     timeout=timedelta(minutes=15),
-    retries=2,
     cooldown=timedelta(minutes=10),
     budget=Budget(max_runs=3, window=timedelta(hours=1)),
     approval=ApprovalPolicy.when_risk_at_least(Risk.HIGH),

@@ -94,7 +94,6 @@ def plan_ticket(ctx: RunContext, target: Target, params: OpenTicketParams) -> Pl
     target_kind="jira:project",
     plan=plan_ticket,
     timeout=timedelta(minutes=2),
-    retries=2,
     budget=Budget(max_runs=30, window=timedelta(hours=1)),
     approval=ApprovalPolicy.never(),
     idempotent=True,

@@ -101,7 +101,6 @@ def plan_page(ctx: RunContext, target: Target, params: PageParams) -> Plan:
     target_kind="pagerduty:service",
     plan=plan_page,
     timeout=timedelta(minutes=2),
-    retries=3,
     budget=Budget(max_runs=30, window=timedelta(hours=1)),
     approval=ApprovalPolicy.never(),
     idempotent=True,

@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from bot.access.policy import Action, Do
 from bot.audit import AuditEntry, list_audit
-from bot.cli.common import ConfigOption, console, open_store
+from bot.cli.common import ConfigOption, acting, console, open_store
 from bot.clock import utc_now
 from bot.deadletters import replay_dead_letter
 from bot.errors import NotFound
@@ -33,7 +34,8 @@ def tail(
     subject: Annotated[str | None, typer.Option(help="Only this subject, e.g. incident:42.")] = None,
 ) -> None:
     """Print the latest audit records (oldest first)."""
-    with open_store(config) as (_loaded, store):
+    with open_store(config) as (loaded, store):
+        acting(loaded, store, Do(Action.READ))
         with store.transaction() as session:
             entries = list(reversed(list_audit(session, subject=subject, limit=n, newest_first=True)))
         for entry in entries:
@@ -51,8 +53,10 @@ def tail(
 @dead_app.command("list")
 def dead_list(config: ConfigOption = None, limit: int = 50) -> None:
     """List dead letters, newest first."""
-    with open_store(config) as (_loaded, store), store.transaction() as session:
-        rows = session.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)).all()
+    with open_store(config) as (loaded, store):
+        acting(loaded, store, Do(Action.READ))
+        with store.transaction() as session:
+            rows = session.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)).all()
         for d in rows:
             replayed = f" replayed {d.replayed_at.isoformat()}: {d.replay_result}" if d.replayed_at else ""
             console.print(
@@ -65,8 +69,10 @@ def dead_list(config: ConfigOption = None, limit: int = 50) -> None:
 @dead_app.command("show")
 def dead_show(letter_id: int, config: ConfigOption = None) -> None:
     """Print a dead letter's reason, headers and body."""
-    with open_store(config) as (_loaded, store), store.transaction() as session:
-        d = session.get(DeadLetter, letter_id)
+    with open_store(config) as (loaded, store):
+        acting(loaded, store, Do(Action.READ))
+        with store.transaction() as session:
+            d = session.get(DeadLetter, letter_id)
         if d is None:
             raise NotFound(f"no dead letter {letter_id}")
         console.print(
@@ -81,6 +87,7 @@ def dead_replay(letter_id: int, config: ConfigOption = None) -> None:
     from bot.ingest.parsing import make_parse
 
     with open_store(config) as (loaded, store):
+        acting(loaded, store, Do(Action.ADMINISTER))
         result = replay_dead_letter(store, letter_id, parse=make_parse(loaded.settings), now=utc_now())
     console.print(result)
 

@@ -1,7 +1,17 @@
-"""What every command needs: the config option, loading settings, opening the store."""
+"""What every command needs: the config option, loading settings, opening the store, and who is
+acting.
+
+Identity: the CLI acts as `cli:<OS user>` with `[permissions.cli] role` (default admin: whoever
+can run it can reach the store directly anyway). `--as NAME` acts for NAME — their own role, never
+above the CLI's — only with `[permissions.cli] act_as = true`. Every command that reads or changes
+the store goes through the same authorization decision as Slack and the API, and a refusal is
+audited.
+"""
 
 from __future__ import annotations
 
+import getpass
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +21,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from bot.access.grants import Grants
+from bot.access.guard import Guard
+from bot.access.policy import AccessRequest, Refused
+from bot.access.roles import Principal
+from bot.clock import utc_now
 from bot.config.loader import LoadedConfig, load_config
 from bot.engine.engine import Engine
 from bot.store import migrate
@@ -21,6 +36,11 @@ ConfigOption = Annotated[
     typer.Option(
         "--config", "-c", help="Config file (default: $CONDUCTOR_CONFIG, ./config.toml, embedded defaults)."
     ),
+]
+
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Act for this person (needs [permissions.cli] act_as = true)."),
 ]
 
 # Piped output (scripts, CI logs) must not wrap ids and tables at 80 columns.
@@ -60,3 +80,26 @@ def open_engine(config: Path | None) -> Iterator[tuple[LoadedConfig, Engine]]:
             store=store, settings=loaded.settings, services=build_services(loaded.settings), clock=utc_now
         )
         yield loaded, Engine(deps)
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return f"uid{os.getuid()}"
+
+
+def acting(
+    loaded: LoadedConfig, store: Store, what: AccessRequest | None, *, act_as: str | None = None
+) -> Principal:
+    """The CLI's principal, allowed to do `what` (None: only identify). A refusal is audited
+    and raised as PermissionDenied (exit 2)."""
+    grants = Grants(loaded.settings, os.environ)
+    guard = Guard(store, utc_now, grants.limits)
+    found = grants.cli_user(os_user(), act_as)
+    if isinstance(found, Refused):
+        guard.refuse(f"cli:{os_user()}", found, attempt=f"--as {act_as}", subject="cli")
+    assert isinstance(found, Principal)
+    if what is not None:
+        guard.enforce(found, what, subject="cli")
+    return found

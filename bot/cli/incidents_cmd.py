@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.cli.common import ConfigOption, console, open_store
+from bot.access.policy import Action, AddSilence, Do
+from bot.cli.common import AsOption, ConfigOption, acting, console, open_store
 from bot.clock import utc_now
 from bot.incidents import service
 from bot.incidents.silences import add_silence, expire_silence, list_silences, silence_json
@@ -19,7 +20,6 @@ from bot.timeparse import parse_duration
 incidents_app = typer.Typer(help="Look at and act on incidents.", no_args_is_help=True)
 silences_app = typer.Typer(help="Mute alerts matching label matchers for a while.", no_args_is_help=True)
 
-AsOption = Annotated[str, typer.Option("--as", help="Who is acting (recorded in the audit log).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -33,11 +33,13 @@ def list_cmd(
     """List incidents, newest first."""
     if status not in ("open", "all", "resolved"):
         raise typer.BadParameter("use open, all or resolved", param_hint="--status")
-    with open_store(config) as (_loaded, store), store.transaction() as session:
-        rows = [
-            service.incident_json(i)
-            for i in service.list_incidents(session, service.IncidentFilter(status, limit))
-        ]
+    with open_store(config) as (loaded, store):
+        acting(loaded, store, Do(Action.READ))
+        with store.transaction() as session:
+            rows = [
+                service.incident_json(i)
+                for i in service.list_incidents(session, service.IncidentFilter(status, limit))
+            ]
     if as_json:
         for row in rows:
             console.print_json(json.dumps(row))
@@ -60,26 +62,32 @@ def list_cmd(
 @incidents_app.command("show")
 def show_cmd(incident_id: int, config: ConfigOption = None) -> None:
     """Show one incident with its alerts, as JSON."""
-    with open_store(config) as (_loaded, store), store.transaction() as session:
-        data = service.incident_json(service.get_incident(session, incident_id))
-        data["alerts"] = [service.alert_json(a) for a in service.incident_alerts(session, incident_id)]
+    with open_store(config) as (loaded, store):
+        acting(loaded, store, Do(Action.READ))
+        with store.transaction() as session:
+            data = service.incident_json(service.get_incident(session, incident_id))
+            data["alerts"] = [service.alert_json(a) for a in service.incident_alerts(session, incident_id)]
     console.print_json(json.dumps(data))
 
 
 @incidents_app.command("ack")
-def ack_cmd(incident_id: int, actor: AsOption = "cli", config: ConfigOption = None) -> None:
+def ack_cmd(incident_id: int, act_as: AsOption = None, config: ConfigOption = None) -> None:
     """Acknowledge an open incident."""
-    with open_store(config) as (_loaded, store), store.transaction() as session:
-        service.acknowledge(session, incident_id, actor=actor, now=utc_now())
-    console.print(f"incident {incident_id} acknowledged by {actor}")
+    with open_store(config) as (loaded, store):
+        who = acting(loaded, store, Do(Action.ACKNOWLEDGE), act_as=act_as)
+        with store.transaction() as session:
+            service.acknowledge(session, incident_id, actor=who.actor, now=utc_now())
+    console.print(f"incident {incident_id} acknowledged by {who.actor}")
 
 
 @incidents_app.command("resolve")
-def resolve_cmd(incident_id: int, actor: AsOption = "cli", config: ConfigOption = None) -> None:
+def resolve_cmd(incident_id: int, act_as: AsOption = None, config: ConfigOption = None) -> None:
     """Resolve an incident by hand."""
-    with open_store(config) as (_loaded, store), store.transaction() as session:
-        service.resolve(session, incident_id, actor=actor, now=utc_now())
-    console.print(f"incident {incident_id} resolved by {actor}")
+    with open_store(config) as (loaded, store):
+        who = acting(loaded, store, Do(Action.RESOLVE), act_as=act_as)
+        with store.transaction() as session:
+            service.resolve(session, incident_id, actor=who.actor, now=utc_now())
+    console.print(f"incident {incident_id} resolved by {who.actor}")
 
 
 @silences_app.command("add")
@@ -87,25 +95,28 @@ def silence_add(
     matchers: Annotated[list[str], typer.Argument(help='Matchers, e.g. alertname=HighCPU service=~"api.*"')],
     duration: Annotated[str, typer.Option(help="How long, e.g. 30m, 2h, 1d.")] = "1h",
     comment: str = "",
-    actor: AsOption = "cli",
+    act_as: AsOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Add a silence starting now."""
+    """Add a silence starting now (one matching every alert, or longer than
+    [permissions] max_silence_hours, needs the admin role)."""
     now = utc_now()
     length: timedelta = parse_duration(duration)
     parsed = [parse_matcher(m) for m in matchers]
-    with open_store(config) as (_loaded, store), store.transaction() as session:
-        silence = add_silence(
-            session,
-            matchers=parsed,
-            starts_at=now,
-            ends_at=now + length,
-            created_by=actor,
-            comment=comment,
-            origin="cli",
-            now=now,
-        )
-        console.print(f"silence {silence.id} until {silence.ends_at.isoformat()}")
+    with open_store(config) as (loaded, store):
+        who = acting(loaded, store, AddSilence(tuple(parsed), length), act_as=act_as)
+        with store.transaction() as session:
+            silence = add_silence(
+                session,
+                matchers=parsed,
+                starts_at=now,
+                ends_at=now + length,
+                created_by=who.actor,
+                comment=comment,
+                origin="cli",
+                now=now,
+            )
+            console.print(f"silence {silence.id} until {silence.ends_at.isoformat()}")
 
 
 @silences_app.command("list")
@@ -114,8 +125,10 @@ def silence_list(
 ) -> None:
     """List active silences."""
     now = utc_now()
-    with open_store(config) as (_loaded, store), store.transaction() as session:
-        rows = [silence_json(s, now) for s in list_silences(session, now=now, include_expired=all_)]
+    with open_store(config) as (loaded, store):
+        acting(loaded, store, Do(Action.READ))
+        with store.transaction() as session:
+            rows = [silence_json(s, now) for s in list_silences(session, now=now, include_expired=all_)]
     table = Table("id", "matchers", "ends", "by", "comment", "active")
     for row in rows:
         matchers = " ".join(f'{m["name"]}{m["op"]}"{m["value"]}"' for m in row["matchers"])
@@ -126,10 +139,12 @@ def silence_list(
 
 
 @silences_app.command("expire")
-def silence_expire(silence_id: int, actor: AsOption = "cli", config: ConfigOption = None) -> None:
+def silence_expire(silence_id: int, act_as: AsOption = None, config: ConfigOption = None) -> None:
     """End a silence now."""
-    with open_store(config) as (_loaded, store), store.transaction() as session:
-        expire_silence(session, silence_id, actor=actor, now=utc_now())
+    with open_store(config) as (loaded, store):
+        who = acting(loaded, store, Do(Action.UNSILENCE), act_as=act_as)
+        with store.transaction() as session:
+            expire_silence(session, silence_id, actor=who.actor, now=utc_now())
     console.print(f"silence {silence_id} expired")
 
 

@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from bot.cli.common import ConfigOption, console, open_engine
+from bot.access.policy import Action, Do
+from bot.cli.common import AsOption, ConfigOption, acting, console, open_engine
 from bot.engine.approvals import Vote
 from bot.engine.requests import RunRequest
 from bot.engine.views import approval_json, plan_lines
@@ -20,8 +21,6 @@ from bot.store.models import Approval
 
 runbooks_app = typer.Typer(help="The runbooks the bot can run.", no_args_is_help=True)
 approvals_app = typer.Typer(help="Runs waiting for a human decision.", no_args_is_help=True)
-
-AsOption = Annotated[str, typer.Option("--as", help="Who is acting (recorded in the audit log).")]
 
 
 class InvalidParam(ConductorError):
@@ -54,19 +53,20 @@ def run(
     target: Annotated[str, typer.Option("--target", "-t", help="e.g. aws:ecs:service/CLUSTER/SERVICE")],
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE, repeatable")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
-    actor: AsOption = "cli",
+    act_as: AsOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Plan a run (--dry-run) or request it through the same approval policy as automatic runs."""
     params = parse_params(param or [])
-    with open_engine(config) as (_loaded, engine):
+    with open_engine(config) as (loaded, engine):
+        who = acting(loaded, engine.deps.store, Do(Action.PREVIEW if dry_run else Action.RUN), act_as=act_as)
         if dry_run:
-            plan = engine.preview(runbook, target, params, requested_by=actor)
+            plan = engine.preview(runbook, target, params, requested_by=who.actor)
             for line in plan_lines(plan):
                 console.print(line, markup=False, highlight=False)
             console.print("dry run: nothing was changed")
             return
-        outcome = engine.request(RunRequest(runbook, target, params, requested_by=actor, manual=True))
+        outcome = engine.request(RunRequest(runbook, target, params, requested_by=who.actor, manual=True))
     if outcome.run_id is None:
         console.print(f"no run: {outcome.reason}", markup=False)
         raise typer.Exit(1)
@@ -87,11 +87,13 @@ def list_approvals(
     config: ConfigOption = None, all_: Annotated[bool, typer.Option("--all", help="Include decided.")] = False
 ) -> None:
     """Pending approvals (with --all, decided ones too)."""
-    with open_engine(config) as (_loaded, engine), engine.deps.store.sessions() as session:
-        query = select(Approval).order_by(Approval.id.desc())
-        if not all_:
-            query = query.where(Approval.status == "pending")
-        rows = [approval_json(session, a) for a in session.scalars(query.limit(100))]
+    with open_engine(config) as (loaded, engine):
+        acting(loaded, engine.deps.store, Do(Action.READ))
+        with engine.deps.store.sessions() as session:
+            query = select(Approval).order_by(Approval.id.desc())
+            if not all_:
+                query = query.where(Approval.status == "pending")
+            rows = [approval_json(session, a) for a in session.scalars(query.limit(100))]
     table = Table("id", "run", "runbook", "target", "status", "votes", "requested by", "expires")
     for row in rows:
         table.add_row(
@@ -107,27 +109,28 @@ def list_approvals(
     console.print(table)
 
 
-def _decide(approval_id: int, vote: Vote, actor: str, reason: str, config: Any) -> None:
-    with open_engine(config) as (_loaded, engine):
-        decided = engine.decide(approval_id, user=actor, vote=vote, reason=reason)
+def _decide(approval_id: int, vote: Vote, act_as: str | None, reason: str, config: Any) -> None:
+    with open_engine(config) as (loaded, engine):
+        who = acting(loaded, engine.deps.store, None, act_as=act_as)
+        decided = engine.decide(approval_id, principal=who, vote=vote, reason=reason)
     console.print(json.dumps(decided.__dict__))
 
 
 @approvals_app.command("approve")
-def approve(approval_id: int, actor: AsOption, config: ConfigOption = None) -> None:
-    """Approve (counts toward the quorum)."""
-    _decide(approval_id, Vote.APPROVE, actor, "", config)
+def approve(approval_id: int, act_as: AsOption = None, config: ConfigOption = None) -> None:
+    """Approve (counts toward the quorum) as cli:<OS user>, or --as NAME."""
+    _decide(approval_id, Vote.APPROVE, act_as, "", config)
 
 
 @approvals_app.command("deny")
 def deny(
     approval_id: int,
-    actor: AsOption,
+    act_as: AsOption = None,
     reason: Annotated[str, typer.Option(help="Why.")] = "",
     config: ConfigOption = None,
 ) -> None:
     """Deny: the run is rejected."""
-    _decide(approval_id, Vote.DENY, actor, reason, config)
+    _decide(approval_id, Vote.DENY, act_as, reason, config)
 
 
 def register(app: typer.Typer) -> None:

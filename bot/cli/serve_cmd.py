@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
-from bot.cli.common import ConfigOption, console, load, open_store
-from bot.config.validate import validate_references
+from bot.cli.common import ConfigOption, console, err_console, load, open_store
+from bot.config.validate import config_warnings, validate_references
 from bot.store import migrate
 
 
@@ -26,9 +27,12 @@ def serve(
 
 
 def check_config(config: ConfigOption = None) -> None:
-    """Validate the configuration; on error print `key.path: reason` and exit 2."""
+    """Validate the configuration; on error print `key.path: reason` and exit 2. Warnings (a valid
+    configuration that refuses things, e.g. approvals nobody may give) go to stderr, exit 0."""
     loaded = load(config)
     validate_references(loaded.settings)
+    for warning in config_warnings(loaded.settings, os.environ):
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     where = str(loaded.path) if loaded.path else "embedded defaults"
     console.print(f"configuration OK ({where})")
 

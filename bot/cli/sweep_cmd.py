@@ -9,7 +9,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.cli.common import ConfigOption, console, err_console, open_store
+from bot.access.policy import Action, Do
+from bot.cli.common import ConfigOption, acting, console, err_console, open_store
 from bot.clock import utc_now
 from bot.sweeps.render import finding_line, report_summary
 from bot.sweeps.report import SweepReport
@@ -32,6 +33,7 @@ def run_cmd(
 ) -> int:
     """Run one configured sweep now and print its findings (stored like a scheduled run)."""
     with open_store(config) as (loaded, store):
+        acting(loaded, store, Do(Action.RUN_SWEEP))
         context = SweepContext(loaded.settings, store, SweepSources(loaded.settings))
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err_console, transient=True, disable=as_json) as bar:
@@ -66,8 +68,10 @@ def _print_report(report: SweepReport) -> None:
 @sweep_app.command("list")
 def list_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List configured sweeps with their last and next runs."""
-    with open_store(config) as (loaded, store), store.sessions() as session:
-        overview = sweeps_overview(loaded.settings, session, utc_now())
+    with open_store(config) as (loaded, store):
+        acting(loaded, store, Do(Action.READ))
+        with store.sessions() as session:
+            overview = sweeps_overview(loaded.settings, session, utc_now())
     if as_json:
         console.print_json(json.dumps(overview))
         return

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from bot.config.permissions import PermissionSettings
 from bot.config.rules import ApprovalSettings, RuleSettings
 from bot.config.settings import (
     DatabaseSettings,
@@ -51,6 +52,7 @@ class Settings(Section):
     runbooks: RunbookSettings = Field(default_factory=RunbookSettings)
     rules: list[RuleSettings] = Field(default_factory=list)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    permissions: PermissionSettings = Field(default_factory=PermissionSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
     # Integrations. Each is off until its credentials are present; serve says which at start-up.

@@ -30,18 +30,22 @@ class RuleSettings(Section):
 
 
 class ApproverSettings(Section):
-    """Who may approve: Slack/CLI user ids and group names, per runbook id or risk level."""
+    """Who may approve, per runbook id or risk level: people named here (Slack user ids, `api:<token>`,
+    `cli:<user>`, or names a trusted proxy uses), members of the groups named here, and — when `role`
+    is set — anyone holding that role. Everyone named here holds at least the approver role."""
 
     users: list[str] = Field(default_factory=list)
     groups: list[str] = Field(default_factory=list)
+    role: Literal["approver", "admin"] | None = None
     quorum: int = Field(default=1, ge=1)
 
 
 class ApprovalSettings(Section):
     expiry_minutes: float = Field(default=30.0, gt=0)
     # Keys: a runbook id, or "risk:low" / "risk:medium" / "risk:high". The most specific wins.
+    # A run no entry applies to cannot be approved: its approval request is refused (fail closed).
     approvers: dict[str, ApproverSettings] = Field(default_factory=dict)
-    # Members of groups (group name -> user ids), for CLI and API decisions.
+    # Named groups (group name -> members, spelled as in `users`), for approver rules and roles.
     groups: dict[str, list[str]] = Field(default_factory=dict)
     # Escalate an expired approval to this PagerDuty service name (see [pagerduty.routing_keys]).
     escalate_to: str = ""

@@ -21,7 +21,8 @@ class ServerSettings(Section):
     port: int = Field(default=8080, ge=0, le=65535)
     # Seconds to let in-flight requests and work finish on SIGTERM before parking the rest.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
-    # Token (by env var name) required on the /api routes that change state.
+    # Kept for configs written before [permissions]: when this variable is set, its token is the
+    # API token named "default" with the responder role. Prefer [[permissions.api_tokens]].
     api_token_env: str = "CONDUCTOR_API_TOKEN"
 
 

@@ -1,6 +1,9 @@
-"""Checks that need more than one section: rules name real runbooks, matchers are valid."""
+"""Checks that need more than one section: rules name real runbooks, matchers are valid; and
+warnings about a configuration that is valid but refuses more than its author may expect."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from bot.config.root import Settings
 from bot.errors import ConductorError, ConfigError
@@ -55,4 +58,44 @@ def validate_references(settings: Settings) -> None:
         raise ConfigError(problems)
 
 
-__all__ = ["validate_references"]
+def _may_need_approval(settings: Settings) -> dict[str, list[str]]:
+    """Runbook ids whose runs can need a human's approval, by the key an approver entry would use."""
+    from bot.runbooks.spec import REGISTRY, ApprovalMode
+
+    always = {rule.runbook for rule in settings.rules if rule.approval == "always"}
+    found: dict[str, list[str]] = {}
+    for spec in REGISTRY.all():
+        policy = spec.approval
+        asks = (
+            spec.id in always
+            or policy.mode in (ApprovalMode.ALWAYS, ApprovalMode.SCORE_BELOW)
+            or (
+                policy.mode is ApprovalMode.RISK_AT_LEAST
+                and policy.risk is not None
+                and spec.risk.rank >= policy.risk.rank
+            )
+        )
+        if asks and spec.id not in settings.approvals.approvers:
+            found.setdefault(f"risk:{spec.risk.value}", []).append(spec.id)
+    return found
+
+
+def config_warnings(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """What `check-config` and `serve` warn about (call after `validate_references`)."""
+    warnings = []
+    for key, runbooks in sorted(_may_need_approval(settings).items()):
+        if key not in settings.approvals.approvers:
+            warnings.append(
+                f"approvals.approvers: nobody may approve {', '.join(runbooks)} ({key}): their runs that "
+                f'need approval are refused (fail closed); add [approvals.approvers."{key}"]'
+            )
+    for i, token in enumerate(settings.permissions.api_tokens):
+        if not environ.get(token.secret_env):
+            warnings.append(
+                f"permissions.api_tokens[{i}].secret_env: {token.secret_env} is not set; "
+                f"the token {token.name!r} is off"
+            )
+    return warnings
+
+
+__all__ = ["config_warnings", "validate_references"]

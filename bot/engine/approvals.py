@@ -1,11 +1,12 @@
-"""Human approval of a run: allow-lists, groups, quorum, no self-approval, expiry.
+"""Human approval of a run: quorum, one vote per person, expiry; who may vote is decided by
+`bot.access.policy.authorize` (approver role, the run's `[approvals]` entry, no self-approval,
+nobody configured: refused).
 
 Named failures: ApprovalExpired, AlreadyDecided, ApproverNotAllowed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -13,6 +14,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.access.policy import NO_APPROVERS, ApproverRule, Decide, Refused, authorize
+from bot.access.roles import Principal, Role, identity
 from bot.audit import audit
 from bot.config.rules import ApprovalSettings, ApproverSettings
 from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, NotFound
@@ -25,32 +28,18 @@ class Vote(StrEnum):
     DENY = "deny"
 
 
-@dataclass(frozen=True)
-class ApproverRule:
-    users: frozenset[str]
-    groups: frozenset[str]
-    quorum: int
-    configured: bool  # False: nobody configured, so any identified person but the requester may approve
-
-
 def approver_rule(settings: ApprovalSettings, runbook_id: str, risk: Risk) -> ApproverRule:
+    """The run's `[approvals.approvers]` entry: its runbook id, else its risk level, else none."""
     chosen: ApproverSettings | None = settings.approvers.get(runbook_id) or settings.approvers.get(
         f"risk:{risk.value}"
     )
     if chosen is None:
-        return ApproverRule(frozenset(), frozenset(), 1, configured=False)
-    return ApproverRule(frozenset(chosen.users), frozenset(chosen.groups), chosen.quorum, configured=True)
-
-
-def identity(user: str) -> str:
-    """One person, however the entry point spells them: `slack:U123` and `U123` are the same."""
-    return user.removeprefix("slack:")
-
-
-def user_groups(settings: ApprovalSettings, user: str) -> frozenset[str]:
-    me = identity(user)
-    return frozenset(
-        group for group, members in settings.groups.items() if me in {identity(m) for m in members}
+        return NO_APPROVERS
+    return ApproverRule(
+        frozenset(chosen.users),
+        frozenset(chosen.groups),
+        chosen.quorum,
+        role=Role(chosen.role) if chosen.role else None,
     )
 
 
@@ -108,38 +97,28 @@ def approval_for_run(session: Session, run_id: int) -> Approval | None:
     return session.scalars(select(Approval).where(Approval.run_id == run_id)).first()
 
 
-def check_allowed(rule: ApproverRule, *, user: str, groups: Iterable[str], requester: str) -> None:
-    if identity(user) == identity(requester):
-        raise ApproverNotAllowed(f"{user} requested this run and cannot approve it")
-    if not user or user in ("system", "api"):
-        raise ApproverNotAllowed("an approval needs an identified person")
-    if not rule.configured:
-        return
-    if identity(user) in {identity(u) for u in rule.users} or rule.groups.intersection(groups):
-        return
-    raise ApproverNotAllowed(f"{user} is not an allowed approver for this run")
-
-
 def record_vote(
     session: Session,
     approval: Approval,
     run: RunbookRun,
     *,
     rule: ApproverRule,
-    user: str,
-    groups: Iterable[str],
+    principal: Principal,
     vote: Vote,
     reason: str,
     now: datetime,
 ) -> DecisionOutcome:
     """Record one person's decision. Raises the named approval errors; audits refusals too."""
     subject = f"approval:{approval.id}"
+    user = principal.actor
     try:
         if approval.status != "pending":
             raise AlreadyDecided(f"approval {approval.id} is already {approval.status}")
         if now >= approval.expires_at:
             raise ApprovalExpired(f"approval {approval.id} expired at {approval.expires_at.isoformat()}")
-        check_allowed(rule, user=user, groups=groups, requester=approval.requested_by)
+        decision = authorize(principal, Decide(rule, approval.requested_by))
+        if isinstance(decision, Refused):
+            raise ApproverNotAllowed(decision.detail, reason=decision.reason.value)
         existing = next(
             (
                 v
@@ -157,7 +136,13 @@ def record_vote(
             actor=user,
             subject=subject,
             action="approval.refused",
-            details={"vote": vote.value, "error": exc.__class__.__name__, "reason": str(exc)},
+            details={
+                "vote": vote.value,
+                "error": exc.__class__.__name__,
+                "reason": str(exc),
+                **({"refusal": exc.reason} if isinstance(exc, ApproverNotAllowed) else {}),
+                **({"via": principal.via} if principal.via else {}),
+            },
         )
         raise
     session.add(ApprovalVote(approval_id=approval.id, user=user, decision=vote.value, at=now))
@@ -170,7 +155,13 @@ def record_vote(
         actor=user,
         subject=subject,
         action=f"approval.vote_{vote.value}",
-        details={"run_id": run.id, "reason": reason, "approvals": len(approvers), "quorum": approval.quorum},
+        details={
+            "run_id": run.id,
+            "reason": reason,
+            "approvals": len(approvers),
+            "quorum": approval.quorum,
+            **({"via": principal.via} if principal.via else {}),
+        },
     )
     final = False
     if vote is Vote.DENY:

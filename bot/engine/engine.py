@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.access.roles import Principal
 from bot.engine.approvals import (
     DecisionOutcome,
     Vote,
@@ -16,10 +16,9 @@ from bot.engine.approvals import (
     expire,
     get_approval,
     record_vote,
-    user_groups,
 )
 from bot.engine.deps import EngineDeps
-from bot.engine.execution import Executor, Sleep
+from bot.engine.execution import Executor
 from bot.engine.requests import RequestOutcome, RunRequest, escalate, preview, request_run
 from bot.engine.states import RunStatus, transition
 from bot.errors import ApprovalError, NotFound
@@ -40,9 +39,9 @@ class Decided:
 
 
 class Engine:
-    def __init__(self, deps: EngineDeps, *, sleep: Sleep | None = None) -> None:
+    def __init__(self, deps: EngineDeps) -> None:
         self.deps = deps
-        self.executor = Executor(deps) if sleep is None else Executor(deps, sleep=sleep)
+        self.executor = Executor(deps)
 
     # -- requests ----------------------------------------------------------------------------
     def preview(
@@ -54,18 +53,11 @@ class Engine:
         return request_run(self.deps, req)
 
     # -- approvals ---------------------------------------------------------------------------
-    def decide(
-        self,
-        approval_id: int,
-        *,
-        user: str,
-        vote: Vote,
-        reason: str = "",
-        groups: Iterable[str] = (),
-    ) -> Decided:
-        """Approve or deny. Raises ApprovalExpired, AlreadyDecided, ApproverNotAllowed, NotFound.
-
-        A refusal is audited and committed even though it raises.
+    def decide(self, approval_id: int, *, principal: Principal, vote: Vote, reason: str = "") -> Decided:
+        """Approve or deny as `principal` (from `bot.access.grants`: the Slack user, the API
+        token or the person its trusted proxy names, the CLI user). Raises ApprovalExpired,
+        AlreadyDecided, ApproverNotAllowed, NotFound. A refusal is audited and committed even
+        though it raises.
         """
         now = self.deps.clock()
         session = self.deps.store.sessions()
@@ -76,19 +68,10 @@ class Engine:
                 raise NotFound(f"approval {approval_id} has no run")
             spec = self.deps.spec(run.runbook_id)
             rule = approver_rule(self.deps.settings.approvals, spec.id, spec.risk)
-            all_groups = set(groups) | user_groups(self.deps.settings.approvals, user)
             outcome = record_vote(
-                session,
-                approval,
-                run,
-                rule=rule,
-                user=user,
-                groups=all_groups,
-                vote=vote,
-                reason=reason,
-                now=now,
+                session, approval, run, rule=rule, principal=principal, vote=vote, reason=reason, now=now
             )
-            self._apply(session, outcome, user=user, reason=reason)
+            self._apply(session, outcome, user=principal.actor, reason=reason)
             decided = Decided(
                 approval.id, run.id, approval.status, run.status, outcome.approvals_so_far, approval.quorum
             )

@@ -1,22 +1,26 @@
-"""Running an approved run: act (timeout, retries for retryable errors), verify, roll back.
+"""Running an approved run: act (once, with a timeout), verify, roll back.
 
 Crash safety: the run is marked `running` with `in_flight="acting"` and committed *before*
 the call; the result is stored after it. A run found in that state at start-up is reconciled
-against the target's real state before anything is repeated.
+against the target's real state before anything is repeated (`bot.engine.recovery`).
+
+Timeouts: an action that outlives its runbook's timeout cannot be stopped, so its run becomes
+`unknown` and keeps the target's lock until the action has really ended (`bot.engine.action_thread`);
+only then is it settled as `timed_out` and the target released.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import time
-from collections.abc import Callable
+import os
+import socket
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.engine.action_thread import AbandonedActions, ActionEnded, ActionThread
 from bot.engine.deps import EngineDeps, incident_context, parse_for
 from bot.engine.requests import _budget_problem, escalate
 from bot.engine.serialize import result_from_json, result_to_json
@@ -25,59 +29,49 @@ from bot.errors import IntegrationError
 from bot.incidents.service import resolve as resolve_incident
 from bot.jobs import enqueue
 from bot.logs import get_logger
-from bot.runbooks.spec import Outcome, ReconcileDecision, RunbookSpec, RunResult, VerifyStatus
+from bot.runbooks.spec import Outcome, RunbookSpec, RunResult, VerifyStatus
 from bot.runbooks.targets import Target
 from bot.store.models import Incident, RunbookRun
 
 log = get_logger(__name__)
 
-Sleep = Callable[[float], None]
 
-
-class RunTimedOut(Exception):
-    pass
-
-
-def _load(session: Session, run_id: int) -> RunbookRun | None:
+def load_run(session: Session, run_id: int) -> RunbookRun | None:
     query = select(RunbookRun).where(RunbookRun.id == run_id)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     return session.scalars(query).first()
 
 
-def _call_with_retries(
-    fn: Callable[[], RunResult], *, retries: int, timeout: float, sleep: Sleep
-) -> tuple[RunResult, int]:
-    """Run `fn` with a timeout; retry only IntegrationError(retryable=True), with back-off."""
-    attempt = 0
-    while True:
-        attempt += 1
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook")
-        future = pool.submit(fn)
-        try:
-            return future.result(timeout=timeout), attempt
-        except concurrent.futures.TimeoutError:
-            raise RunTimedOut(f"no answer within {timeout:g}s") from None
-        except IntegrationError as exc:
-            if not exc.retryable or attempt > retries:
-                return RunResult.failed(f"{exc.__class__.__name__}: {exc}", retryable=exc.retryable), attempt
-            sleep(min(30.0, 2.0 ** (attempt - 1)))
-        finally:
-            pool.shutdown(wait=False)
+def result_of(ended: ActionEnded, *, run_id: int, runbook_id: str) -> RunResult:
+    """The run's result from how its action ended. Never retried here: each outside call has
+    its one retry layer in its client (docs/retries.md), so a failure is the run's result."""
+    if isinstance(ended.error, IntegrationError):
+        return RunResult.failed(
+            f"{ended.error.__class__.__name__}: {ended.error}", retryable=ended.error.retryable
+        )
+    if ended.error is not None:
+        log.error(
+            "runbook raised", run_id=run_id, runbook=runbook_id, error=str(ended.error), exc_info=ended.error
+        )
+        return RunResult.failed(f"runbook error: {ended.error.__class__.__name__}: {ended.error}")
+    if ended.result is None:
+        return RunResult.failed("runbook error: the action returned no result")
+    return ended.result
 
 
 class Executor:
-    def __init__(self, deps: EngineDeps, *, sleep: Sleep = time.sleep) -> None:
+    def __init__(self, deps: EngineDeps) -> None:
         self.deps = deps
-        self._sleep = sleep
+        self.abandoned = AbandonedActions()  # timed-out actions still running in this process
 
     # -- helpers -----------------------------------------------------------------------------
-    def _spec_target_params(self, run: RunbookRun) -> tuple[RunbookSpec[Any], Target, BaseModel]:
+    def spec_target_params(self, run: RunbookRun) -> tuple[RunbookSpec[Any], Target, BaseModel]:
         spec = self.deps.spec(run.runbook_id)
         target, params = parse_for(spec, run.target, dict(run.params or {}))
         return spec, target, params
 
-    def _context(self, run: RunbookRun) -> Any:
+    def context_for(self, run: RunbookRun) -> Any:
         with self.deps.store.sessions() as session:
             incident = session.get(Incident, run.incident_id) if run.incident_id else None
             return self.deps.context(str(run.id), incident_context(incident), run.requested_by)
@@ -86,7 +80,7 @@ class Executor:
     def execute(self, run_id: int, *, worker: str) -> None:
         now = self.deps.clock()
         with self.deps.store.transaction() as session:
-            run = _load(session, run_id)
+            run = load_run(session, run_id)
             if run is None or run.status != RunStatus.APPROVED.value:
                 return  # already taken, decided or finished: executing is idempotent
             spec = self.deps.spec(run.runbook_id)
@@ -120,46 +114,87 @@ class Executor:
         with self.deps.store.sessions() as session:
             incident = incident_context(session.get(Incident, incident_id)) if incident_id else None
         ctx = self.deps.context(str(run_id), incident, requested_by)
-        timed_out = False
-        try:
-            result, attempts = _call_with_retries(
-                lambda: spec.act(ctx, target, params),
-                retries=spec.retries,
-                timeout=spec.timeout.total_seconds(),
-                sleep=self._sleep,
-            )
-        except RunTimedOut as exc:
-            result, attempts, timed_out = RunResult.failed(str(exc)), 1, True
-        except Exception as exc:
-            log.error("runbook raised", run_id=run_id, runbook=runbook_id, error=str(exc), exc_info=True)
-            result, attempts = RunResult.failed(f"runbook error: {exc.__class__.__name__}: {exc}"), 1
-        self._store_result(run_id, spec, result, attempts, timed_out)
+        action = ActionThread(lambda: spec.act(ctx, target, params), name=f"runbook-{run_id}").start()
+        timeout = spec.timeout.total_seconds()
+        if action.wait(timeout):
+            self._store_result(run_id, result_of(action.ended(), run_id=run_id, runbook_id=runbook_id))
+        else:
+            self._abandon(run_id, action, timeout)
 
-    def _store_result(
-        self, run_id: int, spec: RunbookSpec[Any], result: RunResult, attempts: int, timed_out: bool
-    ) -> None:
+    def _store_result(self, run_id: int, result: RunResult) -> None:
         now = self.deps.clock()
         with self.deps.store.transaction() as session:
-            run = _load(session, run_id)
+            run = load_run(session, run_id)
             if run is None or run.status != RunStatus.RUNNING.value:
                 return
             run.result = result_to_json(result)
-            run.attempts += attempts - 1
             run.in_flight = ""
-            if timed_out:
-                transition(session, run, RunStatus.TIMED_OUT, now=now, reason=result.reason)
-                escalate(session, self.deps, run, f"timed out: {result.reason}", now)
-            elif result.outcome is Outcome.FAILED:
+            if result.outcome is Outcome.FAILED:
                 transition(session, run, RunStatus.FAILED, now=now, reason=result.reason)
                 escalate(session, self.deps, run, f"failed: {result.reason}", now)
             elif result.outcome is Outcome.NOOP:
                 transition(session, run, RunStatus.SUCCEEDED, now=now, reason=f"no change: {result.reason}")
             else:
                 run.acted_at = now
-                self._start_verifying(session, run, now, reason=result.reason)
+                self.start_verifying(session, run, now, reason=result.reason)
             self.deps.notify(session, run.id, run.status)
 
-    def _start_verifying(self, session: Session, run: RunbookRun, now: datetime, reason: str) -> None:
+    # -- timed out: keep the target until the action has really ended --------------------------
+    @property
+    def _lease(self) -> timedelta:
+        return timedelta(seconds=self.deps.settings.workers.claim_timeout_seconds)
+
+    def _abandon(self, run_id: int, action: ActionThread, timeout: float) -> None:
+        now = self.deps.clock()
+        with self.deps.store.transaction() as session:
+            run = load_run(session, run_id)
+            if run is None or run.status != RunStatus.RUNNING.value:
+                return
+            reason = (
+                f"timed out after {timeout:g}s; the action is still running, "
+                f"so {run.target} stays locked until it ends"
+            )
+            transition(session, run, RunStatus.UNKNOWN, now=now, reason=reason)
+            run.in_flight = "abandoned"
+            # host:pid, so a restart on this host sees at once that the action died with us
+            run.claimed_by = f"{socket.gethostname()}:{os.getpid()}/abandoned"
+            run.claimed_until = now + self._lease
+            escalate(session, self.deps, run, reason, now)
+            self.deps.notify(session, run.id, RunStatus.UNKNOWN.value)
+        self.abandoned.watch(
+            action,
+            run_id=run_id,
+            heartbeat=self._lease.total_seconds() / 3,
+            renew=lambda: self._renew_claim(run_id),
+            settle=lambda ended: self._settle(run_id, ended),
+        )
+
+    def _renew_claim(self, run_id: int) -> None:
+        """The abandoned action is alive in this process: no replica may reconcile it."""
+        now = self.deps.clock()
+        with self.deps.store.transaction() as session:
+            run = load_run(session, run_id)
+            if run is not None and run.status == RunStatus.UNKNOWN.value:
+                run.claimed_until = now + self._lease
+
+    def _settle(self, run_id: int, ended: ActionEnded) -> None:
+        """The timed-out action has ended: record what it did, then release the target."""
+        now = self.deps.clock()
+        with self.deps.store.transaction() as session:
+            run = load_run(session, run_id)
+            if run is None or run.status != RunStatus.UNKNOWN.value:
+                return
+            result = result_of(ended, run_id=run_id, runbook_id=run.runbook_id)
+            run.result = result_to_json(result)
+            if result.outcome is Outcome.CHANGED:
+                run.acted_at = now  # it changed the target: it counts toward budget and cooldown
+            why = f"timed out; the action ended afterwards ({result.outcome.value}: {result.reason})"
+            transition(
+                session, run, RunStatus.TIMED_OUT, now=now, reason=why, details={"late": result.outcome.value}
+            )
+            self.deps.notify(session, run.id, RunStatus.TIMED_OUT.value)
+
+    def start_verifying(self, session: Session, run: RunbookRun, now: datetime, reason: str) -> None:
         settings = self.deps.settings.runbooks
         transition(session, run, RunStatus.VERIFYING, now=now, reason=reason)
         run.verify_deadline = now + timedelta(minutes=settings.verify_timeout_minutes)
@@ -179,12 +214,12 @@ class Executor:
             run = session.get(RunbookRun, run_id)
             if run is None or run.status != RunStatus.VERIFYING.value:
                 return
-            spec, target, params = self._spec_target_params(run)
+            spec, target, params = self.spec_target_params(run)
             result = result_from_json(dict(run.result or {}))
             incident = session.get(Incident, run.incident_id) if run.incident_id else None
             incident_resolved = incident is None or incident.status == "resolved"
             threshold = incident.anomaly_threshold if incident else None
-        ctx = self._context(run)
+        ctx = self.context_for(run)
         status = VerifyStatus.SUCCEEDED
         if spec.verify is not None:
             try:
@@ -198,7 +233,7 @@ class Executor:
             log.info("verification rescored the incident", run_id=run_id, score=score, threshold=threshold)
         now = self.deps.clock()
         with self.deps.store.transaction() as session:
-            run = _load(session, run_id)
+            run = load_run(session, run_id)
             if run is None or run.status != RunStatus.VERIFYING.value:
                 return
             effective = status is VerifyStatus.SUCCEEDED and (
@@ -260,14 +295,17 @@ class Executor:
                 or (run.result or {}).get("rolled_back")
             ):
                 return
-            spec, target, params = self._spec_target_params(run)
+            spec, target, params = self.spec_target_params(run)
             result = result_from_json(dict(run.result or {}))
         if spec.rollback is None:
             return
-        rolled = spec.rollback(self._context(run), target, params, result)
+        try:  # once, like the action: a failure is recorded and escalated, not retried by the job
+            rolled = spec.rollback(self.context_for(run), target, params, result)
+        except IntegrationError as exc:
+            rolled = RunResult.failed(f"{exc.__class__.__name__}: {exc}", retryable=exc.retryable)
         now = self.deps.clock()
         with self.deps.store.transaction() as session:
-            run = _load(session, run_id)
+            run = load_run(session, run_id)
             if run is None:
                 return
             run.result = {
@@ -285,69 +323,13 @@ class Executor:
                 action="run.rolled_back",
                 details={"outcome": rolled.outcome.value, "reason": rolled.reason},
             )
+            if rolled.outcome is Outcome.FAILED:
+                escalate(session, self.deps, run, f"rollback failed: {rolled.reason}", now)
             self.deps.notify(session, run.id, "rolled_back")
 
     # -- crash recovery ----------------------------------------------------------------------
     def reconcile_interrupted(self) -> int:
-        """Runs left `running` by a dead process: look at the target before repeating anything."""
-        now = self.deps.clock()
-        with self.deps.store.sessions() as session:
-            stuck = session.scalars(
-                select(RunbookRun.id).where(
-                    RunbookRun.status == RunStatus.RUNNING.value,
-                    or_(RunbookRun.claimed_until.is_(None), RunbookRun.claimed_until < now),
-                )
-            ).all()
-        for run_id in stuck:
-            self._reconcile(run_id)
-        return len(stuck)
+        """Runs left `running` or `unknown` by a dead process: look at the target first."""
+        from bot.engine.recovery import reconcile_interrupted
 
-    def _reconcile(self, run_id: int) -> None:
-        with self.deps.store.sessions() as session:
-            run = session.get(RunbookRun, run_id)
-            if run is None or run.status != RunStatus.RUNNING.value:
-                return
-            spec, target, params = self._spec_target_params(run)
-            started_at = run.started_at or run.created_at
-        if spec.idempotent or spec.reconcile is None:
-            decision = ReconcileDecision.NOT_APPLIED
-        else:
-            try:
-                decision = spec.reconcile(self._context(run), target, params, started_at)
-            except IntegrationError:
-                decision = ReconcileDecision.UNKNOWN
-        now = self.deps.clock()
-        with self.deps.store.transaction() as session:
-            run = _load(session, run_id)
-            if run is None or run.status != RunStatus.RUNNING.value:
-                return
-            details = {"decision": decision.value}
-            if decision is ReconcileDecision.ALREADY_APPLIED:
-                run.result = result_to_json(
-                    RunResult.changed("applied before a crash; found by reconciliation")
-                )
-                run.acted_at = now
-                run.in_flight = ""
-                self._start_verifying(session, run, now, reason="reconciled: the action had been applied")
-            elif decision is ReconcileDecision.NOT_APPLIED:
-                run.in_flight = ""
-                transition(
-                    session,
-                    run,
-                    RunStatus.APPROVED,
-                    now=now,
-                    reason="reconciled: not applied; running again",
-                    details=details,
-                )
-                enqueue(
-                    session,
-                    kind="run.execute",
-                    payload={"run_id": run.id},
-                    now=now,
-                    dedupe_key=f"run.execute:{run.id}:{run.attempts + 1}",
-                )
-            else:
-                reason = "interrupted by a crash and the target's state is unknown; not repeating it"
-                transition(session, run, RunStatus.FAILED, now=now, reason=reason, details=details)
-                escalate(session, self.deps, run, reason, now)
-            self.deps.notify(session, run.id, run.status)
+        return reconcile_interrupted(self)

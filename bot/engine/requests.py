@@ -50,13 +50,14 @@ class RequestOutcome:
     status: str | None = None
     approval_id: int | None = None
     plan: Plan | None = None
-    blocked: str = ""  # target_locked | budget_exhausted | cooldown | plan_failed
+    blocked: str = ""  # target_locked | budget_exhausted | cooldown | plan_failed | no_approvers
 
 
 class BlockedBy:
     LOCK = "target_locked"
     BUDGET = "budget_exhausted"
     COOLDOWN = "cooldown"
+    NO_APPROVERS = "no_approvers"
 
 
 def preview(
@@ -244,6 +245,17 @@ def _persist(
         return RequestOutcome(gate.decision, gate.reason, run.id, run.status, plan=plan)
     if gate.decision is Decision.NEEDS_APPROVAL:
         rule = approver_rule(deps.settings.approvals, spec.id, spec.risk)
+        if not rule.configured:  # nobody could ever approve it: refuse now, fail closed
+            why = (
+                f"{BlockedBy.NO_APPROVERS}: {gate.reason}, but nobody is configured to approve {spec.id} "
+                f'(add [approvals.approvers."{spec.id}"] or ."risk:{spec.risk.value}")'
+            )
+            transition(session, run, RunStatus.REJECTED, now=now, reason=why)
+            escalate(session, deps, run, why, now)
+            deps.notify(session, run.id, "rejected")
+            return RequestOutcome(
+                gate.decision, why, run.id, run.status, plan=plan, blocked=BlockedBy.NO_APPROVERS
+            )
         transition(
             session, run, RunStatus.AWAITING_APPROVAL, now=now, actor=req.requested_by, reason=gate.reason
         )

@@ -2,6 +2,10 @@
 
 Nothing here touches the network until a runbook or a report first asks for a client, so
 integrations that are not configured cost nothing (and say so at start-up).
+
+Each outside call has one retry layer (docs/retries.md). Runbooks, plans and verification use
+clients that retry inside the call (the SDKs' own retries); reporting runs as persisted jobs that
+the job queue retries, so its clients are built with `client_retries=False` and send each call once.
 """
 
 from __future__ import annotations
@@ -23,16 +27,21 @@ from integrations.pagerduty.settings import PagerDutySettings
 from integrations.slack.settings import SlackOff, resolve_secrets
 
 
-def build_services(settings: Settings) -> ServiceRegistry:
+def build_services(settings: Settings, *, client_retries: bool = True) -> ServiceRegistry:
     registry = ServiceRegistry()
     register_aws_services(registry, settings.aws)
     registry.put(AzureSettings, settings.azure)
     registry.provide(AppServiceClient, lambda: AppServiceClient(settings.azure))
     registry.provide(LogAnalyticsClient, lambda: LogAnalyticsClient(settings.azure))
-    registry.put(PagerDutySettings, settings.pagerduty)
-    registry.provide(PagerDutyEvents, lambda: PagerDutyEvents(settings.pagerduty))
+    pagerduty = settings.pagerduty
+    if not client_retries:
+        pagerduty = pagerduty.model_copy(update={"max_http_attempts": 1})
+    registry.put(PagerDutySettings, pagerduty)
+    registry.provide(PagerDutyEvents, lambda: PagerDutyEvents(pagerduty))
     jira = settings.jira
     if jira is not None:
+        if not client_retries:
+            jira = jira.model_copy(update={"max_retries": 0})
         registry.put(JiraSettings, jira)
         registry.provide(JiraTickets, lambda: JiraTickets(jira))
     return registry

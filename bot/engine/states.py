@@ -19,6 +19,9 @@ class RunStatus(StrEnum):
     APPROVED = "approved"
     RUNNING = "running"
     VERIFYING = "verifying"
+    # The action outlived its timeout and may still be changing the target: the run keeps the
+    # target's lock until the action has ended (then TIMED_OUT), or is reconciled after a crash.
+    UNKNOWN = "unknown"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
@@ -62,10 +65,11 @@ ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
             RunStatus.VERIFYING,
             RunStatus.SUCCEEDED,
             RunStatus.FAILED,
-            RunStatus.TIMED_OUT,
+            RunStatus.UNKNOWN,
             RunStatus.APPROVED,  # reconciled after a crash: the call never happened, run it again
         }
     ),
+    RunStatus.UNKNOWN: frozenset({RunStatus.TIMED_OUT}),
     RunStatus.VERIFYING: frozenset({RunStatus.SUCCEEDED, RunStatus.INEFFECTIVE, RunStatus.FAILED}),
 }
 

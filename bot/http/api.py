@@ -1,9 +1,11 @@
-"""GET/POST /api/...: JSON views of incidents, silences, dead letters and the audit log."""
+"""GET/POST /api/...: JSON views of incidents, silences, dead letters and the audit log.
+
+Every route reads or acts as the principal behind its bearer token (`bot.http.access`): reading
+needs viewer (unless `[permissions] anonymous_read` includes "api"), each change its own role.
+"""
 
 from __future__ import annotations
 
-import hmac
-import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
@@ -12,36 +14,24 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from bot.access.policy import Action, AddSilence
+from bot.access.roles import Principal
 from bot.audit import list_audit
-from bot.errors import ConductorError, InvalidTransition, NotFound
+from bot.errors import ConductorError, InvalidTransition, NotFound, PermissionDenied
+from bot.http.access import caller, enforce, reading, require
 from bot.incidents import service as incidents
 from bot.incidents.silences import add_silence, expire_silence, list_silences, silence_json
 from bot.matching import InvalidMatcher, parse_matcher
 from bot.runtime import Runtime
 from bot.store.models import DeadLetter
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", dependencies=[Depends(reading("api"))])
 T = TypeVar("T")
 
 
 def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
-
-
-def api_actor(request: Request) -> str:
-    """Mutating API calls need `Authorization: Bearer <token>` from the configured env var."""
-    runtime = runtime_of(request)
-    expected = os.environ.get(runtime.settings.server.api_token_env, "")
-    if not expected:
-        raise HTTPException(
-            403, f"the API is read-only: set {runtime.settings.server.api_token_env} to enable changes"
-        )
-    given = request.headers.get("authorization", "")
-    scheme, _, token = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise HTTPException(401, "unauthenticated")
-    return request.headers.get("x-conductor-user", "api") or "api"
 
 
 async def in_store(runtime: Runtime, work: Callable[[Any], T]) -> T:
@@ -51,6 +41,8 @@ async def in_store(runtime: Runtime, work: Callable[[Any], T]) -> T:
 
     try:
         return await run_in_threadpool(run)
+    except PermissionDenied as exc:
+        raise HTTPException(403, f"{exc.reason}: {exc}") from None
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except (InvalidTransition, InvalidMatcher) as exc:
@@ -87,26 +79,26 @@ async def get_incident(request: Request, incident_id: int) -> dict[str, Any]:
 
 @router.post("/incidents/{incident_id}/ack")
 async def ack_incident(
-    request: Request, incident_id: int, actor: Annotated[str, Depends(api_actor)]
+    request: Request, incident_id: int, who: Annotated[Principal, Depends(require(Action.ACKNOWLEDGE))]
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     return await in_store(
         runtime,
         lambda s: incidents.incident_json(
-            incidents.acknowledge(s, incident_id, actor=actor, now=runtime.clock())
+            incidents.acknowledge(s, incident_id, actor=who.actor, now=runtime.clock())
         ),
     )
 
 
 @router.post("/incidents/{incident_id}/resolve")
 async def resolve_incident(
-    request: Request, incident_id: int, actor: Annotated[str, Depends(api_actor)]
+    request: Request, incident_id: int, who: Annotated[Principal, Depends(require(Action.RESOLVE))]
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     return await in_store(
         runtime,
         lambda s: incidents.incident_json(
-            incidents.resolve(s, incident_id, actor=actor, now=runtime.clock())
+            incidents.resolve(s, incident_id, actor=who.actor, now=runtime.clock())
         ),
     )
 
@@ -142,22 +134,28 @@ async def get_silences(request: Request, include_expired: bool = False) -> dict[
 
 @router.post("/silences", status_code=201)
 async def post_silence(
-    request: Request, body: SilenceRequest, actor: Annotated[str, Depends(api_actor)]
+    request: Request, body: SilenceRequest, who: Annotated[Principal, Depends(caller)]
 ) -> dict[str, Any]:
+    """Silencing needs responder; one that matches every alert, or lasts longer than
+    `[permissions] max_silence_hours`, needs admin."""
     runtime = runtime_of(request)
     now = runtime.clock()
     if body.ends_at is None and body.duration_minutes is None:
         raise HTTPException(400, "give ends_at or duration_minutes")
     ends_at: datetime = body.ends_at or now + timedelta(minutes=body.duration_minutes or 0)
+    try:
+        matchers = [parse_matcher(m) for m in body.matchers]
+    except InvalidMatcher as exc:
+        raise HTTPException(400, str(exc)) from None
+    await run_in_threadpool(enforce, request, who, AddSilence(tuple(matchers), ends_at - now))
 
     def work(session: Any) -> dict[str, Any]:
-        matchers = [parse_matcher(m) for m in body.matchers]
         silence = add_silence(
             session,
             matchers=matchers,
             starts_at=now,
             ends_at=ends_at,
-            created_by=actor,
+            created_by=who.actor,
             comment=body.comment,
             origin="api",
             now=now,
@@ -169,12 +167,12 @@ async def post_silence(
 
 @router.delete("/silences/{silence_id}")
 async def delete_silence(
-    request: Request, silence_id: int, actor: Annotated[str, Depends(api_actor)]
+    request: Request, silence_id: int, who: Annotated[Principal, Depends(require(Action.UNSILENCE))]
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     now = runtime.clock()
     return await in_store(
-        runtime, lambda s: silence_json(expire_silence(s, silence_id, actor=actor, now=now), now)
+        runtime, lambda s: silence_json(expire_silence(s, silence_id, actor=who.actor, now=now), now)
     )
 
 

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from bot.http import api, health, runs_api, webhooks
+from bot.http import api, docs, health, runs_api, webhooks
 from bot.http import sweeps as sweeps_api
 from bot.http.middleware import RequestContext
 from bot.logs import get_logger
@@ -40,12 +40,13 @@ def create_app(
         title="Cloud Conductor",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url=None,  # served by bot.http.docs, behind the read check
+        openapi_url=None,
         redoc_url=None,
     )
     app.state.runtime = runtime
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(webhooks.router)
     app.include_router(api.router)
     app.include_router(runs_api.router)

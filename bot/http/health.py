@@ -1,12 +1,17 @@
-"""GET /healthz (process up), /readyz (store reachable, migrations current, intake running), /metrics."""
+"""GET /healthz (process up), /readyz (store reachable, migrations current, intake running), /metrics.
+
+/healthz and /readyz answer anyone (load balancers); /metrics needs a viewer token unless
+`[permissions] anonymous_read` includes "metrics".
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from bot.http.access import reading
 from bot.runtime import Runtime
 
 router = APIRouter()
@@ -29,7 +34,7 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get("/metrics", dependencies=[Depends(reading("metrics"))])
 async def metrics(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     payload = await run_in_threadpool(generate_latest, runtime.metrics.registry)

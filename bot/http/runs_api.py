@@ -1,4 +1,4 @@
-"""/api/runs and /api/approvals: look at runs, decide approvals (token auth)."""
+"""/api/runs and /api/approvals: look at runs, decide approvals (as the token's principal)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from bot.access.roles import Principal
 from bot.engine.approvals import Vote
 from bot.engine.views import approval_json, run_json
 from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, NotFound
-from bot.http.api import api_actor, in_store, runtime_of
+from bot.http.access import caller, reading
+from bot.http.api import in_store, runtime_of
 from bot.store.models import Approval, RunbookRun
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", dependencies=[Depends(reading("api"))])
 
 
 @router.get("/runs")
@@ -66,15 +68,14 @@ class DecisionBody(BaseModel):
 
 @router.post("/approvals/{approval_id}")
 async def decide_approval(
-    request: Request, approval_id: int, body: DecisionBody, actor: Annotated[str, Depends(api_actor)]
+    request: Request, approval_id: int, body: DecisionBody, who: Annotated[Principal, Depends(caller)]
 ) -> dict[str, Any]:
-    """Approve or deny as the user named in `X-Conductor-User` (required)."""
+    """Approve or deny as the token's principal: `api:<name>`, or — for a trusted-proxy token —
+    the person named in `X-Conductor-User`. The run's `[approvals]` entry decides who may."""
     runtime = runtime_of(request)
-    if actor == "api":
-        raise HTTPException(400, "name the deciding person in the X-Conductor-User header")
     try:
         decided = await run_in_threadpool(
-            runtime.engine.decide, approval_id, user=actor, vote=Vote(body.decision), reason=body.reason
+            runtime.engine.decide, approval_id, principal=who, vote=Vote(body.decision), reason=body.reason
         )
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None

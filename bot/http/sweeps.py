@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from bot.http.access import reading
 from bot.http.api import runtime_of
 from bot.sweeps.runs import latest_runs, run_json
 from bot.sweeps.status import sweeps_overview
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", dependencies=[Depends(reading("api"))])
 
 
 @router.get("/sweeps")

@@ -61,6 +61,9 @@ def run_message(session: Session, run: RunbookRun, event: str, *, now: datetime)
         return ThreadMessage(f"{key}:verified", _verification(run, VerifyStatus.SUCCEEDED, at))
     if event == "ineffective":
         return ThreadMessage(f"{key}:verified", _verification(run, VerifyStatus.FAILED, at))
+    if event == "unknown":
+        text = f":warning: Timed out and still running: {_what(run)} stays locked until the action ends"
+        return ThreadMessage(f"{key}:unknown", note(text, detail=safe(run.reason, 1000)))
     if event in ("succeeded", "noop", "failed", "timed_out"):
         if view.result is None:
             text = f":x: Run {safe(event.replace('_', ' '), 30)}: {_what(run)}"

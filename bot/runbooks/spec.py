@@ -204,7 +204,6 @@ class RunbookSpec(Generic[P]):
     rollback: RollbackFn[P] | None = None
     reconcile: ReconcileFn[P] | None = None
     timeout: timedelta = timedelta(minutes=10)
-    retries: int = 2  # extra attempts for IntegrationError(retryable=True) only
     cooldown: timedelta = timedelta(0)
     budget: Budget | None = None
     approval: ApprovalPolicy = field(default_factory=ApprovalPolicy.never)
@@ -256,7 +255,6 @@ def runbook(
     rollback: RollbackFn[P] | None = None,
     reconcile: ReconcileFn[P] | None = None,
     timeout: timedelta = timedelta(minutes=10),
-    retries: int = 2,
     cooldown: timedelta = timedelta(0),
     budget: Budget | None = None,
     approval: ApprovalPolicy | None = None,
@@ -287,7 +285,6 @@ def runbook(
             rollback=rollback,
             reconcile=reconcile,
             timeout=timeout,
-            retries=retries,
             cooldown=cooldown,
             budget=budget,
             approval=approval or ApprovalPolicy.never(),

@@ -33,6 +33,7 @@ from bot.logs import get_logger
 from bot.slack.blocks import SlackMessage, section
 from bot.slack.dispatch import handle_approval_click, handle_command_text
 from bot.slack.ports import SlackActor, SlackCore
+from bot.slack.replay import SeenRequests, ignore_replays
 from bot.slack.signing import ACTION_IDS, ActionSigner
 from integrations.slack.client import SlackPort
 from integrations.slack.settings import SlackSecrets
@@ -52,13 +53,15 @@ MENTION_REPLY = "Hi! I answer to `/conductor` — try `/conductor help`."
 @dataclass(frozen=True)
 class SlackListeners:
     """What the listeners need: the core, the button signer, the poster for ephemeral
-    refusals, and `refresh(channel, ts)` to re-render a parent message from the store."""
+    refusals, `refresh(channel, ts)` to re-render a parent message from the store, and the
+    signed requests already handled (replays are ignored)."""
 
     core: SlackCore
     signer: ActionSigner
     poster: SlackPort
     refresh: Callable[[str, str], object]
     clock: Callable[[], datetime]
+    seen: SeenRequests
 
 
 class _QuietBolt(logging.Filter):
@@ -103,6 +106,11 @@ def _actor(user: dict[str, Any], *, channel: str | None, team: str | None) -> Sl
 
 def register_listeners(app: App, h: SlackListeners) -> None:
     """Attach the listeners; each is a plain function, as Bolt's decorators expect."""
+
+    def refuse(actor: SlackActor, attempt: str, reason: str) -> None:
+        h.core.audit_refusal(actor=actor, action=attempt, reason=reason)
+
+    app.middleware(ignore_replays(h.seen, refuse))
 
     @app.command(COMMAND)
     def conductor(ack: Ack, command: dict[str, Any], respond: Respond) -> None:

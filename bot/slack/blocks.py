@@ -102,10 +102,10 @@ def render_plan(plan: Plan, *, limit: int = 2500) -> str:
 def _approvers(approval: ApprovalView) -> str:
     names = [mention(u) for u in approval.approver_users]
     names += [f"<!subteam^{g}>" for g in approval.approver_groups if g.isalnum()]
+    if approval.approver_role:
+        names.append(f"anyone with the {safe(approval.approver_role, 20)} role")
     if names:
         return ", ".join(names)
-    if approval.anyone_may_approve:
-        return "_anyone but the requester_"
     return "_nobody is configured to approve_"
 
 

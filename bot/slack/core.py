@@ -4,7 +4,9 @@ Reads come from the store; changes go through the same functions the CLI and the
 incidents service, silences, the run engine), with the Slack user as the actor (`slack:U123`),
 so every change — and every refusal — is audited with who did it.
 
-Identity: a Slack user acts as `slack:<user id>` (run requests, acks, silences, audit). Approver
+Identity: a Slack user acts as `slack:<user id>` (run requests, acks, silences, audit), with the
+role `[permissions]` grants them (`bot.access.grants`): every command is checked by the same
+authorization decision as the CLI and the API before it runs, and a refusal is audited. Approver
 rules come from `[approvals]`: `users` may list `U…` or `slack:U…`; `groups` may be Slack
 user-group ids (members are read from Slack) or names under `[approvals.groups]` whose members
 are spelled either way.
@@ -20,8 +22,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.access.grants import Grants
+from bot.access.guard import Guard
+from bot.access.policy import AccessRequest
+from bot.access.roles import Principal
 from bot.audit import audit
-from bot.engine.approvals import Vote, approver_rule
+from bot.engine.approvals import Vote
 from bot.engine.engine import Engine
 from bot.engine.requests import RunRequest
 from bot.engine.services import integration_status
@@ -48,7 +54,6 @@ from bot.slack.viewmodels import (
     approval_of,
     approval_view,
     incident_view,
-    is_slack_group,
     run_approval,
     shown_run,
 )
@@ -61,7 +66,12 @@ if TYPE_CHECKING:
     from bot.config.root import Settings
     from bot.runtime import Runtime
 
-IN_FLIGHT = (RunStatus.APPROVED.value, RunStatus.RUNNING.value, RunStatus.VERIFYING.value)
+IN_FLIGHT = (
+    RunStatus.APPROVED.value,
+    RunStatus.RUNNING.value,
+    RunStatus.UNKNOWN.value,
+    RunStatus.VERIFYING.value,
+)
 MAX_LISTED = 50
 _NUMBER = re.compile(r"(?:[A-Za-z]+-)?#?(\d{1,12})\Z")
 # The notification-log key of a run's own parent message (runs without an incident).
@@ -90,6 +100,8 @@ class StoreSlackCore:
         engine: Engine,
         settings: Settings,
         clock: Callable[[], datetime],
+        grants: Grants,
+        guard: Guard,
         usergroups: UserGroupCache | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -97,6 +109,8 @@ class StoreSlackCore:
         self.engine = engine
         self.settings = settings
         self.clock = clock
+        self.grants = grants
+        self.guard = guard
         self.usergroups = usergroups
         self.environ = environ
 
@@ -107,6 +121,8 @@ class StoreSlackCore:
             engine=runtime.engine,
             settings=runtime.settings,
             clock=runtime.clock,
+            grants=runtime.grants,
+            guard=runtime.guard,
             usergroups=usergroups,
         )
 
@@ -118,6 +134,18 @@ class StoreSlackCore:
             registry=self.engine.deps.registry,
             jira_url=jira.url if jira is not None else None,
         )
+
+    # --- who may ---------------------------------------------------------------------------
+    def principal(self, actor: SlackActor) -> Principal:
+        """The Slack user with their role; Slack user groups that grant something are looked up
+        (cached briefly), a lookup that fails counts as not a member (fail closed)."""
+        groups: frozenset[str] = frozenset()
+        if self.usergroups is not None:
+            groups = self.usergroups.groups_of(actor.user_id, self.grants.slack_groups_that_matter())
+        return self.grants.slack_user(actor.user_id, groups)
+
+    def authorize(self, request: AccessRequest, *, actor: SlackActor) -> None:
+        self.guard.enforce(self.principal(actor), request, subject=f"slack:{actor.channel_id or 'unknown'}")
 
     # --- read -----------------------------------------------------------------------------
     def status(self) -> StatusView:
@@ -256,9 +284,8 @@ class StoreSlackCore:
         and audits refusals."""
         number = parse_number(run_id, "run")
         approval_id = self.engine.approval_id_for_run(number)
-        groups = self._voter_groups(actor, number)
         self.engine.decide(
-            approval_id, user=actor.audit_name, vote=Vote(action.value), reason=reason, groups=groups
+            approval_id, principal=self.principal(actor), vote=Vote(action.value), reason=reason
         )
         with self.store.sessions() as session:
             run = session.get(RunbookRun, number)
@@ -266,22 +293,6 @@ class StoreSlackCore:
             if run is None or approval is None:  # deleted underneath us: nothing sensible to show
                 raise NotFound(f"run {number} has no approval")
             return approval_view(session, approval, run, self.views)
-
-    def _voter_groups(self, actor: SlackActor, run_id: int) -> frozenset[str]:
-        """The rule's Slack user groups (`S…`) that have the actor as a member. Named groups under
-        `[approvals.groups]` are resolved by the engine, which also treats `slack:U…` and `U…` as
-        the same person (for allow-lists and for "no self-approval")."""
-        if self.usergroups is None:
-            return frozenset()
-        with self.store.sessions() as session:
-            run = session.get(RunbookRun, run_id)
-            runbook_id = run.runbook_id if run is not None else ""
-        spec = self.engine.deps.registry.get(runbook_id)
-        if spec is None:
-            return frozenset()
-        rule = approver_rule(self.settings.approvals, spec.id, spec.risk)
-        slack_groups = [g for g in sorted(rule.groups) if is_slack_group(g)]
-        return frozenset(self.usergroups.groups_of(actor.user_id, slack_groups))
 
     def add_silence(
         self, matchers: Sequence[Matcher], duration: timedelta, comment: str, *, actor: SlackActor

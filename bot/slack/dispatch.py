@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.access.policy import AccessRequest, Action, AddSilence, Do
 from bot.errors import ApproverNotAllowed, ConductorError
 from bot.slack.blocks import SlackMessage, render_approval_outcome, render_incident, section
 from bot.slack.commands import (
@@ -45,8 +46,34 @@ from bot.slack.signing import ActionClaim, ActionSigner, ApprovalAction, ForgedA
 from bot.slack.views import ApprovalView
 
 
+def access_for(command: Command) -> AccessRequest | None:
+    """What a command asks of the authorization decision. Approve and deny are decided by the
+    engine against the run's own `[approvals]` entry; help needs nothing."""
+    match command:
+        case Help():
+            return None
+        case Status() | ListIncidents() | ShowIncident() | ListRunbooks() | ListSilences():
+            return Do(Action.READ)
+        case Ack():
+            return Do(Action.ACKNOWLEDGE)
+        case Resolve():
+            return Do(Action.RESOLVE)
+        case Run(dry_run=dry_run):
+            return Do(Action.PREVIEW if dry_run else Action.RUN)
+        case Silence(matchers, duration):
+            return AddSilence(tuple(matchers), duration)
+        case Unsilence():
+            return Do(Action.UNSILENCE)
+        case Approve() | Deny():
+            return None
+
+
 def execute_command(command: Command, *, actor: SlackActor, core: SlackCore, now: datetime) -> SlackMessage:
-    """Run one parsed command against the core and render the reply (errors propagate)."""
+    """Check the actor may, run one parsed command against the core and render the reply
+    (errors propagate)."""
+    request = access_for(command)
+    if request is not None:
+        core.authorize(request, actor=actor)
     match command:
         case Help(topic):
             return render_help(help_for(topic))

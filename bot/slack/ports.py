@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from bot.access.policy import AccessRequest
 from bot.matching import Matcher
 from bot.runbooks.spec import Plan, Risk
 from bot.runbooks.targets import Target
@@ -95,6 +96,11 @@ class RunRequestView:
 
 
 class SlackCore(Protocol):
+    def authorize(self, request: AccessRequest, *, actor: SlackActor) -> None:
+        """Raise `PermissionDenied` (and audit it) unless the actor's role allows `request`
+        (`bot.access.policy.authorize`, the same decision the CLI and the API make)."""
+        ...
+
     # --- read ---
     def status(self) -> StatusView: ...
 

@@ -15,6 +15,7 @@ from bot.errors import (
     InvalidTransition,
     MalformedPayload,
     NotFound,
+    PermissionDenied,
     RunbookNotFound,
 )
 from bot.slack.blocks import SEVERITY_EMOJI, SlackMessage, context, render_plan, section
@@ -140,6 +141,8 @@ def render_error(error: ConductorError) -> SlackMessage:
         text = ":no_entry: That button is not valid for this run."
     elif isinstance(error, ApproverNotAllowed):
         text = f":no_entry: You may not decide this approval. {safe(error, 300)}".rstrip()
+    elif isinstance(error, PermissionDenied):
+        text = f":no_entry: You may not do that: {safe(error, 300)}"
     elif isinstance(error, ApprovalExpired):
         text = ":hourglass: This approval has expired."
     elif isinstance(error, AlreadyDecided):

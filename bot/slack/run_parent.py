@@ -28,6 +28,7 @@ STATUS_EMOJI = {
     "approved": ":arrow_forward:",
     "running": ":arrow_forward:",
     "verifying": ":mag:",
+    "unknown": ":warning:",
     "succeeded": ":white_check_mark:",
     "failed": ":x:",
     "timed_out": ":x:",

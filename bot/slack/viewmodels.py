@@ -7,7 +7,6 @@ bare Slack user ids so the renderers can mention them.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.access.grants import is_slack_group
 from bot.config.rules import ApprovalSettings
 from bot.engine.approvals import approver_rule
 from bot.engine.serialize import plan_from_json, result_from_json
@@ -37,18 +37,12 @@ from bot.slack.views import (
 from bot.store.models import Alert, Approval, ApprovalVote, Incident, RunbookRun
 
 SLACK_PREFIX = "slack:"
-_SLACK_GROUP = re.compile(r"S[A-Z0-9]{2,}\Z")
 _FINISHED = {"succeeded", "failed", "timed_out", "ineffective"}
 
 
 def display_user(user: str) -> str:
     """`slack:U123` -> `U123` (mentioned in messages); other actors unchanged."""
     return user.removeprefix(SLACK_PREFIX)
-
-
-def is_slack_group(name: str) -> bool:
-    """A Slack user-group id (`S0123ABC`), as opposed to a group name from `[approvals.groups]`."""
-    return _SLACK_GROUP.match(name) is not None
 
 
 @dataclass(frozen=True)
@@ -217,7 +211,7 @@ def approval_view(session: Session, approval: Approval, run: RunbookRun, ctx: Vi
         approver_users=tuple(users),
         approver_groups=tuple(g for g in sorted(rule.groups) if is_slack_group(g)),
         requested_by=display_user(approval.requested_by),
-        anyone_may_approve=not rule.configured,
+        approver_role=rule.role.value if rule.role is not None else "",
     )
 
 

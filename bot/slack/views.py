@@ -58,8 +58,8 @@ class ApprovalView:
     """An approval request and where it stands.
 
     `approvals` are the approve votes so far (quorum progress); `denial` is set when denied.
-    `approver_users` / `approver_groups` (Slack user and user-group ids) say who may decide;
-    `anyone_may_approve` when `[approvals]` names nobody for this run.
+    `approver_users` / `approver_groups` (Slack user and user-group ids) say who may decide, and
+    `approver_role` when the `[approvals]` entry also lets anyone with that role decide.
     """
 
     approval_id: str
@@ -72,8 +72,7 @@ class ApprovalView:
     approver_users: tuple[str, ...] = ()
     approver_groups: tuple[str, ...] = ()
     requested_by: str = "system"
-    # No approvers are configured for this run: anyone identified but the requester may decide.
-    anyone_may_approve: bool = False
+    approver_role: str = ""
 
     @property
     def progress(self) -> str:

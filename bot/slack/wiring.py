@@ -27,6 +27,7 @@ from bot.logs import get_logger
 from bot.reporting.slack import SlackReporter
 from bot.slack.app import SlackListeners, build_app, http_route
 from bot.slack.core import StoreSlackCore
+from bot.slack.replay import SeenRequests
 from bot.slack.signing import ActionSigner
 from bot.slack.socket_mode import SocketModeService
 from bot.slack.usergroups import UserGroupCache
@@ -79,14 +80,16 @@ def attach_slack(runtime: Runtime, *, environ: Mapping[str, str] | None = None) 
     if isinstance(secrets, SlackOff):
         log.info(f"slack: off ({secrets.reason.removeprefix('Slack is off: ')})")
         return
+    # Listeners answer people at once (the SDK's own retry); the reporter runs in retried jobs.
     poster = SlackPoster.from_secrets(secrets)
+    report_poster = SlackPoster.from_secrets(secrets, retries=False)
     signer = ActionSigner(secrets.button_secret)
     core = StoreSlackCore.from_runtime(
         runtime, usergroups=UserGroupCache(poster.usergroup_members, clock=runtime.clock)
     )
     reporter = SlackReporter(
         store=runtime.store,
-        port=poster,
+        port=report_poster,
         slack=settings.slack,
         views=lambda: core.views,
         signer=signer,
@@ -95,7 +98,12 @@ def attach_slack(runtime: Runtime, *, environ: Mapping[str, str] | None = None) 
     )
     pool = ListenerPool()
     listeners = SlackListeners(
-        core=core, signer=signer, poster=poster, refresh=reporter.refresh_message, clock=runtime.clock
+        core=core,
+        signer=signer,
+        poster=poster,
+        refresh=reporter.refresh_message,
+        clock=runtime.clock,
+        seen=SeenRequests(runtime.store, runtime.clock),
     )
     try:
         app = build_app(secrets, listeners, executor=pool.executor)

@@ -351,3 +351,15 @@ class Notification(Base):
     incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     ref: Mapped[str] = mapped_column(String(300), default="")  # message ts, ticket key, dedup key
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SeenSlackRequest(Base):
+    """A signed Slack request already handled (its signature and timestamp, hashed), kept until
+    Slack's 5-minute freshness window has long passed, so a replay is ignored on every replica."""
+
+    __tablename__ = "slack_seen_requests"
+    __table_args__ = (Index("ix_slack_seen_requests_expires_at", "expires_at"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,9 +1,9 @@
 """AWS Budgets, read-only: each budget's limit against its actual and forecast spend.
 
-`DescribeBudgets` (paginated by NextToken) returns `BudgetLimit` (or `PlannedBudgetLimits` keyed by
-period start, in epoch seconds) and `CalculatedSpend.ActualSpend` / `ForecastedSpend`. Budgets is a
-global service (its endpoint lives in us-east-1); the account id defaults to the caller's own (STS
-GetCallerIdentity).
+`DescribeBudgets` (read with boto3's paginator; botocore retries each page) returns `BudgetLimit`
+(or `PlannedBudgetLimits` keyed by period start, in epoch seconds) and `CalculatedSpend.ActualSpend`
+/ `ForecastedSpend`. Budgets is a global service (its endpoint lives in us-east-1); the account id
+defaults to the caller's own (STS GetCallerIdentity).
 
 What moto 5.2 does (the tests' backend): create/describe work and DescribeBudgets never paginates;
 moto never computes spend — it returns the `CalculatedSpend` given to CreateBudget, else zeros.
@@ -17,11 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
-
 from bot.clock import Clock, utc_now
-from integrations.aws.session import AwsError, aws_errors
+from integrations.aws.session import AwsError, aws_errors, make_client
 from integrations.aws.settings import AwsSettings
 from integrations.metrics import HealthTracker, SourceHealth
 
@@ -121,20 +118,13 @@ class BudgetsClient:
         return found
 
     def _describe_all(self, account_id: str) -> list[BudgetStatus]:
-        client = self._budgets_client()
+        paginator = self._budgets_client().get_paginator("describe_budgets")
         found: list[BudgetStatus] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"AccountId": account_id, "MaxResults": 100}
-            if token:
-                kwargs["NextToken"] = token
-            with aws_errors(SYSTEM, "DescribeBudgets"):
+        with aws_errors(SYSTEM, "DescribeBudgets"):
+            for page in paginator.paginate(AccountId=account_id, PaginationConfig={"PageSize": 100}):
                 self.api_calls += 1
-                page = client.describe_budgets(**kwargs)
-            found += [_status(raw, self._clock()) for raw in page.get("Budgets", [])]
-            token = page.get("NextToken")
-            if not token:
-                return found
+                found += [_status(raw, self._clock()) for raw in page.get("Budgets", [])]
+        return found
 
     def _budgets_client(self) -> BotoBudgets:
         with self._lock:
@@ -142,19 +132,8 @@ class BudgetsClient:
                 self._client = self._make("budgets")
             return self._client
 
-    def _make(self, service: Any) -> Any:
-        config = Config(
-            retries={"total_max_attempts": self._aws.max_attempts, "mode": "standard"},
-            connect_timeout=self._aws.connect_timeout,
-            read_timeout=self._aws.read_timeout,
-        )
-        with aws_errors(SYSTEM, "CreateClient"):
-            return boto3.client(
-                service,
-                region_name=self._aws.region or _GLOBAL_REGION,
-                endpoint_url=self._aws.endpoint_url,  # None: boto3 reads AWS_ENDPOINT_URL itself
-                config=config,
-            )
+    def _make(self, service: str) -> Any:
+        return make_client(service, self._aws, region=self._aws.region or _GLOBAL_REGION)
 
 
 def _amount(spend: Any) -> tuple[float, str] | None:

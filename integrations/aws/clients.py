@@ -236,6 +236,8 @@ class Ec2Client:
 
     def __init__(self, session: AwsSession) -> None:
         self._client = session.ec2()
+        # RebootInstances is sent once: a timed-out request may still have rebooted the instance.
+        self._once = session.ec2(max_attempts=1)
 
     def describe_instance(self, instance_id: str) -> Ec2Instance:
         with aws_errors(self.system, "DescribeInstances"):
@@ -275,9 +277,10 @@ class Ec2Client:
         )
 
     def reboot(self, instance_id: str) -> None:
-        """Ask EC2 to reboot the instance (asynchronous: it returns before the reboot happens)."""
+        """Ask EC2 to reboot the instance (asynchronous: it returns before the reboot happens).
+        Never retried, by botocore or anyone: a lost answer may hide a reboot that happened."""
         with aws_errors(self.system, "RebootInstances"):
-            self._client.reboot_instances(InstanceIds=[instance_id])
+            self._once.reboot_instances(InstanceIds=[instance_id])
 
     def set_tag(self, instance_id: str, key: str, value: str) -> None:
         with aws_errors(self.system, "CreateTags"):

@@ -18,8 +18,9 @@ label is the unrendered template; ListMetrics paginates at 500 and may list a mu
 once per datapoint (deduplicated below). The tests put a proxy in front of moto for throttling,
 NextToken pages and canned SEARCH answers (tests/fakes/cloudwatch_throttle.py).
 
-Each GetMetricData call carries at most 500 queries and follows NextToken. botocore's own retries
-are off; `call_with_retry` retries throttling and transient errors so the waits are injectable.
+Each GetMetricData call carries at most 500 queries; pages come from boto3's paginators. This is
+the one retry layer of these calls: botocore's own retries are off (`max_attempts=1`) and
+`call_with_retry` retries throttling and transient errors, page by page, with injectable waits.
 `api_calls` counts every HTTP request sent, per operation (retries included).
 """
 
@@ -34,8 +35,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.clock import Clock, utc_now
 from bot.errors import ConfigError, IntegrationError
 from detectors.series import MetricSeries
+from integrations.aws.session import make_client, resumable_pages
 from integrations.aws.settings import AwsSettings
 from integrations.metrics import (
     HealthTracker,
@@ -214,16 +214,8 @@ class CloudWatchMetricSource:
         if client is None:
             aws = aws or AwsSettings()
             self.region = resolve_region(aws)
-            client = boto3.client(
-                "cloudwatch",
-                region_name=self.region,
-                endpoint_url=aws.endpoint_url,  # None: boto3 reads AWS_ENDPOINT_URL itself
-                config=Config(
-                    retries={"total_max_attempts": 1, "mode": "standard"},  # call_with_retry retries
-                    connect_timeout=aws.connect_timeout,
-                    read_timeout=aws.read_timeout,
-                ),
-            )
+            # call_with_retry is these calls' retry layer: botocore sends each request once.
+            client = make_client("cloudwatch", aws, region=self.region, max_attempts=1)
         else:
             self.region = client.meta.region_name
         self._client = client
@@ -336,32 +328,20 @@ class CloudWatchMetricSource:
     def _get_metric_data(
         self, wire: list[MetricDataQueryTypeDef], start: datetime, end: datetime
     ) -> Iterator[MetricDataResultTypeDef]:
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "MetricDataQueries": wire,
-                "StartTime": start,
-                "EndTime": end,
-                "ScanBy": "TimestampAscending",
-            }
-            if self.settings.max_datapoints:
-                kwargs["MaxDatapoints"] = self.settings.max_datapoints
-            if token:
-                kwargs["NextToken"] = token
-
-            def call(kwargs: dict[str, Any] = kwargs) -> Any:
-                page = self._client.get_metric_data(**kwargs)
-                for result in page["MetricDataResults"]:
-                    _check_status(result)
-                for message in page.get("Messages", []):
-                    log.warning("cloudwatch GetMetricData: %s %s", message.get("Code"), message.get("Value"))
-                return page
-
-            page = self._call("GetMetricData", call)
+        kwargs: dict[str, Any] = {
+            "MetricDataQueries": wire,
+            "StartTime": start,
+            "EndTime": end,
+            "ScanBy": "TimestampAscending",
+        }
+        if self.settings.max_datapoints:
+            kwargs["MaxDatapoints"] = self.settings.max_datapoints
+        for page in self._pages("GetMetricData", "get_metric_data", kwargs):
+            for result in page["MetricDataResults"]:
+                _check_status(result)
+            for message in page.get("Messages", []):
+                log.warning("cloudwatch GetMetricData: %s %s", message.get("Code"), message.get("Value"))
             yield from page["MetricDataResults"]
-            token = page.get("NextToken")
-            if not token:
-                return
 
     # ------------------------------------------------------------------ ListMetrics
 
@@ -379,14 +359,7 @@ class CloudWatchMetricSource:
         wanted = set(search.dimension_names)
         seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         found: list[CloudWatchMetricQuery] = []
-        token: str | None = None
-        while True:
-            page_kwargs = {**kwargs, **({"NextToken": token} if token else {})}
-
-            def call(page_kwargs: dict[str, Any] = page_kwargs) -> Any:
-                return self._client.list_metrics(**page_kwargs)
-
-            page = self._call("ListMetrics", call)
+        for page in self._pages("ListMetrics", "list_metrics", kwargs):
             for metric in page.get("Metrics", []):
                 dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
                 ident = (metric["MetricName"], tuple(sorted(dims.items())))
@@ -396,9 +369,7 @@ class CloudWatchMetricSource:
                     continue
                 seen.add(ident)
                 found.append(CloudWatchMetricQuery(search.namespace, metric["MetricName"], dims, search.stat))
-            token = page.get("NextToken")
-            if not token:
-                return found
+        return found
 
     # ------------------------------------------------------------------ plumbing
 
@@ -408,6 +379,11 @@ class CloudWatchMetricSource:
             query.namespace, query.metric_name, query.dimensions, query.stat, region=self.region
         )
         return MetricSeries(key, timestamps, values, unit=query.unit, labels=dict(query.dimensions))
+
+    def _pages(self, operation: str, method: str, kwargs: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        """Every page of `operation`, each fetched (and retried) on its own."""
+        paginator = self._client.get_paginator(method)  # type: ignore[call-overload]
+        return resumable_pages(paginator, kwargs, call=lambda page: self._call(operation, page))
 
     def _call(self, operation: str, call: Callable[[], T]) -> T:
         def attempt() -> T:

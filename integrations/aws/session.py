@@ -1,22 +1,25 @@
 """One place that makes boto3 clients, and one place that turns botocore errors into ours.
 
-`AwsSession` builds clients from `AwsSettings` (region, endpoint, botocore retries, timeouts).
+`make_client(service, settings)` is the only factory of boto3 clients: region, endpoint, timeouts
+and the botocore `Config` (standard retry mode, `[aws] max_attempts` attempts per call) come from
+`AwsSettings`. A caller with a retry layer of its own (the metric sources' tenacity loop, one
+non-repeatable call) passes `max_attempts=1`, so each call has exactly one retry layer
+(docs/retries.md). `AwsSession` caches the runbooks' clients. `resumable_pages` walks a boto3
+paginator under such a retry layer, resuming at the page that failed.
+
 `aws_errors(system, operation)` wraps every call a typed client makes and raises `AwsError`, an
-`IntegrationError` whose `retryable` says whether trying again may help:
+`IntegrationError` whose `retryable` says whether trying again later may help:
 
 - throttling, HTTP 429/5xx, timeouts and connection failures: retryable;
 - validation, not found, access denied, bad credentials/region and anything else: not retryable.
-
-botocore already retries transient errors `max_attempts` times inside one call; `retryable=True`
-tells the run engine that a later attempt of the whole step may still succeed.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -136,70 +139,111 @@ def aws_errors(system: str, operation: str) -> Iterator[None]:
         ) from exc
 
 
+def botocore_config(settings: AwsSettings, *, max_attempts: int | None = None) -> Config:
+    """The botocore `Config` of every client: timeouts and standard-mode retries. `max_attempts`
+    counts the first try (1: botocore does not retry; the caller's own layer does)."""
+    return Config(
+        retries={"total_max_attempts": max_attempts or settings.max_attempts, "mode": "standard"},
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+    )
+
+
+def make_client(
+    service: str,
+    settings: AwsSettings,
+    *,
+    region: str | None = None,
+    max_attempts: int | None = None,
+    session: boto3.session.Session | None = None,
+) -> Any:
+    """A boto3 client for `service` (from `session`, else boto3's default session, which caches
+    the service models). endpoint_url=None lets botocore apply AWS_ENDPOINT_URL[_<SERVICE>]."""
+    make: Any = session.client if session is not None else boto3.client
+    with aws_errors(f"aws.{service}", "CreateClient"):
+        return make(
+            service,
+            region_name=region or settings.region,
+            endpoint_url=settings.endpoint_url,
+            config=botocore_config(settings, max_attempts=max_attempts),
+        )
+
+
+Page = Mapping[str, Any]
+
+
+def resumable_pages(
+    paginator: Any, kwargs: Mapping[str, Any], *, call: Callable[[Callable[[], Page | None]], Page | None]
+) -> Iterator[Page]:
+    """The pages of a boto3 paginator, each fetched through `call` (a retry layer).
+
+    A page that fails kills boto3's page iterator, so the retry starts a new one at the last page
+    that succeeded (`StartingToken` is that page's `NextToken`, as boto3 documents): pages already
+    read are never fetched again.
+    """
+    resume: str | None = None
+    pages: Iterator[Page] | None = None
+
+    def next_page() -> Page | None:
+        nonlocal pages
+        if pages is None:
+            config = {"StartingToken": resume} if resume else {}
+            pages = iter(paginator.paginate(**kwargs, PaginationConfig=config))
+        try:
+            return next(pages, None)
+        except BaseException:
+            pages = None  # resume from `resume` on the next attempt
+            raise
+
+    while (page := call(next_page)) is not None:
+        yield page
+        resume = page.get("NextToken") or resume
+
+
 class AwsSession:
-    """Makes boto3 clients configured from `AwsSettings`.
+    """The runbooks' boto3 clients, built by `make_client` on first use and cached per service.
 
     boto3 sessions are not thread-safe while creating clients, so creation is serialized; the
-    clients themselves are thread-safe and are cached, one per service.
+    clients themselves are thread-safe.
     """
 
     def __init__(self, settings: AwsSettings | None = None) -> None:
         self.settings = settings or AwsSettings()
         self._lock = threading.Lock()
         self._boto = boto3.session.Session(region_name=self.settings.region)
-        self._config = Config(
-            retries={"total_max_attempts": self.settings.max_attempts, "mode": "standard"},
-            connect_timeout=self.settings.connect_timeout,
-            read_timeout=self.settings.read_timeout,
-        )
-        self._glue: BotoGlue | None = None
-        self._ecs: BotoEcs | None = None
-        self._autoscaling: BotoAutoScaling | None = None
-        self._ec2: BotoEc2 | None = None
-        self._cloudwatch: BotoCloudWatch | None = None
+        self._clients: dict[tuple[str, int | None], Any] = {}
 
     @property
     def region(self) -> str | None:
         """The region boto3 resolved (from settings, else the environment/profile)."""
         return self._boto.region_name
 
-    # endpoint_url=None lets botocore apply AWS_ENDPOINT_URL[_<SERVICE>] itself.
-    def glue(self) -> BotoGlue:
-        with self._lock, aws_errors("aws.glue", "CreateClient"):
-            if self._glue is None:
-                self._glue = self._boto.client(
-                    "glue", endpoint_url=self.settings.endpoint_url, config=self._config
+    def client(self, service: str, *, max_attempts: int | None = None) -> Any:
+        """The cached client of `service`; `max_attempts=1` gives a client botocore never retries."""
+        with self._lock:
+            key = (service, max_attempts)
+            if key not in self._clients:
+                self._clients[key] = make_client(
+                    service, self.settings, max_attempts=max_attempts, session=self._boto
                 )
-            return self._glue
+            return self._clients[key]
+
+    def glue(self) -> BotoGlue:
+        client: BotoGlue = self.client("glue")
+        return client
 
     def ecs(self) -> BotoEcs:
-        with self._lock, aws_errors("aws.ecs", "CreateClient"):
-            if self._ecs is None:
-                self._ecs = self._boto.client(
-                    "ecs", endpoint_url=self.settings.endpoint_url, config=self._config
-                )
-            return self._ecs
+        client: BotoEcs = self.client("ecs")
+        return client
 
     def autoscaling(self) -> BotoAutoScaling:
-        with self._lock, aws_errors("aws.autoscaling", "CreateClient"):
-            if self._autoscaling is None:
-                self._autoscaling = self._boto.client(
-                    "autoscaling", endpoint_url=self.settings.endpoint_url, config=self._config
-                )
-            return self._autoscaling
+        client: BotoAutoScaling = self.client("autoscaling")
+        return client
 
-    def ec2(self) -> BotoEc2:
-        with self._lock, aws_errors("aws.ec2", "CreateClient"):
-            if self._ec2 is None:
-                self._ec2 = self._boto.client(
-                    "ec2", endpoint_url=self.settings.endpoint_url, config=self._config
-                )
-            return self._ec2
+    def ec2(self, *, max_attempts: int | None = None) -> BotoEc2:
+        client: BotoEc2 = self.client("ec2", max_attempts=max_attempts)
+        return client
 
     def cloudwatch(self) -> BotoCloudWatch:
-        with self._lock, aws_errors("aws.cloudwatch", "CreateClient"):
-            if self._cloudwatch is None:
-                self._cloudwatch = self._boto.client(
-                    "cloudwatch", endpoint_url=self.settings.endpoint_url, config=self._config
-                )
-            return self._cloudwatch
+        client: BotoCloudWatch = self.client("cloudwatch")
+        return client

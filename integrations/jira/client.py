@@ -127,6 +127,9 @@ class JiraTickets:
                         max_retries=settings.max_retries,
                         **auth,
                     )
+                # The jira package's ResilientSession is these calls' one retry layer (docs/retries.md);
+                # JIRA() sets its max_retries the same way but does not take the delay cap.
+                client._session.max_retry_delay = settings.max_retry_delay_seconds
                 reported = "cloud" if client.deploymentType == "Cloud" else "server"
                 if reported != settings.deployment:
                     log.warning(

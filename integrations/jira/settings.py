@@ -64,7 +64,12 @@ class JiraSettings(BaseModel):
     )
     ca_bundle: Path | None = Field(None, description="PEM bundle to verify TLS with.")
     timeout_seconds: float = Field(30.0, gt=0, description="Connect/read timeout of each HTTP call.")
-    max_retries: int = Field(3, ge=0, le=10, description="The jira client's retries on 429/503 and drops.")
+    max_retries: int = Field(
+        3, ge=0, le=10, description="The jira client's retries on 429, 503 with Retry-After and drops."
+    )
+    max_retry_delay_seconds: int = Field(
+        60, ge=0, le=600, description="Longest wait between two of those retries (Retry-After included)."
+    )
 
     @field_validator("url")
     @classmethod

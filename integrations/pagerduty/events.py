@@ -116,11 +116,12 @@ class PagerDutyEvents:
                     raise _error(exc, "connect") from exc
                 client.timeout = settings.timeout_seconds  # type: ignore[assignment]  # httpx takes floats
                 client.sleep_timer = settings.retry_sleep_seconds
-                client.max_network_attempts = settings.max_http_attempts
                 retries = settings.max_http_attempts - 1
+                client.max_network_attempts = retries  # the client counts retries, not attempts
                 for status in (500, 502, 503, 504):
                     client.retry[status] = retries
-                # 0 would mean "retry without limit" for 429 in this client: always bound it.
+                # 0 would mean "retry without limit" for 429 in this client: always bound it (so a
+                # 429 is tried at least twice, even with max_http_attempts = 1).
                 client.retry[429] = max(retries, 1)
                 self._clients[cache_key] = client
             return client

@@ -99,9 +99,16 @@ class SlackPoster:
         self.client = client
 
     @classmethod
-    def from_secrets(cls, secrets: SlackSecrets, *, timeout: int = 10) -> SlackPoster:
+    def from_secrets(cls, secrets: SlackSecrets, *, timeout: int = 10, retries: bool = True) -> SlackPoster:
+        """`retries=False`: slack_sdk sends each call once (no retry handlers), for callers whose
+        own layer retries (the reporting jobs)."""
         return cls(
-            WebClient(token=secrets.bot_token, base_url=with_trailing_slash(secrets.api_url), timeout=timeout)
+            WebClient(
+                token=secrets.bot_token,
+                base_url=with_trailing_slash(secrets.api_url),
+                timeout=timeout,
+                retry_handlers=None if retries else [],
+            )
         )
 
     def _call(self, method: str, fn: Callable[[], T]) -> T:

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.alerts.normalized import AlertStatus, NormalizedAlert, Provider, Resource
+from bot.cli.common import os_user
 from bot.cli.main import run
 from bot.config.settings import IncidentSettings
 from bot.incidents.apply import MutingContext, apply_alerts
 from bot.store import migrate
 from bot.store.db import Store
-from bot.store.models import DeadLetter, Incident, RawEvent, RunbookRun, Silence
+from bot.store.models import AuditRecord, DeadLetter, Incident, RawEvent, RunbookRun, Silence
 from tests.fakes.moto_server import MotoServer
 
 
@@ -61,23 +62,17 @@ def test_incident_commands(config: Path, store: Store, capsys: pytest.CaptureFix
     assert code == 0 and "DiskFull on i-1" in out
     code, out, _ = cli(capsys, "incidents", "show", str(incident_id), "--config", str(config))
     assert code == 0 and '"fingerprint": "f1"' in out
-    assert cli(capsys, "incidents", "ack", str(incident_id), "--as", "alice", "--config", str(config))[0] == 0
-    code, _, err = cli(capsys, "incidents", "ack", str(incident_id), "--as", "alice", "--config", str(config))
+    assert cli(capsys, "incidents", "ack", str(incident_id), "--config", str(config))[0] == 0
+    code, _, err = cli(capsys, "incidents", "ack", str(incident_id), "--config", str(config))
     assert code == 2 and "only an open incident can be acknowledged" in err
-    assert (
-        cli(capsys, "incidents", "resolve", str(incident_id), "--as", "alice", "--config", str(config))[0]
-        == 0
-    )
+    assert cli(capsys, "incidents", "resolve", str(incident_id), "--config", str(config))[0] == 0
     code, _, err = cli(capsys, "incidents", "show", "999", "--config", str(config))
     assert code == 2 and "no incident 999" in err
     with store.sessions() as session:
         incident = session.get(Incident, incident_id)
         assert incident is not None
-        assert (incident.status, incident.acknowledged_by, incident.resolved_by) == (
-            "resolved",
-            "alice",
-            "alice",
-        )
+        me = f"cli:{os_user()}"  # the CLI acts as its OS user
+        assert (incident.status, incident.acknowledged_by, incident.resolved_by) == ("resolved", me, me)
     code, out, _ = cli(capsys, "audit", "tail", "-n", "5", "--config", str(config))
     assert code == 0 and "incident.acknowledged" in out and "incident.resolved" in out
 
@@ -178,7 +173,7 @@ def test_run_dry_run_changes_nothing_then_a_real_run_is_queued(
     assert ecs.describe_services(cluster="prod", services=["web"])["services"][0]["desiredCount"] == 2
     with store.sessions() as session:
         assert session.scalars(select(RunbookRun)).all() == []
-    code, out, _ = cli(capsys, *args, "--as", "alice")
+    code, out, _ = cli(capsys, *args)
     assert code == 0 and "run 1: approved" in out and "queued" in out
     code, _, err = cli(
         capsys, "run", "aws.ecs.scale_service", "--target", "aws:glue:job/x", "--config", str(config)
@@ -188,3 +183,52 @@ def test_run_dry_run_changes_nothing_then_a_real_run_is_queued(
         capsys, "run", "aws.ecs.scale_servce", "--target", "aws:ecs:service/a/b", "--config", str(config)
     )
     assert code == 2 and 'no runbook named "aws.ecs.scale_servce"' in err
+
+
+def write_config(path: Path, extra: str) -> Path:
+    path.write_text(path.read_text() + extra)
+    return path
+
+
+def test_the_cli_acts_as_its_os_user_with_its_configured_role(
+    config: Path, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    incident_id = open_incident(store)
+    write_config(config, '[permissions.cli]\nrole = "viewer"\n')
+    assert cli(capsys, "incidents", "list", "--config", str(config))[0] == 0
+    code, _, err = cli(capsys, "incidents", "ack", str(incident_id), "--config", str(config))
+    assert code == 2 and "has the viewer role; incident.acknowledge needs responder" in err
+    code, _, err = cli(
+        capsys, "silences", "add", 'alertname=~".*"', "--duration", "90d", "--config", str(config)
+    )
+    assert code == 2 and "needs responder" in err
+    with store.sessions() as session:
+        assert session.get(Incident, incident_id).status == "open"  # type: ignore[union-attr]
+        assert session.scalars(select(Silence)).all() == []
+        refused = [r for r in session.scalars(select(AuditRecord)) if r.action == "access.refused"]
+    assert [(r.actor, r.details["reason"]) for r in refused] == [(f"cli:{os_user()}", "role_too_low")] * 2
+
+
+def test_as_names_a_person_only_when_the_config_allows_it(
+    config: Path, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--as` used to be taken on trust: one shell user could vote as every approver."""
+    incident_id = open_incident(store)
+    code, _, err = cli(capsys, "incidents", "ack", str(incident_id), "--as", "alice", "--config", str(config))
+    assert code == 2 and "unless [permissions.cli] act_as = true" in err
+    write_config(config, '[permissions]\nusers = { alice = "responder" }\n[permissions.cli]\nact_as = true\n')
+    assert cli(capsys, "incidents", "ack", str(incident_id), "--as", "alice", "--config", str(config))[0] == 0
+    code, _, err = cli(
+        capsys, "incidents", "resolve", str(incident_id), "--as", "mallory", "--config", str(config)
+    )
+    assert code == 2 and "mallory (via cli:" in err and "viewer role" in err
+    with store.sessions() as session:
+        incident = session.get(Incident, incident_id)
+        assert incident is not None and (incident.status, incident.acknowledged_by) == (
+            "acknowledged",
+            "alice",
+        )
+        refused = [
+            r.details["reason"] for r in session.scalars(select(AuditRecord)) if r.action == "access.refused"
+        ]
+    assert refused == ["untrusted_forwarded_user", "role_too_low"]

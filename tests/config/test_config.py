@@ -91,3 +91,55 @@ def test_check_config_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_check_config_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["check-config", "--config", str(tmp_path / "missing.toml")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_check_config_warns_when_nobody_may_approve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CONDUCTOR_TOKEN_BOT", raising=False)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[[permissions.api_tokens]]\nname = "bot"\nsecret_env = "CONDUCTOR_TOKEN_BOT"\nrole = "viewer"\n'
+    )
+    assert run(["check-config", "--config", str(path)]) == 0  # valid: warnings do not fail it
+    err = capsys.readouterr().err
+    assert "nobody may approve aws.ec2.reboot_instance (risk:high)" in err
+    assert "refused (fail closed)" in err
+    assert "CONDUCTOR_TOKEN_BOT is not set; the token 'bot' is off" in err
+    path.write_text(
+        '[approvals.approvers."risk:high"]\nusers = ["U1"]\n'
+        '[approvals.approvers."risk:medium"]\nrole = "approver"\n'
+    )
+    assert run(["check-config", "--config", str(path)]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(
+            {"permissions": {"users": {"U1": "root"}}},
+            "permissions.users.U1: Input should be",
+            id="unknown-role",
+        ),
+        pytest.param(
+            {"permissions": {"api_tokens": [{"name": "Bad Name", "secret_env": "X", "role": "viewer"}]}},
+            "permissions.api_tokens[0].name: use lower-case letters",
+            id="token-name",
+        ),
+        pytest.param(
+            {"permissions": {"api_tokens": [{"name": "a", "secret_env": "s3cr3t-value!", "role": "viewer"}]}},
+            "is not an environment variable name",
+            id="secret-in-config",
+        ),
+        pytest.param(
+            {"approvals": {"approvers": {"risk:high": {"role": "responder"}}}},
+            "approvals.approvers.risk:high.role",
+            id="approver-role-below-approver",
+        ),
+    ],
+)
+def test_permission_settings_are_checked(raw: dict[str, object], expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(raw, {})
+    assert expected in str(caught.value)

@@ -27,6 +27,8 @@ RULE: dict[str, Any] = {
     "target": "aws:ecs:service/{resource.id}",
     "params": {"step": 2, "max": 6},
 }
+APPROVALS: dict[str, Any] = {"approvers": {"aws.ecs.scale_service": {"users": ["bob"]}}}
+CLI_AS = {"cli": {"act_as": True}}  # `conductor approvals approve --as bob`
 
 
 def ecs_service(desired: int = 2) -> None:
@@ -98,7 +100,9 @@ def test_cpu_anomaly_scales_out_then_ineffective_rolls_back_and_escalates(world:
 def test_expired_approval_marks_the_run_expired_and_pages(world: World) -> None:
     ecs_service(2)
     put_history("AWS/ECS", "CPUUtilization", DIMS, end=now_utc())
-    server = world.start_server(rules=[{**RULE, "approval": "always"}], approvals={"expiry_minutes": 0.05})
+    server = world.start_server(
+        rules=[{**RULE, "approval": "always"}], approvals={**APPROVALS, "expiry_minutes": 0.05}
+    )
     send_alarm(world, server)
     world.wait_for(
         lambda: world.rows(RunbookRun, RunbookRun.status == "expired"), what="the approval to expire"
@@ -115,7 +119,9 @@ def test_expired_approval_marks_the_run_expired_and_pages(world: World) -> None:
 def test_kill_9_between_approval_and_execution_runs_the_action_exactly_once(world: World) -> None:
     ecs_service(2)
     put_history("AWS/ECS", "CPUUtilization", DIMS, end=now_utc())
-    server = world.start_server(rules=[{**RULE, "approval": "always"}])
+    server = world.start_server(
+        rules=[{**RULE, "approval": "always"}], approvals=APPROVALS, permissions=CLI_AS
+    )
     send_alarm(world, server)
     [run] = world.wait_for(
         lambda: world.rows(RunbookRun, RunbookRun.status == "awaiting_approval"),
@@ -145,7 +151,7 @@ def test_kill_9_between_approval_and_execution_runs_the_action_exactly_once(worl
     assert approve.returncode == 0, approve.stderr
     assert world.rows(RunbookRun)[0].status == "approved"
     assert desired_count() == 2  # nothing ran while the server was down
-    world.start_server(rules=[{**RULE, "approval": "always"}])
+    world.start_server(rules=[{**RULE, "approval": "always"}], approvals=APPROVALS, permissions=CLI_AS)
     world.wait_for(lambda: world.rows(RunbookRun)[0].acted_at is not None, what="the approved run to act")
     # the step is relative (+2): a second execution would have made it 6
     assert desired_count() == 4

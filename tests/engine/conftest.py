@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from bot.access.grants import Grants
+from bot.access.roles import Principal
 from bot.config.loader import parse_settings
 from bot.engine.deps import EngineDeps
 from bot.engine.engine import Engine
@@ -52,6 +55,8 @@ class TestSystem:
     failures: list[Exception] = field(default_factory=list)
     verify_status: VerifyStatus = VerifyStatus.SUCCEEDED
     crash_after_call: bool = False
+    # test.slow blocks on this until the test sets it (its timeout is far shorter than that)
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 class Level(BaseModel):
@@ -111,7 +116,6 @@ def make_registry() -> RunbookRegistry:
         rollback=_rollback,
         reconcile=_reconcile,
         registry=registry,
-        retries=2,
     )
 
     def bump(ctx: RunContext, target: Target, params: Level) -> RunResult:
@@ -131,6 +135,14 @@ def make_registry() -> RunbookRegistry:
         **common,
     )(bump)
     runbook(id="test.risky", title="Risky", risk=Risk.HIGH, approval=ApprovalPolicy.always(), **common)(risky)
+
+    def slow(ctx: RunContext, target: Target, params: Level) -> RunResult:
+        """Set a counter once released: it outlives its 50 ms timeout until the test says so."""
+        if not _system(ctx).release.wait(timeout=30):
+            raise RuntimeError("the test never released test.slow")
+        return _act(ctx, target, params)
+
+    runbook(id="test.slow", title="Slow", risk=Risk.LOW, timeout=timedelta(milliseconds=50), **common)(slow)
     return registry
 
 
@@ -141,6 +153,11 @@ class EngineRig:
     system: TestSystem
     clock: SettableClock
     store: Store
+    grants: Grants
+
+    def who(self, name: str) -> Principal:
+        """A person as the CLI's `--as` or a trusted proxy names them, with their configured role."""
+        return self.grants.person(name)
 
     def drain(self, rounds: int = 20) -> None:
         for _ in range(rounds):
@@ -157,12 +174,12 @@ def make_rig(store: Store, **settings: Any) -> EngineRig:
         {"runbooks": {"verify_timeout_minutes": 10, "verify_poll_seconds": 30}, **settings}, {}
     )
     deps = EngineDeps(store=store, settings=parsed, services=services, clock=clock, registry=make_registry())
-    engine = Engine(deps, sleep=lambda _s: None)
+    engine = Engine(deps)
     jobs = JobRunner(store=store, settings=parsed, clock=clock)
     engine.register_jobs(jobs)
     jobs.register("escalate", lambda job: None)
     jobs.register("run.event", lambda job: None)
-    return EngineRig(engine, jobs, system, clock, store)
+    return EngineRig(engine, jobs, system, clock, store, Grants(parsed, {}))
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 
 import pytest
@@ -9,10 +11,12 @@ from sqlalchemy import select
 
 from bot.audit import list_audit
 from bot.engine.approvals import Vote
+from bot.engine.engine import Engine
 from bot.engine.requests import RunRequest
 from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, IntegrationError
+from bot.store.db import Store
 from bot.store.models import Approval, Incident, Job, RunbookRun
-from tests.engine.conftest import EngineRig
+from tests.engine.conftest import EngineRig, make_rig
 
 TARGET = "jira:project/OPS"
 
@@ -94,17 +98,17 @@ def test_exhausted_budget_is_recorded_and_escalates(rig: EngineRig) -> None:
     assert rig.engine.request(RunRequest("test.bump", TARGET, {"level": 4})).status == "approved"
 
 
-def test_retryable_errors_are_retried_and_permanent_ones_are_not(rig: EngineRig) -> None:
-    rig.system.failures = [IntegrationError("throttled", retryable=True)]
-    rig.engine.request(RunRequest("test.bump", TARGET, {"level": 2}))
+@pytest.mark.parametrize("retryable", [True, False], ids=["retryable", "permanent"])
+def test_the_engine_never_repeats_a_failed_action(rig: EngineRig, retryable: bool) -> None:
+    """Retries belong to the client of each outside call (one layer, docs/retries.md): a failure
+    that reaches the engine is the run's result, escalated, never a second call."""
+    rig.system.failures = [IntegrationError("throttled", retryable=retryable)]
+    outcome = rig.engine.request(RunRequest("test.bump", TARGET, {"level": 2}))
     rig.drain()
-    assert rig.system.calls == [f"set {TARGET}=2"]
-    other = "jira:project/WEB"
-    rig.system.failures = [IntegrationError("access denied", retryable=False)]
-    outcome = rig.engine.request(RunRequest("test.bump", other, {"level": 2}))
-    rig.drain()
-    run = next(r for r in runs(rig) if r.id == outcome.run_id)
-    assert run.status == "failed" and "access denied" in run.reason
+    [run] = runs(rig)
+    assert run.id == outcome.run_id and run.status == "failed" and "throttled" in run.reason
+    assert run.attempts == 1 and run.result["details"] == {"retryable": retryable}
+    assert rig.system.calls == []  # the one attempt raised before changing anything; none followed
     assert [j.payload["run_id"] for j in jobs_of(rig, "escalate")] == [run.id]
 
 
@@ -113,29 +117,53 @@ def test_non_approver_cannot_approve_and_changes_nothing(rig: EngineRig) -> None
     assert outcome.status == "awaiting_approval" and outcome.approval_id is not None
     approval_id = outcome.approval_id
     with pytest.raises(ApproverNotAllowed):
-        rig.engine.decide(approval_id, user="mallory", vote=Vote.APPROVE)
+        rig.engine.decide(approval_id, principal=rig.who("mallory"), vote=Vote.APPROVE)
     with pytest.raises(ApproverNotAllowed, match="requested this run"):
-        rig.engine.decide(approval_id, user="alice", vote=Vote.APPROVE)
+        rig.engine.decide(approval_id, principal=rig.who("alice"), vote=Vote.APPROVE)
     [run] = runs(rig)
     assert run.status == "awaiting_approval"
     assert actions(rig, f"approval:{approval_id}").count("approval.refused") == 2
     # quorum 2: bob, then carol (through the sre group)
-    first = rig.engine.decide(approval_id, user="bob", vote=Vote.APPROVE)
+    first = rig.engine.decide(approval_id, principal=rig.who("bob"), vote=Vote.APPROVE)
     assert (first.approval_status, first.approvals, first.quorum) == ("pending", 1, 2)
     with pytest.raises(AlreadyDecided):
-        rig.engine.decide(approval_id, user="bob", vote=Vote.APPROVE)
-    second = rig.engine.decide(approval_id, user="carol", vote=Vote.APPROVE)
+        rig.engine.decide(approval_id, principal=rig.who("bob"), vote=Vote.APPROVE)
+    second = rig.engine.decide(approval_id, principal=rig.who("carol"), vote=Vote.APPROVE)
     assert second.approval_status == "approved" and second.run_status == "approved"
     rig.drain()
     assert rig.system.calls == [f"set {TARGET}=9"]
     with pytest.raises(AlreadyDecided):
-        rig.engine.decide(approval_id, user="alice", vote=Vote.DENY)
+        rig.engine.decide(approval_id, principal=rig.who("alice"), vote=Vote.DENY)
+
+
+def test_with_nobody_configured_to_approve_the_request_is_refused_at_once(store: Store) -> None:
+    """Finding 5: with no [approvals.approvers] anyone but the requester could approve. Now the
+    approval request itself is refused (fail closed), recorded and escalated."""
+    bare = make_rig(store)
+    outcome = bare.engine.request(RunRequest("test.risky", TARGET, {"level": 9}, requested_by="alice"))
+    assert (outcome.status, outcome.blocked, outcome.approval_id) == ("rejected", "no_approvers", None)
+    assert "nobody is configured to approve test.risky" in outcome.reason
+    with store.sessions() as session:
+        assert session.scalars(select(Approval)).all() == []
+    assert [j.payload["run_id"] for j in jobs_of(bare, "escalate")] == [outcome.run_id]
+
+
+def test_a_pending_approval_whose_approvers_were_removed_cannot_be_approved(rig: EngineRig) -> None:
+    outcome = rig.engine.request(RunRequest("test.risky", TARGET, {"level": 9}, requested_by="alice"))
+    assert outcome.approval_id is not None
+    bare = make_rig(rig.store)  # the config changed: nobody is an approver any more
+    with pytest.raises(ApproverNotAllowed, match="nobody is configured to approve") as refused:
+        bare.engine.decide(outcome.approval_id, principal=rig.who("bob"), vote=Vote.APPROVE)
+    assert refused.value.reason == "no_approvers_configured"
+    assert runs(rig)[0].status == "awaiting_approval"
 
 
 def test_denial_rejects_the_run(rig: EngineRig) -> None:
     outcome = rig.engine.request(RunRequest("test.risky", TARGET, {"level": 9}, requested_by="carol"))
     assert outcome.approval_id is not None
-    decided = rig.engine.decide(outcome.approval_id, user="bob", vote=Vote.DENY, reason="not at peak")
+    decided = rig.engine.decide(
+        outcome.approval_id, principal=rig.who("bob"), vote=Vote.DENY, reason="not at peak"
+    )
     assert decided.run_status == "rejected"
     [run] = runs(rig)
     assert run.reason == "denied by bob: not at peak" and run.active_target is None
@@ -150,7 +178,7 @@ def test_expired_approval_marks_the_run_expired_and_escalates(rig: EngineRig) ->
     assert runs(rig)[0].status == "awaiting_approval"
     rig.clock.advance(minutes=31)
     with pytest.raises(ApprovalExpired):
-        rig.engine.decide(outcome.approval_id, user="bob", vote=Vote.APPROVE)
+        rig.engine.decide(outcome.approval_id, principal=rig.who("bob"), vote=Vote.APPROVE)
     rig.drain()
     [run] = runs(rig)
     assert run.status == "expired" and run.active_target is None
@@ -176,6 +204,54 @@ def test_crash_after_the_call_is_reconciled_not_repeated(rig: EngineRig) -> None
     assert run.id == outcome.run_id and run.status == "verifying"
     assert rig.system.calls == [f"set {TARGET}=7"]  # called once, never repeated
     assert "reconciled" in run.reason
+
+
+def test_a_timed_out_action_keeps_the_target_locked_until_it_really_ends(rig: EngineRig) -> None:
+    """Finding 10: the action thread outlives its timeout; until it ends nothing else may act on
+    the target, and what it did late still counts."""
+    rig.engine.request(RunRequest("test.slow", TARGET, {"level": 5}))
+    rig.drain()  # executes: 50 ms later the action is abandoned, still running
+    [run] = runs(rig)
+    assert (run.status, run.active_target, run.in_flight) == ("unknown", TARGET, "abandoned")
+    assert "stays locked until it ends" in run.reason
+    assert [j.payload["run_id"] for j in jobs_of(rig, "escalate")] == [run.id]
+
+    second = rig.engine.request(RunRequest("test.bump", TARGET, {"level": 9}))
+    assert second.status == "rejected" and second.blocked == "target_locked"
+    rig.drain()
+    assert rig.system.calls == []  # nothing ran beside the abandoned action
+
+    rig.system.release.set()  # the abandoned action finishes, late
+    assert rig.engine.executor.abandoned.join(timeout=10)
+    first = next(r for r in runs(rig) if r.id == run.id)
+    assert (first.status, first.active_target) == ("timed_out", None)
+    assert first.result["outcome"] == "changed" and first.acted_at is not None
+    assert rig.system.calls == [f"set {TARGET}=5"]
+    assert actions(rig, f"run:{run.id}")[-3:] == ["run.unknown", "run.escalated", "run.timed_out"]
+    assert rig.engine.request(RunRequest("test.bump", "jira:project/WEB", {"level": 1})).status == "approved"
+    assert rig.engine.request(RunRequest("test.bump", TARGET, {"level": 9})).status == "approved"
+
+
+def test_a_timed_out_action_whose_process_died_is_reconciled_before_the_target_is_freed(
+    rig: EngineRig,
+) -> None:
+    rig.engine.request(RunRequest("test.slow", TARGET, {"level": 5}))
+    rig.drain()
+    [run] = runs(rig)
+    assert run.status == "unknown"
+    # claimed as host:pid, so that a restart on this host releases it at once (bot.claims)
+    assert run.claimed_by == f"{socket.gethostname()}:{os.getpid()}/abandoned"
+    rig.clock.advance(hours=1)  # its claim is no longer renewed...
+    assert rig.engine.executor.reconcile_interrupted() == 0  # ...but the action runs in this process
+    # "restart": a new process has no such thread; reconciliation looks at the target first
+    restarted = Engine(rig.engine.deps)
+    assert restarted.executor.reconcile_interrupted() == 1
+    [run] = runs(rig)
+    assert (run.status, run.active_target) == ("timed_out", None)
+    assert "reconciliation: not_applied" in run.reason
+    rig.system.release.set()
+    assert rig.engine.executor.abandoned.join(timeout=10)
+    assert runs(rig)[0].status == "timed_out"  # settled once; the late end changes nothing more
 
 
 def test_crash_before_the_call_runs_it_after_restart(rig: EngineRig) -> None:

@@ -65,6 +65,7 @@ class CloudWatchProxy:
         self.page_size: int | None = None
         self.search_matches: dict[str, list[SearchMatch]] = {}  # expression exactly as sent -> matches
         self._errors: dict[str, list[InjectedError]] = {}
+        self._let_through: dict[str, int] = {}  # calls to answer before the injected errors start
         self._pages: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.service = FakeService()
@@ -83,9 +84,13 @@ class CloudWatchProxy:
     def url(self) -> str:
         return self.service.url
 
-    def fail(self, operation: str, error: InjectedError = THROTTLING, *, times: int = 1) -> None:
+    def fail(
+        self, operation: str, error: InjectedError = THROTTLING, *, times: int = 1, after: int = 0
+    ) -> None:
+        """Answer the next `times` calls of `operation` with `error`, once `after` calls went through."""
         with self._lock:
             self._errors.setdefault(operation, []).extend([error] * times)
+            self._let_through[operation] = after
 
     def calls(self, operation: str) -> list[dict[str, Any]]:
         """JSON bodies of the requests for `operation`, in order (failed attempts included)."""
@@ -99,7 +104,11 @@ class CloudWatchProxy:
         operation = _operation(req)
         with self._lock:
             queue = self._errors.get(operation) or []
-            injected = queue.pop(0) if queue else None
+            injected = None
+            if self._let_through.get(operation, 0) > 0:
+                self._let_through[operation] -= 1
+            elif queue:
+                injected = queue.pop(0)
         if injected is not None:
             return _error_reply(injected)
         if operation != "GetMetricData":

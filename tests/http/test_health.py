@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from bot.http.app import create_app
 from bot.runtime import Runtime
+from tests.http.conftest import make_runtime
 
 
 def test_healthz(client: TestClient) -> None:
@@ -22,10 +27,16 @@ def test_readyz_reports_store_and_migrations(client: TestClient, runtime: Runtim
     assert "migrations not current" in response.json()["store"]
 
 
-def test_metrics_in_prometheus_text_format(client: TestClient) -> None:
-    client.get("/healthz")
-    client.post("/webhooks/generic", json={"name": "x", "status": "firing"})
-    response = client.get("/metrics")
+def test_metrics_in_prometheus_text_format(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONDUCTOR_TOKEN_PROMETHEUS", "scrape-token")
+    token = {"name": "prometheus", "secret_env": "CONDUCTOR_TOKEN_PROMETHEUS", "role": "viewer"}
+    runtime = make_runtime(data_dir, permissions={"api_tokens": [token]})
+    with TestClient(create_app(runtime)) as client:
+        client.get("/healthz")
+        client.post("/webhooks/generic", json={"name": "x", "status": "firing"})
+        assert client.get("/metrics").status_code == 401
+        response = client.get("/metrics", headers={"Authorization": "Bearer scrape-token"})
+    runtime.store.dispose()
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     body = response.text

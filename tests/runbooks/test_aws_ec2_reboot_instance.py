@@ -44,12 +44,7 @@ def test_high_risk_and_always_approved() -> None:
     load_builtin_runbooks()
     spec = REGISTRY.get(RUNBOOK_ID)
     assert spec is not None
-    assert (spec.act, spec.risk, spec.approval.mode, spec.retries) == (
-        reboot_instance,
-        Risk.HIGH,
-        ApprovalMode.ALWAYS,
-        0,
-    )
+    assert (spec.act, spec.risk, spec.approval.mode) == (reboot_instance, Risk.HIGH, ApprovalMode.ALWAYS)
     assert spec.rollback is None
     assert spec.reconcile is reconcile_reboot
 

@@ -7,7 +7,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, InvalidTransition, NotFound
+from bot.access.policy import AccessRequest, Refused, authorize
+from bot.access.roles import Principal, Role
+from bot.errors import (
+    AlreadyDecided,
+    ApprovalExpired,
+    ApproverNotAllowed,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+)
 from bot.matching import Matcher
 from bot.runbooks.spec import Risk
 from bot.runbooks.targets import Target
@@ -32,6 +41,15 @@ class MemoryCore:
     messages: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, ts) -> run id
     approvers: frozenset[str] = frozenset()  # user ids allowed to decide
     audit: list[tuple[str, str, str]] = field(default_factory=list)  # (actor, action, detail)
+    roles: dict[str, Role] = field(default_factory=dict)  # user id -> role (default: responder)
+
+    def authorize(self, request: AccessRequest, *, actor: SlackActor) -> None:
+        """The real decision, with roles from `roles`."""
+        principal = Principal(actor.audit_name, self.roles.get(actor.user_id, Role.RESPONDER))
+        decision = authorize(principal, request)
+        if isinstance(decision, Refused):
+            self.audit.append((actor.audit_name, "access.refused", decision.reason.value))
+            raise PermissionDenied(decision.detail, reason=decision.reason.value)
 
     def status(self) -> StatusView:
         pending = sum(a.state is ApprovalState.PENDING for a in self.approvals.values())

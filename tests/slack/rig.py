@@ -32,6 +32,9 @@ SLACK = {
     "default_channel": INCIDENTS,
     "routing": [{"match": {"service": "payments-*"}, "channel": PAYMENTS}],
 }
+# Alice is on call (responder); Mallory, Bob and the others are plain members (viewer), except
+# that being named an approver makes Bob, Dave and Carol approvers.
+PERMISSIONS = {"users": {"U0ALICE": "responder"}}
 APPROVALS = {
     # Bob by name, Dave through the Slack user group S0SRE, Carol through the named group.
     "approvers": {RISKY: {"users": ["slack:U0BOB"], "groups": ["S0SRE", "leads"], "quorum": 2}},
@@ -70,6 +73,7 @@ def make_slack_runtime(
         "runbooks": {"verify_poll_seconds": 1, "verify_timeout_minutes": 5},
         "slack": SLACK,
         "approvals": APPROVALS,
+        "permissions": PERMISSIONS,
     }
     raw.update(overrides)
     runtime = build_runtime(parse_settings(raw, {}), clock=clock)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.access.roles import Role
 from bot.slack.dispatch import ClickResult, handle_approval_click, handle_command_text
 from bot.slack.ports import SlackActor, SlackCore
 from bot.slack.signing import ACTION_IDS, ActionSigner, ApprovalAction
@@ -49,6 +50,42 @@ def test_read_commands(core: MemoryCore) -> None:
     assert "`aws.glue.restart_job`" in command(core, "runbooks")
     assert "No active silences." in command(core, "silences")
     assert core.audit == []
+
+
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [
+        pytest.param("ack INC-7", "role_too_low", id="ack"),
+        pytest.param("resolve INC-7", "role_too_low", id="resolve"),
+        pytest.param("run aws.glue.restart_job aws:glue:job/etl", "role_too_low", id="run"),
+        pytest.param("run aws.glue.restart_job aws:glue:job/etl --dry-run", "role_too_low", id="dry-run"),
+        pytest.param("silence alertname=HighCPU 2h", "role_too_low", id="silence"),
+        pytest.param("unsilence 3", "role_too_low", id="unsilence"),
+    ],
+)
+def test_a_viewer_may_read_but_not_act(core: MemoryCore, text: str, refusal: str) -> None:
+    core.roles["U0MALLORY"] = Role.VIEWER
+    assert "*Open incidents* 1" in command(core, "status", MALLORY)
+    reply = command(core, text, MALLORY)
+    assert "You may not do that" in reply and "needs responder" in reply
+    assert core.audit == [("slack:U0MALLORY", "access.refused", refusal)]
+    assert core.incidents_by_id[VIEW.id].status == "open"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param('silence alertname=~".*" 90d', id="the-reported-mute-all"),
+        pytest.param('silence alertname=~".+" 1h', id="every-name"),
+        pytest.param("silence alertname=HighCPU 3d", id="longer-than-a-day"),
+    ],
+)
+def test_broad_or_long_silences_need_an_admin(core: MemoryCore, text: str) -> None:
+    refused = command(core, text)
+    assert "only an admin may create it" in refused
+    assert [a for _, a, _ in core.audit] == ["access.refused"]
+    core.roles["U0ALICE"] = Role.ADMIN
+    assert "Silence `sil-1`" in command(core, text)
 
 
 def test_state_changes_are_audited_with_the_slack_user(core: MemoryCore) -> None:

@@ -155,10 +155,11 @@ def test_run_news_goes_into_the_incident_thread_and_the_buttons_go_after_the_dec
     assert "set jira:project/OPS to 3" in shown and "0/2 approvals" in shown
     assert "<@U0BOB>" in shown and "<!subteam^S0SRE>" in shown and "<@U0CAROL>" in shown
 
-    engine.decide(outcome.approval_id, user="slack:U0BOB", vote=Vote.APPROVE)
+    grants = rig.runtime.grants
+    engine.decide(outcome.approval_id, principal=grants.slack_user("U0BOB"), vote=Vote.APPROVE)
     rig.drain()
     assert "1/2 approvals (<@U0BOB>)" in text_of(rig.fake.latest(PAYMENTS, parent.ts))
-    engine.decide(outcome.approval_id, user="slack:U0CAROL", vote=Vote.APPROVE, groups=["leads"])
+    engine.decide(outcome.approval_id, principal=grants.slack_user("U0CAROL"), vote=Vote.APPROVE)
     rig.drain()  # approved -> execute -> running, verifying
     clock.advance(seconds=2)
     rig.drain()  # verify -> succeeded (the test runbook verifies; the incident is still open)

@@ -19,6 +19,7 @@ from bot.http.app import create_app
 from bot.store.models import Approval, ApprovalVote, Incident, RunbookRun, Silence
 from tests.fakes.slack import FakeSlack, block_actions_body, sign_request, slash_command_body
 from tests.slack.rig import (
+    BUMP,
     INCIDENTS,
     PAYMENTS,
     RISKY,
@@ -319,5 +320,45 @@ def test_approvers_listed_by_bare_slack_id_and_no_self_approval(
         # the engine treats slack:U0ERIN and the rule's bare U0ERIN as one person
         assert _votes(rig, run_id) == [("slack:U0ERIN", "approve")]
         assert [r.actor for r in rig.audit(action="approval.refused")] == ["slack:U0ALICE"]
+    finally:
+        runtime.store.dispose()
+
+
+def test_roles_decide_what_a_workspace_member_may_do(
+    data_dir: Path, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 5, as reported: any member could `/conductor silence alertname=~".*" 90d` (it muted
+    the next 54 alerts), ack, resolve and run. Now: a plain member reads; a responder acts within
+    the silence guardrails; an admin (here through a Slack user group) may mute everything."""
+    slack_env(monkeypatch, fake_slack)
+    fake_slack.usergroups["S0ADMINS"] = ["U0ERIN"]
+    permissions = {"users": {"U0ALICE": "responder"}, "groups": {"S0ADMINS": "admin"}}
+    runtime, system = make_slack_runtime(data_dir, permissions=permissions)
+    rig = SlackRig(runtime, fake_slack, system)
+    mute_all = 'silence alertname=~".*" 90d'
+    try:
+        with TestClient(create_app(runtime)) as client:
+            incident_id = rig.add_incident()
+            assert "*Open incidents* 1" in command(client, fake_slack, "status", user="U0MALLORY")
+            for text in (
+                mute_all,
+                f"ack {incident_id}",
+                f"resolve {incident_id}",
+                f"run {BUMP} jira:project/OPS",
+            ):
+                reply = command(client, fake_slack, text, user="U0MALLORY")
+                assert "You may not do that" in reply and "viewer role" in reply, text
+            assert "only an admin may create it" in command(client, fake_slack, mute_all, user="U0ALICE")
+            with runtime.store.sessions() as session:
+                assert session.scalars(select(Silence)).all() == []
+                assert session.scalars(select(RunbookRun)).all() == []
+            assert rig.incident(incident_id).status == "open"
+            refused = rig.audit(action="access.refused")
+            assert [(r.actor, r.details["reason"]) for r in refused] == [
+                *[("slack:U0MALLORY", "role_too_low")] * 4,
+                ("slack:U0ALICE", "silence_matches_everything"),
+            ]
+            assert "Silence `" in command(client, fake_slack, mute_all, user="U0ERIN")
+            assert ":eyes: acknowledged by <@U0ALICE>" in command(client, fake_slack, f"ack {incident_id}")
     finally:
         runtime.store.dispose()

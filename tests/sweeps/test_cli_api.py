@@ -100,7 +100,12 @@ def test_api_shows_last_and_next_run_and_unhealthy_sources(
             "cloudwatch": [{"namespace": "AWS/EC2", "metric": "CPUUtilization"}],
         },
     ]
-    runtime = make_runtime(data_dir, sweeps, aws={"connect_timeout": 0.5, "read_timeout": 0.5})
+    runtime = make_runtime(
+        data_dir,
+        sweeps,
+        aws={"connect_timeout": 0.5, "read_timeout": 0.5},
+        permissions={"anonymous_read": ["api"]},  # read without a token (the opt-out)
+    )
     runtimes.append(runtime)
     create_budget("team-a", 100, 95)
     assert run_sweep("budgets", context=context_for(runtime)).status == "ok"

@@ -225,6 +225,33 @@ def test_moto_answers_search_with_nothing(moto: MotoServer, sleeps: Sleeps) -> N
     assert source.fetch([CloudWatchSearch.parse(CPU_SEARCH)], START, END, PERIOD) == []
 
 
+def test_a_throttled_page_is_retried_alone_and_the_paginator_resumes_there(
+    proxy: CloudWatchProxy, sleeps: Sleeps
+) -> None:
+    put(
+        "AWS/ECS",
+        "CPUUtilization",
+        {"ClusterName": "c", "ServiceName": "web"},
+        [(m, float(m)) for m in range(1, 8)],
+    )
+    proxy.page_size = 3
+    proxy.fail("GetMetricData", times=2, after=1)  # the second page is throttled twice
+    source = make_source(sleeps)
+
+    [series] = source.fetch(
+        [CloudWatchMetricQuery("AWS/ECS", "CPUUtilization", {"ServiceName": "web", "ClusterName": "c"})],
+        START,
+        END,
+        PERIOD,
+    )
+
+    assert series.values == [7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0]
+    tokens = [body.get("NextToken") for body in proxy.calls("GetMetricData")]
+    # page 1 once; page 2 three times (two throttled), with the same token; page 3 once
+    assert tokens[0] is None and tokens[1] == tokens[2] == tokens[3] and tokens[4] not in (None, tokens[1])
+    assert len(tokens) == 5 and len(sleeps) == 2
+
+
 def test_throttling_is_retried_then_succeeds(proxy: CloudWatchProxy, sleeps: Sleeps) -> None:
     put("AWS/EC2", "CPUUtilization", {"InstanceId": "i-1"}, [(2, 11.0)])
     proxy.fail("GetMetricData", times=2)
