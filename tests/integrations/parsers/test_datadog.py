@@ -100,10 +100,22 @@ def test_warn_on_kubernetes() -> None:
             id="unrendered-priority",
         ),
         pytest.param(
-            {"alert_transition": None, "alert_type": "success"},
+            {"alert_transition": None, "title": "CPU high", "alert_type": "success"},
             AlertStatus.RESOLVED,
             Severity.ERROR,
             id="no-transition-success",
+        ),
+        pytest.param(
+            {"alert_transition": None, "title": "[Recovered on {host:i-0abc123def4567890}] CPU high"},
+            AlertStatus.RESOLVED,
+            Severity.ERROR,
+            id="transition-from-title",
+        ),
+        pytest.param(
+            {"alert_transition": "$ALERT_TRANSITION", "title": "[Warn on {host:i-0abc123def4567890}] CPU"},
+            AlertStatus.FIRING,
+            Severity.WARNING,
+            id="warn-from-title",
         ),
     ],
 )
@@ -134,9 +146,9 @@ def test_title_prefix_is_dropped_when_there_is_no_alert_title() -> None:
             id="unknown-transition",
         ),
         pytest.param(
-            {**doc(TRIGGERED), "date": "tomorrow", "last_updated": None},
-            "last_updated: not an ISO 8601 time",
-            id="bad-date",
+            {**doc(TRIGGERED), "alert_scope": {"host": "x"}},
+            "alert_scope: expected a string, got an object",
+            id="bad-scope",
         ),
     ],
 )
