@@ -91,7 +91,9 @@ def envelope_of(parsed: ParsedDelivery) -> Envelope:
     )
 
 
-def unsupported(event_type: str, *, idempotency_key: str | None, topic_arn: str | None = None) -> ParsedDelivery:
+def unsupported(
+    event_type: str, *, idempotency_key: str | None, topic_arn: str | None = None
+) -> ParsedDelivery:
     """A delivery whose event type the parser does not handle: kept as a dead letter."""
     return ParsedDelivery(
         kind=DeliveryKind.UNSUPPORTED,

@@ -64,11 +64,16 @@ class GrafanaOptions(Section):
     no_data_severity: Severity = Severity.WARNING
 
 
+Ec2State = Literal["stopped", "stopping", "shutting-down", "terminated"]
+
+
+def _default_ec2_alert_states() -> list[Ec2State]:
+    return ["stopped", "terminated"]
+
+
 class EventBridgeOptions(Section):
     # EC2 Instance State-change Notification: the states that fire (a later "running" resolves).
-    ec2_alert_states: list[Literal["stopped", "stopping", "shutting-down", "terminated"]] = Field(
-        default_factory=lambda: ["stopped", "terminated"]
-    )
+    ec2_alert_states: list[Ec2State] = Field(default_factory=_default_ec2_alert_states)
     # Instances whose stops are expected (fnmatch patterns, e.g. "i-0abc*"): no alert at all.
     ec2_expected_instances: list[str] = Field(default_factory=list)
 

@@ -276,7 +276,9 @@ class RawEventProcessor:
         for source, status, n in outcome.alerts:
             self._metrics.alerts_received.labels(source=source, status=status).inc(n)
         if outcome.unsupported_type is not None:
-            self._metrics.alerts_unsupported.labels(source=outcome.source, type=outcome.unsupported_type).inc()
+            self._metrics.alerts_unsupported.labels(
+                source=outcome.source, type=outcome.unsupported_type
+            ).inc()
         for field in outcome.emptied_fields:
             self._metrics.fields_emptied.labels(source=outcome.source, field=field).inc()
         if outcome.emptied_fields:

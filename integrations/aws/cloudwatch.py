@@ -32,6 +32,7 @@ from typing import Any
 
 from bot.alerts.normalized import Metric
 from bot.errors import MalformedPayload
+from integrations.aws import eventbridge
 from integrations.aws.alarms import (
     SNS_KEYS,
     AlarmChange,
@@ -39,7 +40,6 @@ from integrations.aws.alarms import (
     read_metric_queries,
     value_from_reason,
 )
-from integrations.aws import eventbridge
 from integrations.aws.eventbridge import delivery_from_event
 from integrations.aws.regions import account_from_arn, region_code, region_from_arn
 from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions, parse_leniently, unsupported

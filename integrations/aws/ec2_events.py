@@ -40,7 +40,9 @@ def ec2_state_alerts(detail: JsonObject, path: str, context: EventContext) -> li
     return [
         NormalizedAlert(
             source=context.source,
-            fingerprint=stable_hash("ec2-instance-state", context.account or "", context.region or "", instance),
+            fingerprint=stable_hash(
+                "ec2-instance-state", context.account or "", context.region or "", instance
+            ),
             name="Ec2InstanceNotRunning",
             status=status,
             severity=severity,

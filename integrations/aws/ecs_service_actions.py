@@ -109,7 +109,9 @@ def _alert(
     ]
     return NormalizedAlert(
         source=context.source,
-        fingerprint=stable_hash("ecs-service-action", context.account, context.region, resource.id, event_name),
+        fingerprint=stable_hash(
+            "ecs-service-action", context.account, context.region, resource.id, event_name
+        ),
         name=alert_name(event_name),
         status=status,
         severity=severity,

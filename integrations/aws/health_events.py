@@ -131,7 +131,11 @@ def health_alerts(detail: JsonObject, path: str, context: EventContext) -> list[
     started = get_time(detail, "startTime", path)
     ended = get_time(detail, "endTime", path)
     updated = get_time(detail, "lastUpdatedTime", path)
-    labels = {"service": service, "event_type_category": category, "event_scope": text(detail, "eventScopeCode", path)}
+    labels = {
+        "service": service,
+        "event_type_category": category,
+        "event_scope": text(detail, "eventScopeCode", path),
+    }
     annotations = {
         "event_arn": arn,
         "status_code": text(detail, "statusCode", path),
@@ -149,7 +153,12 @@ def health_alerts(detail: JsonObject, path: str, context: EventContext) -> list[
             resource = entity_resource(value, service=service, account=account, region=region)
         else:
             resource = Resource(
-                provider=Provider.AWS, account=account, region=region, type="health:event", id=arn, name=type_code
+                provider=Provider.AWS,
+                account=account,
+                region=region,
+                type="health:event",
+                id=arn,
+                name=type_code,
             )
         alerts.append(
             NormalizedAlert(

@@ -22,7 +22,7 @@ Decisions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.alerts.normalized import AlertStatus, NormalizedAlert, Provider, Resource, Severity
@@ -53,7 +53,7 @@ class EventContext:
     event_time: datetime | None
     resources: list[str]
     source: str = "eventbridge"  # the webhook source the event came in on
-    options: ParseOptions = ParseOptions()
+    options: ParseOptions = field(default_factory=ParseOptions)
 
 
 _GLUE_FIRING: dict[str, Severity] = {
@@ -139,7 +139,12 @@ def _glue_fingerprint(context: EventContext, job: str) -> str:
 
 def _glue_resource(context: EventContext, job: str) -> Resource:
     return Resource(
-        provider=Provider.AWS, account=context.account, region=context.region, type="glue:job", id=job, name=job
+        provider=Provider.AWS,
+        account=context.account,
+        region=context.region,
+        type="glue:job",
+        id=job,
+        name=job,
     )
 
 

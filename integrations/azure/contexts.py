@@ -88,7 +88,9 @@ def metric_context(context: JsonObject, path: str) -> ContextFacts:
             ]
         )
     facts.annotations["condition_type"] = text(context, "conditionType", path)
-    facts.annotations["window_size"] = text(get_object(context, "condition", path), "windowSize", path)
+    facts.annotations["window_size"] = text(
+        get_object(context, "condition", path), "windowSize", join(path, "condition")
+    )
     return facts
 
 

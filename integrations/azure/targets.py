@@ -36,7 +36,9 @@ class Targets:
     labels: dict[str, str] = field(default_factory=dict)  # the replaced target, if any
 
 
-def alert_targets(essentials: JsonObject, path: str, *, scope_id: str | None, alert_id: str) -> list[tuple[str, Resource]]:
+def alert_targets(
+    essentials: JsonObject, path: str, *, scope_id: str | None, alert_id: str
+) -> list[tuple[str, Resource]]:
     """(ARM id, resource) of each ``alertTargetIDs`` entry; else the activity log's scope; else
     the subscription of the alert id."""
     found: list[tuple[str, Resource]] = []

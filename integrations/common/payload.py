@@ -213,18 +213,22 @@ def str_map(value: Any, path: str, *, pairs: bool = False) -> dict[str, str]:
             if item is None:
                 continue
             if isinstance(item, dict | list):
-                item = json.dumps(item, sort_keys=True, separators=(",", ":"))
-            result[str(key)] = get_str({"v": item}, "v", join(path, str(key))) or ""
+                result[str(key)] = json.dumps(item, sort_keys=True, separators=(",", ":"))
+            else:
+                result[str(key)] = get_str(value, key, path) or ""
         return result
     if isinstance(value, list) and pairs:
         found: dict[str, str] = {}
         for index, item in enumerate(value):
-            entry = expect_object(item, join(path, index))
-            lowered = {str(k).lower(): v for k, v in entry.items()}
-            name = lowered.get("name", lowered.get("key"))
-            if name is None:
-                raise malformed(join(path, index), "expected a name/value pair")
-            found[str(name)] = get_str({"v": lowered.get("value")}, "v", join(path, index)) or ""
+            entry_path = join(path, index)
+            entry = expect_object(item, entry_path)
+            keys = {str(k).lower(): k for k in entry}
+            name_key = keys.get("name", keys.get("key"))
+            if name_key is None or entry[name_key] is None:
+                raise malformed(entry_path, "expected a name/value pair")
+            name = get_str(entry, name_key, entry_path) or ""
+            value_key = keys.get("value")
+            found[name] = (get_str(entry, value_key, entry_path) or "") if value_key is not None else ""
         return found
     raise malformed(path, f"expected an object, got {_type_name(value)}")
 

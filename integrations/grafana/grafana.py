@@ -29,7 +29,6 @@ from bot.alerts.normalized import Metric, NormalizedAlert
 from bot.errors import MalformedPayload
 from integrations.base import Envelope, ParsedDelivery, ParseOptions, envelope_of
 from integrations.common.lenient import read_leniently
-from integrations.grafana import legacy
 from integrations.common.payload import (
     JsonObject,
     get_object,
@@ -38,6 +37,7 @@ from integrations.common.payload import (
     non_empty,
     to_float,
 )
+from integrations.grafana import legacy
 from integrations.prometheus.alertmanager import (
     AlertHead,
     alert_from_element,
@@ -121,9 +121,7 @@ def _grafana_alert(element: JsonObject, path: str, head: AlertHead) -> Normalize
 def _document(body: bytes) -> JsonObject:
     document = load_json_object(body)
     if "alerts" not in document and not legacy.is_legacy(document):
-        raise MalformedPayload(
-            "alerts: required (unified alerting), or ruleName and state (legacy alerting)"
-        )
+        raise MalformedPayload("alerts: required (unified alerting), or ruleName and state (legacy alerting)")
     return document
 
 

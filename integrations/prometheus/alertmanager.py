@@ -55,7 +55,9 @@ from integrations.prometheus.labels import (
 )
 
 SOURCE = "alertmanager"
-ESSENTIAL = EssentialFields("alerts[*].status", "alerts[*].fingerprint", "alerts[*].labels.alertname")
+# Each alert's identity, status and name (also Grafana's); the group's version is checked as is.
+ALERT_ESSENTIAL = EssentialFields("alerts[*].status", "alerts[*].fingerprint", "alerts[*].labels.alertname")
+ESSENTIAL = EssentialFields("version", *ALERT_ESSENTIAL.patterns)
 _SUPPORTED_VERSIONS = {"3", "4"}
 _MAP_OR_NULL = (dict, type(None))
 _STR_OR_NULL = (str, type(None))
@@ -202,7 +204,7 @@ def _checked(
     def read(candidate: JsonObject) -> tuple[JsonObject, AlertHead]:
         return candidate, head(candidate, path)
 
-    (element, checked), emptied = read_leniently(read, element, ESSENTIAL, root=path)
+    (element, checked), emptied = read_leniently(read, element, ALERT_ESSENTIAL, root=path)
     warnings.extend(emptied)
     return element, checked
 

@@ -233,7 +233,9 @@ def test_an_unsupported_event_is_acknowledged_then_kept_as_a_dead_letter(
         assert raw.status == "failed"
         assert (letter.reason, letter.raw_event_id) == (f"unsupported event type {event_type}", raw.id)
         assert session.scalars(select(Alert)).all() == []
-    assert metric_value(client, "conductor_alerts_unsupported_total", source="eventbridge", type=event_type) == 1
+    assert (
+        metric_value(client, "conductor_alerts_unsupported_total", source="eventbridge", type=event_type) == 1
+    )
 
 
 def test_an_unsupported_dead_letter_is_queued_again_once_a_parser_handles_it(
@@ -259,7 +261,9 @@ def test_an_unsupported_dead_letter_is_queued_again_once_a_parser_handles_it(
         assert session.get(RawEvent, 1).status == "done"  # type: ignore[union-attr]
 
 
-def test_a_bad_optional_field_is_emptied_counted_and_the_alert_kept(client: TestClient, runtime: Runtime) -> None:
+def test_a_bad_optional_field_is_emptied_counted_and_the_alert_kept(
+    client: TestClient, runtime: Runtime
+) -> None:
     payload = json.loads((FIXTURES / "gcp_monitoring__incident_open_v1.2.json").read_bytes())
     payload["incident"]["ended_at"] = "null"
     response = client.post("/webhooks/gcp", json=payload)
@@ -268,7 +272,10 @@ def test_a_bad_optional_field_is_emptied_counted_and_the_alert_kept(client: Test
     with runtime.store.sessions() as session:
         assert session.scalars(select(Incident)).one().status == "open"
     assert count(runtime, DeadLetter) == 0
-    assert metric_value(client, "conductor_alert_fields_emptied_total", source="gcp", field="incident.ended_at") == 1
+    assert (
+        metric_value(client, "conductor_alert_fields_emptied_total", source="gcp", field="incident.ended_at")
+        == 1
+    )
 
 
 def test_a_bad_essential_field_is_still_a_400_with_the_reason(client: TestClient, runtime: Runtime) -> None:

@@ -329,11 +329,23 @@ def test_malformed(body: dict[str, Any], reason: str) -> None:
             lambda a: a.resource.type == "web:site",
             id="one-target-type",
         ),
-        pytest.param({"firedDateTime": "soon"}, "data.essentials.firedDateTime", lambda a: a.starts_at is None, id="time"),
-        pytest.param({"severity": {"s": 0}}, "data.essentials.severity", lambda a: a.severity is Severity.UNKNOWN, id="sev"),
+        pytest.param(
+            {"firedDateTime": "soon"},
+            "data.essentials.firedDateTime",
+            lambda a: a.starts_at is None,
+            id="time",
+        ),
+        pytest.param(
+            {"severity": {"s": 0}},
+            "data.essentials.severity",
+            lambda a: a.severity is Severity.UNKNOWN,
+            id="sev",
+        ),
     ],
 )
-def test_a_bad_optional_field_is_emptied_with_a_warning(changes: dict[str, Any], path: str, check: Any) -> None:
+def test_a_bad_optional_field_is_emptied_with_a_warning(
+    changes: dict[str, Any], path: str, check: Any
+) -> None:
     delivery = parse("azure", _essentials(**changes))
     [alert] = delivery.alerts
     sound = parse("azure", APP_FIRED).alerts[0]

@@ -254,7 +254,9 @@ def test_malformed(body: dict[str, Any], reason: str) -> None:
         ),
     ],
 )
-def test_other_messages_on_the_topic_are_unsupported_not_refused(body: dict[str, Any], event_type: str) -> None:
+def test_other_messages_on_the_topic_are_unsupported_not_refused(
+    body: dict[str, Any], event_type: str
+) -> None:
     delivery = parse("cloudwatch", body)
     assert (delivery.kind, delivery.unsupported_type, delivery.alerts) == (
         DeliveryKind.UNSUPPORTED,

@@ -242,7 +242,10 @@ def _detail(**changes: Any) -> dict[str, Any]:
             id="alarm-state",
         ),
         pytest.param(
-            {**doc("aws_eventbridge__ecs_task_state_change_RUNNING_awsdocs.json"), "detail": {"lastStatus": []}},
+            {
+                **doc("aws_eventbridge__ecs_task_state_change_RUNNING_awsdocs.json"),
+                "detail": {"lastStatus": []},
+            },
             "detail.lastStatus: expected a string, got an array",
             id="task-status",
         ),
@@ -258,11 +261,18 @@ def test_malformed(body: dict[str, Any], reason: str) -> None:
     ("body", "path", "emptied"),
     [
         pytest.param(_event(time="not-a-time"), "time", lambda a: a.starts_at is None, id="bad-time"),
-        pytest.param(_detail(message={"m": 1}), "detail.message", lambda a: a.summary == "Glue job MyJob: FAILED", id="message"),
+        pytest.param(
+            _detail(message={"m": 1}),
+            "detail.message",
+            lambda a: a.summary == "Glue job MyJob: FAILED",
+            id="message",
+        ),
         pytest.param(_event(account=[1]), "account", lambda a: a.resource.account is None, id="account"),
     ],
 )
-def test_a_bad_optional_field_is_emptied_with_a_warning(body: dict[str, Any], path: str, emptied: Any) -> None:
+def test_a_bad_optional_field_is_emptied_with_a_warning(
+    body: dict[str, Any], path: str, emptied: Any
+) -> None:
     delivery = parse("eventbridge", body)
     [alert] = delivery.alerts
     assert (alert.name, alert.status, alert.resource.id) == ("GlueJobFailed", AlertStatus.FIRING, "MyJob")

@@ -132,13 +132,19 @@ CLOSED = "gcp_monitoring__incident_closed_v1.2_google_docs_via_goalert.json"
         pytest.param("policy_user_labels", [1], lambda a: "user-label-1" not in a.labels, id="user-labels"),
     ],
 )
-def test_a_closed_incident_with_a_bad_optional_field_still_resolves(field: str, value: Any, check: Any) -> None:
+def test_a_closed_incident_with_a_bad_optional_field_still_resolves(
+    field: str, value: Any, check: Any
+) -> None:
     payload: dict[str, Any] = doc(CLOSED)
     payload["incident"][field] = value
     delivery = parse("gcp", payload)
     [alert] = delivery.alerts
     sound = parse("gcp", CLOSED).alerts[0]
-    assert (alert.fingerprint, alert.status, alert.name) == (sound.fingerprint, AlertStatus.RESOLVED, sound.name)
+    assert (alert.fingerprint, alert.status, alert.name) == (
+        sound.fingerprint,
+        AlertStatus.RESOLVED,
+        sound.name,
+    )
     assert check(alert)
     [warning] = delivery.warnings
     assert warning.path.startswith(f"incident.{field}")

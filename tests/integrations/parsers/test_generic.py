@@ -111,13 +111,17 @@ def test_malformed(body: dict[str, Any], reason: str) -> None:
     ("changes", "path", "check"),
     [
         pytest.param({"links": "x"}, "links", lambda a: a.links == [], id="links"),
-        pytest.param({"links": [1, "https://ok"]}, "links[0]", lambda a: a.links == ["https://ok"], id="link-type"),
+        pytest.param(
+            {"links": [1, "https://ok"]}, "links[0]", lambda a: a.links == ["https://ok"], id="link-type"
+        ),
         pytest.param({"starts_at": "now"}, "starts_at", lambda a: a.starts_at is None, id="time"),
         pytest.param({"metric": "cpu"}, "metric", lambda a: a.metric is None, id="metric"),
         pytest.param({"annotations": [1]}, "annotations", lambda a: a.annotations == {}, id="annotations"),
     ],
 )
-def test_a_bad_optional_field_is_emptied_with_a_warning(changes: dict[str, Any], path: str, check: Any) -> None:
+def test_a_bad_optional_field_is_emptied_with_a_warning(
+    changes: dict[str, Any], path: str, check: Any
+) -> None:
     delivery = parse("generic", _alert(**changes))
     [alert] = delivery.alerts
     sound = parse("generic", SINGLE).alerts[0]

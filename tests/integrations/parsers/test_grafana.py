@@ -88,7 +88,9 @@ def test_malformed(body: dict[str, object], reason: str) -> None:
 
 
 def test_malformed_values_are_emptied_with_a_warning() -> None:
-    delivery = parse("grafana", {"alerts": [{"status": "firing", "labels": {"alertname": "A"}, "values": [1]}]})
+    delivery = parse(
+        "grafana", {"alerts": [{"status": "firing", "labels": {"alertname": "A"}, "values": [1]}]}
+    )
     [alert] = delivery.alerts
     assert (alert.name, alert.status, alert.metric) == ("A", AlertStatus.FIRING, None)
     assert [(w.path, w.reason) for w in delivery.warnings] == [
