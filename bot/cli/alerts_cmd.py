@@ -33,6 +33,15 @@ def _read(file: str) -> bytes:
     return Path(file).read_bytes()
 
 
+# Why a delivery of a handled kind has no alert.
+_NO_ALERT = {
+    DeliveryKind.SUBSCRIPTION_CONFIRMATION: "SNS subscription confirmation (the server confirms it)",
+    DeliveryKind.UNSUBSCRIBE_CONFIRMATION: "SNS unsubscribe confirmation",
+    DeliveryKind.TEST: "a test notification",
+    DeliveryKind.ALERTS: "a handled event type that changes no alert (see docs/sources.md)",
+}
+
+
 def _notes(file: str, delivery: ParsedDelivery) -> list[str]:
     """The stderr lines for what the delivery means besides its alerts."""
     notes = []
@@ -46,6 +55,8 @@ def _notes(file: str, delivery: ParsedDelivery) -> list[str]:
             f"{file}: unsupported event type {delivery.unsupported_type}: "
             "a generic alert from the fields every event of this source has"
         )
+    elif not delivery.alerts:
+        notes.append(f"{file}: no alert: {_NO_ALERT[delivery.kind]}")
     for warning in delivery.warnings:
         notes.append(f"{file}: warning: {warning.reason} (left empty)")
     return notes

@@ -279,6 +279,13 @@ class RawEventProcessor:
             self._metrics.alerts_unsupported.labels(
                 source=outcome.source, type=outcome.unsupported_type
             ).inc()
+            log.warning(
+                "unsupported event type",
+                source=outcome.source,
+                type=outcome.unsupported_type,
+                raw_event_id=outcome.raw_event_id,
+                kept_as="dead letter" if outcome.kind is DeliveryKind.UNSUPPORTED else "generic alert",
+            )
         for field in outcome.emptied_fields:
             self._metrics.fields_emptied.labels(source=outcome.source, field=field).inc()
         if outcome.emptied_fields:

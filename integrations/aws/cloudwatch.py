@@ -46,7 +46,6 @@ from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions, parse_
 from integrations.common.lenient import EssentialFields
 from integrations.common.payload import (
     JsonObject,
-    expect_object,
     get_object,
     get_str,
     get_str_map,
@@ -140,7 +139,7 @@ def _notification(
         return unsupported("sns text message", idempotency_key=idempotency_key, topic_arn=topic_arn)
     if not isinstance(inner, dict):
         return unsupported("sns json message", idempotency_key=idempotency_key, topic_arn=topic_arn)
-    message = expect_object(inner, "Message")
+    message: JsonObject = inner
     if "AlarmName" in message:
         alert = alert_from_change(
             change_from_alarm_message(message, "Message"), source=SOURCE, options=options

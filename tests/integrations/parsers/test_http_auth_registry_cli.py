@@ -132,10 +132,15 @@ def test_cli_prints_one_json_object_per_alert(cli: typer.Typer) -> None:
     assert ": " not in lines[0]  # compact
 
 
-def test_cli_zero_alerts_is_success(cli: typer.Typer) -> None:
+def test_cli_zero_alerts_is_success_and_says_why(cli: typer.Typer) -> None:
     fixture = PAYLOADS / "aws_sns_https__subscription_confirmation_awsdocs.json"
     result = CliRunner().invoke(cli, ["alerts", "parse", "--source", "cloudwatch", str(fixture)])
     assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == f"{fixture}: no alert: SNS subscription confirmation (the server confirms it)\n"
+    running = PAYLOADS / "aws_eventbridge__ecs_task_state_change_RUNNING_awsdocs.json"
+    result = CliRunner().invoke(cli, ["alerts", "parse", "--source", "eventbridge", str(running)])
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert "no alert: a handled event type that changes no alert" in result.stderr
 
 
 def test_cli_reports_unparseable_files_and_exits_2(cli: typer.Typer, tmp_path: Path) -> None:
