@@ -105,17 +105,12 @@ class EssentialFields:
                 raise ValueError(f"not a field path: {pattern!r}")
             parsed.append(segments)
         self.patterns: tuple[str, ...] = patterns
-        self._parsed = tuple(parsed)
+        # Every pattern and every container on its way, with "*" for indices: one set lookup.
+        self._covered = {pattern[:length] for pattern in parsed for length in range(len(pattern) + 1)}
 
     def covers(self, segments: Sequence[Segment]) -> bool:
-        if not segments:
-            return True  # the document itself
-        for pattern in self._parsed:
-            if len(segments) <= len(pattern) and all(
-                p == s or (p == "*" and isinstance(s, int)) for p, s in zip(pattern, segments, strict=False)
-            ):
-                return True
-        return False
+        """Whether the field at `segments` is essential (the document itself always is)."""
+        return tuple("*" if isinstance(s, int) else s for s in segments) in self._covered
 
     def under(self, prefix: str) -> EssentialFields:
         """These fields as seen from inside `prefix` (SNS carries an EventBridge event in ``Message``)."""
@@ -128,37 +123,43 @@ def read_leniently(
     essential: EssentialFields,
     *,
     root: str = "",
+    failed: MalformedPayload | None = None,
 ) -> tuple[T, tuple[FieldWarning, ...]]:
     """`read(document)`, emptying each malformed optional field it complains about.
 
     `root` is the path of `document` inside the payload (``alerts[3]`` for one alert of a group):
-    error paths are absolute, and only fields under `root` can be emptied here."""
+    error paths are absolute, and only fields under `root` can be emptied here. `failed` is what
+    `read(document)` already raised, when the caller tried it first."""
     warnings: list[FieldWarning] = []
     first_errors: dict[str, MalformedPayload] = {}
+    prefix = split_path(root) if root else ()
+    if prefix is None:
+        raise ValueError(f"not a field path: {root!r}")
+    error = failed
     while True:
-        try:
-            return read(document), tuple(warnings)
-        except MalformedPayload as exc:
-            pruned = _emptied(exc, document, essential, root, first_errors, len(warnings))
-            warnings.append(FieldWarning(exc.path or "", exc.reason))
-            document = pruned
+        if error is None:
+            try:
+                return read(document), tuple(warnings)
+            except MalformedPayload as exc:
+                error = exc
+        document = _emptied(error, document, essential, prefix, first_errors, len(warnings))
+        warnings.append(FieldWarning(error.path or "", error.reason))
+        error = None
 
 
 def _emptied(
     exc: MalformedPayload,
     document: JsonObject,
     essential: EssentialFields,
-    root: str,
+    prefix: tuple[Segment, ...],
     first_errors: dict[str, MalformedPayload],
     emptied: int,
 ) -> JsonObject:
     """`document` without the field `exc` complains about; re-raises when that is not allowed."""
     segments = split_path(exc.path) if exc.path is not None else None
-    prefix = split_path(root) if root else ()
     if (
         exc.path is None
         or segments is None
-        or prefix is None
         or essential.covers(segments)
         or segments[: len(prefix)] != prefix
         or emptied >= MAX_EMPTIED_FIELDS

@@ -200,11 +200,15 @@ def _checked(
 ) -> tuple[JsonObject, AlertHead]:
     """The alert's head, with its malformed optional fields emptied (one alert at a time, so a
     group whose every alert has a bad field costs one re-read per alert, not per group)."""
+    try:  # the usual case, as cheap as it was before leniency: a storm screens every alert
+        return element, head(element, path)
+    except MalformedPayload as exc:
+        failed = exc
 
     def read(candidate: JsonObject) -> tuple[JsonObject, AlertHead]:
         return candidate, head(candidate, path)
 
-    (element, checked), emptied = read_leniently(read, element, ALERT_ESSENTIAL, root=path)
+    (element, checked), emptied = read_leniently(read, element, ALERT_ESSENTIAL, root=path, failed=failed)
     warnings.extend(emptied)
     return element, checked
 
