@@ -12,6 +12,8 @@ the rule is split by (log alerts v2 and metric alerts: ``Computer``, ``_Resource
   the target is a scope rather than a resource (a workspace, an Application Insights component,
   a resource group or subscription, or nothing): a rule on a VM split by computer still aims at
   the VM.
+- When some values are ARM ids, the plain names are taken to name the same machines (a rule
+  split by both ``_ResourceId`` and ``Computer``) and only the ARM ids count.
 - Several affected resources make one alert each. The replaced target is kept as the label
   ``workspace`` (a Log Analytics workspace) or ``alert_target`` (anything else).
 - ``ResourceId`` values that are not ARM ids (a VM's GUID) name nothing we can act on.
@@ -69,8 +71,9 @@ def choose(targets: list[tuple[str, Resource]], affected: list[str]) -> Targets:
     if len(targets) != 1 or not affected:
         return Targets([resource for _, resource in targets])
     target_id, target = targets[0]
+    arm_ids = [value for value in affected if resource_from_arm_id(value) is not None]
     resources: list[Resource] = []
-    for value in affected:
+    for value in arm_ids or affected:  # a machine named both ways (_ResourceId and Computer) once
         resource = _affected_resource(value, target)
         if resource is not None and resource not in resources:
             resources.append(resource)

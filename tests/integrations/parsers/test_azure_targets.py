@@ -80,6 +80,14 @@ def test_log_v2_split_by_resource_id_names_the_vm() -> None:
     assert alert.labels["workspace"] == WORKSPACE
 
 
+def test_a_machine_named_by_resource_id_and_computer_is_one_alert_on_the_vm() -> None:
+    payload = copy.deepcopy(doc(V2_RESOURCE_ID))
+    criterion = payload["data"]["alertContext"]["condition"]["allOf"][0]
+    criterion["dimensions"].append({"name": "Computer", "value": "test-vm-01"})
+    [alert] = parse("azure", payload).alerts
+    assert (alert.resource.type, alert.resource.name) == ("compute:virtualmachine", "test-vm-01")
+
+
 def test_metric_alert_on_a_workspace_split_by_computer_names_the_computer() -> None:
     [alert] = parse("azure", METRIC_BY_COMPUTER).alerts
     assert (alert.status, alert.resource.type, alert.resource.id) == (AlertStatus.FIRING, "host", "web-03")
