@@ -1,4 +1,9 @@
-"""Replay a dead letter once the parser (or the sender) is fixed."""
+"""Replay a dead letter once the parser (or the sender) is fixed.
+
+A letter the webhook route refused (400) is stored as a new raw event. A letter the workers
+set aside (an unsupported event type, a payload that failed every attempt) still has its raw
+event, which holds the idempotency key: that event is queued again rather than a duplicate made.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,20 @@ from datetime import datetime
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from bot.audit import audit
 from bot.errors import InvalidTransition, MalformedPayload, NotFound
 from bot.ingest.parsing import ParseFn
 from bot.store.db import Store
 from bot.store.models import DeadLetter, RawEvent
+from integrations.base import DeliveryKind
 
 
 def replay_dead_letter(
     store: Store, letter_id: int, *, parse: ParseFn, now: datetime, actor: str = "cli"
 ) -> str:
-    """Re-parse; on success store it as a new pending raw event (deduplicated as usual)."""
+    """Re-parse; on success queue it again (its own raw event, or a new one deduplicated as usual)."""
     with store.transaction() as session:
         letter = session.get(DeadLetter, letter_id)
         if letter is None:
@@ -29,17 +36,20 @@ def replay_dead_letter(
         try:
             parsed = parse(letter.source, letter.body, headers)
         except MalformedPayload as exc:
-            letter.replayed_at = now
-            letter.replay_result = f"still unparseable: {exc.reason}"
-            audit(
-                session,
-                at=now,
-                actor=actor,
-                subject=f"dead_letter:{letter_id}",
-                action="dead_letter.replay_failed",
-                details={"reason": exc.reason},
+            return _record(session, letter, now, actor, failed=f"still unparseable: {exc.reason}")
+        if parsed.kind is DeliveryKind.UNSUPPORTED:
+            return _record(
+                session, letter, now, actor, failed=f"still unsupported: event type {parsed.unsupported_type}"
             )
-            return letter.replay_result
+        original = session.get(RawEvent, letter.raw_event_id) if letter.raw_event_id is not None else None
+        if original is not None and original.status == "failed":
+            original.status = "pending"
+            original.attempts = 0
+            original.error = ""
+            original.claimed_by = None
+            original.claimed_until = None
+            original.alert_count = len(parsed.alerts)
+            return _record(session, letter, now, actor, queued=f"queued as raw event {original.id}")
         key = parsed.idempotency_key or hashlib.sha256(letter.body).hexdigest()
         insert = sqlite_insert if store.is_sqlite else pg_insert
         new_id = session.execute(
@@ -61,16 +71,28 @@ def replay_dead_letter(
             .on_conflict_do_nothing(index_elements=["source", "idempotency_key"])
             .returning(RawEvent.id)
         ).scalar()
-        letter.replayed_at = now
-        letter.replay_result = (
-            f"queued as raw event {new_id}" if new_id else "duplicate of an event already stored"
-        )
-        audit(
-            session,
-            at=now,
-            actor=actor,
-            subject=f"dead_letter:{letter_id}",
-            action="dead_letter.replayed",
-            details={"result": letter.replay_result},
-        )
-        return letter.replay_result
+        result = f"queued as raw event {new_id}" if new_id else "duplicate of an event already stored"
+        return _record(session, letter, now, actor, queued=result)
+
+
+def _record(
+    session: Session,
+    letter: DeadLetter,
+    now: datetime,
+    actor: str,
+    *,
+    queued: str | None = None,
+    failed: str | None = None,
+) -> str:
+    """Note the replay's result on the letter and in the audit log; return it."""
+    letter.replayed_at = now
+    letter.replay_result = queued or failed or ""
+    audit(
+        session,
+        at=now,
+        actor=actor,
+        subject=f"dead_letter:{letter.id}",
+        action="dead_letter.replayed" if queued else "dead_letter.replay_failed",
+        details={"result": queued} if queued else {"reason": failed},
+    )
+    return letter.replay_result

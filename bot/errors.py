@@ -19,10 +19,15 @@ class ConfigError(ConductorError):
 
 
 class MalformedPayload(ConductorError):
-    """An authenticated payload that cannot be understood. The reason is shown to the sender."""
+    """An authenticated payload that cannot be understood. The reason is shown to the sender.
 
-    def __init__(self, reason: str) -> None:
+    `path` is the JSON path of the value at fault (``incident.ended_at``) when the reader knows
+    it; the parsers use it to tell a bad optional field (emptied, with a warning) from a bad
+    essential one (refused)."""
+
+    def __init__(self, reason: str, *, path: str | None = None) -> None:
         self.reason = reason
+        self.path = path
         super().__init__(reason)
 
 

@@ -35,6 +35,19 @@ class Metrics:
             ["source", "status"],
             registry=self.registry,
         )
+        self.alerts_unsupported = Counter(
+            "conductor_alerts_unsupported_total",
+            "Deliveries of an event type the source's parser does not handle (dead-lettered, or a "
+            "generic alert for sources that make one)",
+            ["source", "type"],
+            registry=self.registry,
+        )
+        self.fields_emptied = Counter(
+            "conductor_alert_fields_emptied_total",
+            "Malformed optional fields of a delivery that were left empty (array indices as [*])",
+            ["source", "field"],
+            registry=self.registry,
+        )
         self.incidents = Counter(
             "conductor_incident_events_total", "Incident lifecycle events", ["event"], registry=self.registry
         )

@@ -9,11 +9,12 @@ from bot.errors import UnknownSource
 from integrations.aws import cloudwatch, eventbridge
 from integrations.azure import azure
 from integrations.base import Envelope, ParseOptions, Parser, Screen, envelope_of
+from integrations.common.lenient import EssentialFields
 from integrations.datadog import datadog
 from integrations.gcp import gcp
 from integrations.generic import generic
 from integrations.generic.internal import SWEEP, parse_sweep
-from integrations.grafana import grafana
+from integrations.grafana import grafana, legacy
 from integrations.pagerduty import pagerduty
 from integrations.prometheus import alertmanager
 
@@ -28,6 +29,23 @@ PARSERS: Mapping[str, Parser] = MappingProxyType(
         "grafana": grafana.parse,
         "datadog": datadog.parse,
         "generic": generic.parse,
+    }
+)
+
+
+# The fields whose bad value refuses a source's payload (a bad value anywhere else is emptied
+# with a warning). docs/sources.md lists the same fields; a test holds the two together.
+ESSENTIAL_FIELDS: Mapping[str, tuple[EssentialFields, ...]] = MappingProxyType(
+    {
+        "alertmanager": (alertmanager.ESSENTIAL,),
+        "cloudwatch": (cloudwatch.ESSENTIAL,),
+        "eventbridge": (eventbridge.ESSENTIAL,),
+        "azure": (azure.ESSENTIAL,),
+        "gcp": (gcp.ESSENTIAL,),
+        "pagerduty": (pagerduty.ESSENTIAL,),
+        "grafana": (alertmanager.ALERT_ESSENTIAL, legacy.ESSENTIAL),  # unified alerting, legacy alerting
+        "datadog": (datadog.ESSENTIAL,),
+        "generic": (generic.ESSENTIAL,),
     }
 )
 

@@ -58,6 +58,27 @@ class CloudWatchOptions(Section):
     insufficient_data_severity: Severity = Severity.WARNING
 
 
+class GrafanaOptions(Section):
+    # Legacy (pre-8) alerting "no_data": "firing" (with the severity below), "resolved" or
+    # "ignore" (no alert).
+    no_data_status: Literal["firing", "resolved", "ignore"] = "firing"
+    no_data_severity: Severity = Severity.WARNING
+
+
+Ec2State = Literal["stopped", "stopping", "shutting-down", "terminated"]
+
+
+def _default_ec2_alert_states() -> list[Ec2State]:
+    return ["stopped", "terminated"]
+
+
+class EventBridgeOptions(Section):
+    # EC2 Instance State-change Notification: the states that fire (a later "running" resolves).
+    ec2_alert_states: list[Ec2State] = Field(default_factory=_default_ec2_alert_states)
+    # Instances whose stops are expected (fnmatch patterns, e.g. "i-0abc*"): no alert at all.
+    ec2_expected_instances: list[str] = Field(default_factory=list)
+
+
 class IngestSettings(Section):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Per source; a source with no entry accepts unauthenticated requests only when
@@ -65,6 +86,8 @@ class IngestSettings(Section):
     auth: dict[str, SourceAuth] = Field(default_factory=dict)
     allow_unauthenticated: bool = True
     cloudwatch: CloudWatchOptions = Field(default_factory=CloudWatchOptions)
+    grafana: GrafanaOptions = Field(default_factory=GrafanaOptions)
+    eventbridge: EventBridgeOptions = Field(default_factory=EventBridgeOptions)
     # "process": bodies are checked and committed by an intake process beside the HTTP event loop
     # (bot.ingest.intake_process); "inline": in the HTTP process (a committer thread).
     intake: Literal["process", "inline"] = "process"

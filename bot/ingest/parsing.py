@@ -13,10 +13,14 @@ ScreenFn = Callable[[str, bytes, dict[str, str]], Envelope]
 
 
 def parse_options(settings: Settings) -> ParseOptions:
-    cw = settings.ingest.cloudwatch
+    ingest = settings.ingest
     return ParseOptions(
-        insufficient_data_status=cw.insufficient_data_status,
-        insufficient_data_severity=cw.insufficient_data_severity,
+        insufficient_data_status=ingest.cloudwatch.insufficient_data_status,
+        insufficient_data_severity=ingest.cloudwatch.insufficient_data_severity,
+        grafana_no_data_status=ingest.grafana.no_data_status,
+        grafana_no_data_severity=ingest.grafana.no_data_severity,
+        ec2_alert_states=tuple(ingest.eventbridge.ec2_alert_states),
+        ec2_expected_instances=tuple(ingest.eventbridge.ec2_expected_instances),
     )
 
 

@@ -53,6 +53,21 @@ class ProcessedEvent:
     kind: DeliveryKind
     report: ApplyReport
     alerts: tuple[tuple[str, str, int], ...] = ()  # (source, status, how many), for metrics
+    source: str = ""  # the webhook source
+    unsupported_type: str | None = None  # an event type the parser does not handle
+    emptied_fields: tuple[str, ...] = ()  # malformed optional fields left empty (with [*])
+
+
+def _outcome(raw_event_id: int, source: str, delivery: ParsedDelivery, report: ApplyReport) -> ProcessedEvent:
+    return ProcessedEvent(
+        raw_event_id,
+        delivery.kind,
+        report,
+        alerts=_status_counts(delivery),
+        source=source,
+        unsupported_type=delivery.unsupported_type,
+        emptied_fields=tuple(warning.field for warning in delivery.warnings),
+    )
 
 
 def _status_counts(delivery: ParsedDelivery) -> tuple[tuple[str, str, int], ...]:
@@ -231,11 +246,11 @@ class RawEventProcessor:
             now=now,
         )
         return [
-            ProcessedEvent(
+            _outcome(
                 e.raw_event_id,
-                e.parsed.kind,
+                e.source,
+                e.parsed,
                 book.apply(e.parsed.alerts, now=now, raw_event_id=e.raw_event_id),
-                alerts=_status_counts(e.parsed),
             )
             for e in mine
         ]
@@ -260,6 +275,26 @@ class RawEventProcessor:
         self._count(outcome)
         for source, status, n in outcome.alerts:
             self._metrics.alerts_received.labels(source=source, status=status).inc(n)
+        if outcome.unsupported_type is not None:
+            self._metrics.alerts_unsupported.labels(
+                source=outcome.source, type=outcome.unsupported_type
+            ).inc()
+            log.warning(
+                "unsupported event type",
+                source=outcome.source,
+                type=outcome.unsupported_type,
+                raw_event_id=outcome.raw_event_id,
+                kept_as="dead letter" if outcome.kind is DeliveryKind.UNSUPPORTED else "generic alert",
+            )
+        for field in outcome.emptied_fields:
+            self._metrics.fields_emptied.labels(source=outcome.source, field=field).inc()
+        if outcome.emptied_fields:
+            log.warning(
+                "malformed optional fields were left empty",
+                source=outcome.source,
+                raw_event_id=outcome.raw_event_id,
+                fields=list(outcome.emptied_fields),
+            )
         if self._on_processed is not None:
             self._on_processed(outcome)
 
@@ -286,6 +321,10 @@ class RawEventProcessor:
                 action="sns.subscription_confirmed",
                 details={"raw_event_id": raw_event_id},
             )
+        elif delivery.kind is DeliveryKind.UNSUPPORTED:
+            # Acknowledged but not understood: kept for replay once a parser handles the type.
+            reason = f"unsupported event type {delivery.unsupported_type}"
+            self._move_to_dead_letters(session, event, reason, now)
         elif delivery.kind is DeliveryKind.UNSUBSCRIBE_CONFIRMATION:
             audit(
                 session,
@@ -304,7 +343,7 @@ class RawEventProcessor:
                 now=now,
             )
             report = book.apply(delivery.alerts, now=now, raw_event_id=raw_event_id)
-        return ProcessedEvent(raw_event_id, delivery.kind, report, alerts=_status_counts(delivery))
+        return _outcome(raw_event_id, event.source, delivery, report)
 
     def _count(self, outcome: ProcessedEvent) -> None:
         r = outcome.report

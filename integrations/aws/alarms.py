@@ -122,10 +122,11 @@ def read_metric_queries(
             continue
         stat_path = join(entry_path, keys.metric_stat)
         metric_obj = get_object(stat, keys.metric, stat_path)
-        dimensions = get_str_map(metric_obj, keys.dimensions, join(stat_path, keys.metric), pairs=True)
+        metric_path = join(stat_path, keys.metric)
+        dimensions = get_str_map(metric_obj, keys.dimensions, metric_path, pairs=True)
         candidate = Metric(
-            namespace=get_str(metric_obj, keys.namespace, stat_path),
-            name=get_str(metric_obj, keys.name, stat_path),
+            namespace=get_str(metric_obj, keys.namespace, metric_path),
+            name=get_str(metric_obj, keys.name, metric_path),
             dimensions=dimensions,
             statistic=get_str(stat, keys.stat, stat_path),
             threshold=threshold,

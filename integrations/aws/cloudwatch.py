@@ -4,6 +4,9 @@ Accepted bodies (SNS sends them as ``Content-Type: text/plain``; the body is JSO
 
 - ``Type: Notification``: the alarm JSON is a *string* in ``Message`` (``Subject`` optional).
   A Message that is an EventBridge event (EventBridge → SNS) is handed to the EventBridge parser.
+  Any other message on the topic (plain text, an Auto Scaling or RDS notification) is
+  acknowledged and kept as a dead letter: ``unsupported event type`` ``sns text message``,
+  the ``Event`` it names (``autoscaling:EC2_INSTANCE_LAUNCH``), or ``sns json message``.
 - ``Type: SubscriptionConfirmation``: kind SUBSCRIPTION_CONFIRMATION with ``subscribe_url`` and
   ``topic_arn``; no alert. The ingest stage confirms (after verifying the signature).
 - ``Type: UnsubscribeConfirmation``: kind UNSUBSCRIBE_CONFIRMATION; no alert.
@@ -14,16 +17,22 @@ anomaly band (``ANOMALY_DETECTION_BAND``, no ``Threshold``) and composite (``Ala
 ``Trigger``). ``Region`` is a display name ("EU (Ireland)", "EU - Ireland") unless the alarm
 ARN says better. Idempotency key: the SNS ``MessageId`` (reused by SNS on retries); for raw
 delivery the ``x-amz-sns-message-id`` header, else a hash of the alarm's state change.
+
+Essential: ``Type``, ``MessageId``, ``SubscribeURL`` (confirmations), the alarm's ``AlarmName``
+and ``NewStateValue`` (or what the EventBridge parser holds essential in an event); every
+other malformed field of the alarm is emptied with a warning.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from bot.alerts.normalized import Metric
 from bot.errors import MalformedPayload
+from integrations.aws import eventbridge
 from integrations.aws.alarms import (
     SNS_KEYS,
     AlarmChange,
@@ -33,17 +42,16 @@ from integrations.aws.alarms import (
 )
 from integrations.aws.eventbridge import delivery_from_event
 from integrations.aws.regions import account_from_arn, region_code, region_from_arn
-from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions
+from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions, parse_leniently, unsupported
+from integrations.common.lenient import EssentialFields
 from integrations.common.payload import (
     JsonObject,
-    expect_object,
     get_object,
     get_str,
     get_str_map,
     get_time,
     header,
     join,
-    load_json_object,
     require_str,
     stable_hash,
     text,
@@ -54,6 +62,16 @@ SOURCE = "cloudwatch"
 _NOTIFICATION = "Notification"
 _SUBSCRIBE = "SubscriptionConfirmation"
 _UNSUBSCRIBE = "UnsubscribeConfirmation"
+ESSENTIAL = EssentialFields(
+    "Type",
+    "MessageId",
+    "SubscribeURL",
+    "Message.AlarmName",
+    "Message.NewStateValue",
+    "AlarmName",  # raw message delivery: the alarm is the body
+    "NewStateValue",
+    *eventbridge.ESSENTIAL.under("Message").patterns,
+)
 
 
 def _metric_and_dimensions(
@@ -118,10 +136,10 @@ def _notification(
     try:
         inner: Any = json.loads(raw)
     except json.JSONDecodeError:
-        raise MalformedPayload(
-            "Message: not a CloudWatch alarm (the SNS message is text, not JSON)"
-        ) from None
-    message = expect_object(inner, "Message")
+        return unsupported("sns text message", idempotency_key=idempotency_key, topic_arn=topic_arn)
+    if not isinstance(inner, dict):
+        return unsupported("sns json message", idempotency_key=idempotency_key, topic_arn=topic_arn)
+    message: JsonObject = inner
     if "AlarmName" in message:
         alert = alert_from_change(
             change_from_alarm_message(message, "Message"), source=SOURCE, options=options
@@ -131,18 +149,18 @@ def _notification(
         )
     if "detail-type" in message:
         delivery = delivery_from_event(message, "Message", options, source=SOURCE)
-        return ParsedDelivery(
-            kind=delivery.kind,
-            alerts=delivery.alerts,
-            idempotency_key=idempotency_key,
-            topic_arn=topic_arn,
-        )
-    raise MalformedPayload("Message: not a CloudWatch alarm (no AlarmName)")
+        return replace(delivery, idempotency_key=idempotency_key, topic_arn=topic_arn)
+    event = message.get("Event")
+    event_type = event.strip() if isinstance(event, str) and event.strip() else "sns json message"
+    return unsupported(event_type, idempotency_key=idempotency_key, topic_arn=topic_arn)
 
 
 def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
     """Parse an SNS HTTPS delivery (or a raw-delivered CloudWatch alarm)."""
-    document = load_json_object(body)
+    return parse_leniently(body, ESSENTIAL, lambda document: _read(document, headers, options))
+
+
+def _read(document: JsonObject, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
     if "Type" not in document:
         if "AlarmName" not in document:
             raise MalformedPayload(

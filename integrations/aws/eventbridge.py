@@ -1,15 +1,22 @@
 """Amazon EventBridge events (source ``eventbridge``), e.g. from an API destination.
 
-Handled detail-types (anything else parses to zero alerts, never an error, because EventBridge
-rules are often broader than what we act on):
+Handled (source, detail-type) pairs:
 
 - ``CloudWatch Alarm State Change`` (aws.cloudwatch): as an SNS alarm, with the same fingerprint;
   ``state.reasonData`` is a JSON *string* (threshold, recent datapoints, anomaly band,
   triggering alarms); dimensions are a map.
 - ``CloudWatch Alarm Configuration Change``: no alert (it is not a state change).
-- ``Glue Job State Change``, ``ECS Task State Change``, ``ECS Deployment State Change``: see
-  `integrations.aws.service_events`.
+- ``Glue Job State Change``, ``Glue Job Run Status``, ``ECS Task State Change``, ``ECS
+  Deployment State Change``: see `integrations.aws.service_events`.
+- ``ECS Service Action``: `integrations.aws.ecs_service_actions`.
+- ``EC2 Instance State-change Notification``: `integrations.aws.ec2_events`.
+- ``AWS Health Event`` and ``AWS Health Abuse Event`` (aws.health): `integrations.aws.health_events`.
 
+Any other event is not dropped: it is acknowledged and kept as a dead letter with the reason
+``unsupported event type SOURCE: DETAIL-TYPE`` (and counted), for replay once a parser exists.
+
+Essential: the envelope's ``id``, ``source``, ``detail-type`` and ``detail``, and per type the
+fields that name the thing and its state (`ESSENTIAL`); other malformed fields are emptied.
 Idempotency key: the event ``id`` (EventBridge keeps it across retries).
 """
 
@@ -28,13 +35,18 @@ from integrations.aws.alarms import (
     read_metric_queries,
     value_from_reason,
 )
+from integrations.aws.ec2_events import ec2_state_alerts
+from integrations.aws.ecs_service_actions import ecs_service_action_alerts
+from integrations.aws.health_events import health_alerts
 from integrations.aws.service_events import (
     EventContext,
     ecs_deployment_alerts,
     ecs_task_alerts,
     glue_job_alerts,
+    glue_run_status_alerts,
 )
-from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions
+from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions, parse_leniently, unsupported
+from integrations.common.lenient import EssentialFields
 from integrations.common.payload import (
     JsonObject,
     get_list,
@@ -42,13 +54,29 @@ from integrations.common.payload import (
     get_str,
     get_time,
     join,
-    load_json_object,
     require_str,
     text,
     to_float,
 )
 
 SOURCE = "eventbridge"
+# The envelope, and what names the thing and its state in each handled detail-type.
+ESSENTIAL = EssentialFields(
+    "id",
+    "source",
+    "detail-type",
+    "detail.alarmName",  # CloudWatch Alarm State Change
+    "detail.state.value",
+    "detail.jobName",  # Glue
+    "detail.state",  # Glue, EC2
+    "detail.lastStatus",  # ECS Task State Change
+    "detail.eventName",  # ECS Deployment State Change, ECS Service Action
+    "detail.eventType",  # ECS Service Action
+    "detail.instance-id",  # EC2
+    "detail.eventArn",  # AWS Health
+    "detail.eventTypeCode",
+    "detail.statusCode",
+)
 
 Handler = Callable[[JsonObject, str, EventContext], list[NormalizedAlert]]
 
@@ -139,9 +167,15 @@ def _no_alert(detail: JsonObject, path: str, context: EventContext) -> list[Norm
 _HANDLERS: dict[tuple[str, str], Handler] = {
     ("aws.cloudwatch", "CloudWatch Alarm Configuration Change"): _no_alert,
     ("aws.glue", "Glue Job State Change"): glue_job_alerts,
+    ("aws.glue", "Glue Job Run Status"): glue_run_status_alerts,
     ("aws.ecs", "ECS Task State Change"): ecs_task_alerts,
     ("aws.ecs", "ECS Deployment State Change"): ecs_deployment_alerts,
+    ("aws.ecs", "ECS Service Action"): ecs_service_action_alerts,
+    ("aws.ec2", "EC2 Instance State-change Notification"): ec2_state_alerts,
+    ("aws.health", "AWS Health Event"): health_alerts,
+    ("aws.health", "AWS Health Abuse Event"): health_alerts,
 }
+_ALARM_STATE_CHANGE = ("aws.cloudwatch", "CloudWatch Alarm State Change")
 
 
 def delivery_from_event(
@@ -154,29 +188,29 @@ def delivery_from_event(
         raise MalformedPayload(f"{join(path, 'detail')}: required")
     detail = get_object(event, "detail", path)
     resources = [item for item in get_list(event, "resources", path) if isinstance(item, str)]
+    event_id = get_str(event, "id", path)
+    key = f"eventbridge:{event_id}" if event_id else None
+    kind = (event_source, detail_type)
+    if kind != _ALARM_STATE_CHANGE and kind not in _HANDLERS:
+        return unsupported(f"{event_source}: {detail_type}", idempotency_key=key)
     context = EventContext(
         account=get_str(event, "account", path),
         region=get_str(event, "region", path),
         event_time=get_time(event, "time", path),
         resources=resources,
         source=source,
+        options=options,
     )
     detail_path = join(path, "detail")
     alerts: list[NormalizedAlert]
-    if (event_source, detail_type) == ("aws.cloudwatch", "CloudWatch Alarm State Change"):
+    if kind == _ALARM_STATE_CHANGE:
         change = cloudwatch_alarm_change(detail, detail_path, context)
         alerts = [alert_from_change(change, source=source, options=options)]
     else:
-        handler = _HANDLERS.get((event_source, detail_type), _no_alert)
-        alerts = handler(detail, detail_path, context)
-    event_id = get_str(event, "id", path)
-    return ParsedDelivery(
-        kind=DeliveryKind.ALERTS,
-        alerts=alerts,
-        idempotency_key=f"eventbridge:{event_id}" if event_id else None,
-    )
+        alerts = _HANDLERS[kind](detail, detail_path, context)
+    return ParsedDelivery(kind=DeliveryKind.ALERTS, alerts=alerts, idempotency_key=key)
 
 
 def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
     """Parse one EventBridge event (the whole event, as an API destination sends it)."""
-    return delivery_from_event(load_json_object(body), "", options)
+    return parse_leniently(body, ESSENTIAL, lambda event: delivery_from_event(event, "", options))

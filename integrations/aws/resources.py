@@ -110,3 +110,32 @@ def alarm_console_link(region: str | None, name: str) -> str | None:
         f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
         f"#alarmsV2:alarm/{quote(name, safe='')}"
     )
+
+
+def resource_from_arn(arn: str, *, account: str | None = None, region: str | None = None) -> Resource | None:
+    """The runbook-target form of an ARN (``arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE``), or
+    None when `arn` is not one. ECS services and tasks keep their cluster (``CLUSTER/NAME``),
+    Auto Scaling groups, Glue jobs and EC2 instances their plain names; anything else is typed
+    ``SERVICE:KIND`` with the rest of the resource part as its id."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return None
+    service, arn_region, arn_account, rest = parts[2], parts[3], parts[4], parts[5]
+    account, region = arn_account or account, arn_region or region
+    kind, separator, resource_id = rest.partition("/")
+    if not separator:
+        kind, separator, resource_id = rest.partition(":")
+    if service == "ecs" and kind == "service" and resource_id.count("/") == 1:
+        cluster, name = resource_id.split("/")
+        return ecs_service_resource(cluster, name, account=account, region=region)
+    if service == "autoscaling" and "autoScalingGroupName/" in rest:
+        kind, resource_id = "group", rest.split("autoScalingGroupName/", 1)[1]
+    identifier = resource_id.lstrip("/") if separator else rest
+    return Resource(
+        provider=Provider.AWS,
+        account=account or None,
+        region=region or None,
+        type=f"{service}:{kind}" if separator and kind else service,
+        id=identifier,
+        name=identifier.rsplit("/", 1)[-1],
+    )

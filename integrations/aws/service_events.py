@@ -2,11 +2,15 @@
 
 Decisions:
 
-- Glue Job State Change: FAILED and TIMEOUT fire (severity from the event's ERROR/WARN), STOPPED
-  fires as a *warning* (a run that someone or something stopped did not do its work, but it is
-  not a crash: worth a look, rarely worth a page); SUCCEEDED resolves. Other states: no alert.
-  The fingerprint is keyed on the job (account, region, job name), not on the run id, so the
-  next successful run resolves the failure. Resource ``glue:job`` with id = job name.
+- Glue Job State Change: FAILED, ERROR and TIMEOUT fire (severity from the event's ERROR/WARN),
+  STOPPED fires as a *warning* (a run that someone or something stopped did not do its work, but
+  it is not a crash: worth a look, rarely worth a page); SUCCEEDED resolves. Other states: no
+  alert. The fingerprint is keyed on the job (account, region, job name), not on the run id, so
+  the next successful run resolves the failure. Resource ``glue:job`` with id = job name.
+- Glue Job Run Status (a run in STARTING, RUNNING, STOPPING or WAITING past the job's notify-delay
+  threshold) fires a *warning* ``GlueJobRunDelayed`` with the same fingerprint, so the run's end
+  (SUCCEEDED resolves, FAILED escalates) settles it; a terminal state (TIMEOUT, FAILED...) in
+  this event reads as in Glue Job State Change.
 - ECS Task State Change: fires only for a STOPPED task whose essential container exited
   (``stopCode: EssentialContainerExited``) with a non-zero exit code. The event does not say
   which container is essential; the stop code does. Every other task event: no alert. There is
@@ -18,18 +22,21 @@ Decisions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.alerts.normalized import AlertStatus, NormalizedAlert, Provider, Resource, Severity
 from integrations.aws.resources import ecs_service_resource
+from integrations.base import ParseOptions
 from integrations.common.payload import (
     JsonObject,
     expect_object,
     get_int_or_none,
     get_list,
+    get_object,
     get_str,
     get_time,
+    iso,
     join,
     require_str,
     stable_hash,
@@ -39,17 +46,19 @@ from integrations.common.payload import (
 
 @dataclass(frozen=True, slots=True)
 class EventContext:
-    """The envelope fields every AWS event carries."""
+    """The envelope fields every AWS event carries, and the parse options of the source."""
 
     account: str | None
     region: str | None
     event_time: datetime | None
     resources: list[str]
     source: str = "eventbridge"  # the webhook source the event came in on
+    options: ParseOptions = field(default_factory=ParseOptions)
 
 
 _GLUE_FIRING: dict[str, Severity] = {
     "FAILED": Severity.ERROR,
+    "ERROR": Severity.ERROR,
     "TIMEOUT": Severity.WARNING,
     "STOPPED": Severity.WARNING,
 }
@@ -72,20 +81,13 @@ def glue_job_alerts(detail: JsonObject, path: str, context: EventContext) -> lis
     return [
         NormalizedAlert(
             source=context.source,
-            fingerprint=stable_hash("glue-job", context.account or "", context.region or "", job),
+            fingerprint=_glue_fingerprint(context, job),
             name="GlueJobFailed",
             status=status,
             severity=severity,
             summary=message or f"Glue job {job}: {state}",
             description=f"Glue job {job} run {text(detail, 'jobRunId', path)} ended {state}.",
-            resource=Resource(
-                provider=Provider.AWS,
-                account=context.account,
-                region=context.region,
-                type="glue:job",
-                id=job,
-                name=job,
-            ),
+            resource=_glue_resource(context, job),
             starts_at=context.event_time if status is AlertStatus.FIRING else None,
             ends_at=context.event_time if status is AlertStatus.RESOLVED else None,
             labels={"job_name": job},
@@ -94,7 +96,59 @@ def glue_job_alerts(detail: JsonObject, path: str, context: EventContext) -> lis
     ]
 
 
-def _cluster_name(cluster_arn: str | None) -> str | None:
+def glue_run_status_alerts(detail: JsonObject, path: str, context: EventContext) -> list[NormalizedAlert]:
+    """Glue Job Run Status: a run past its notify-delay threshold, or (rarely) a terminal state."""
+    state = require_str(detail, "state", path).strip().upper()
+    if state in _GLUE_FIRING or state == "SUCCEEDED":
+        return glue_job_alerts(detail, path, context)
+    job = require_str(detail, "jobName", path)
+    run_id = text(detail, "jobRunId", path)
+    delay = get_object(detail, "notificationCondition", path).get("NotifyDelayAfter")
+    started = get_time(detail, "startedOn", path)
+    message = text(detail, "message", path)
+    return [
+        NormalizedAlert(
+            source=context.source,
+            fingerprint=_glue_fingerprint(context, job),
+            name="GlueJobRunDelayed",
+            status=AlertStatus.FIRING,
+            severity=Severity.WARNING,
+            summary=f"Glue job {job} is still {state} past its notify delay"
+            + (f" of {delay:g} min" if isinstance(delay, int | float) else ""),
+            description=message,
+            resource=_glue_resource(context, job),
+            starts_at=context.event_time or started,
+            labels={"job_name": job},
+            annotations={
+                key: value
+                for key, value in {
+                    "state": state,
+                    "job_run_id": run_id,
+                    "message": message,
+                    "started_on": iso(started),
+                }.items()
+                if value
+            },
+        )
+    ]
+
+
+def _glue_fingerprint(context: EventContext, job: str) -> str:
+    return stable_hash("glue-job", context.account or "", context.region or "", job)
+
+
+def _glue_resource(context: EventContext, job: str) -> Resource:
+    return Resource(
+        provider=Provider.AWS,
+        account=context.account,
+        region=context.region,
+        type="glue:job",
+        id=job,
+        name=job,
+    )
+
+
+def cluster_name(cluster_arn: str | None) -> str | None:
     if not cluster_arn:
         return None
     return cluster_arn.rsplit("/", 1)[-1] if "/" in cluster_arn else cluster_arn
@@ -123,7 +177,7 @@ def ecs_task_alerts(detail: JsonObject, path: str, context: EventContext) -> lis
     failed = _failed_containers(detail, path)
     if not essential_exit or not failed:
         return []
-    cluster = _cluster_name(get_str(detail, "clusterArn", path)) or "default"
+    cluster = cluster_name(get_str(detail, "clusterArn", path)) or "default"
     group = text(detail, "group", path)
     task_arn = text(detail, "taskArn", path)
     if group.startswith("service:"):
@@ -160,7 +214,7 @@ def ecs_task_alerts(detail: JsonObject, path: str, context: EventContext) -> lis
     ]
 
 
-def _service_from_arn(arn: str) -> tuple[str | None, str] | None:
+def service_from_arn(arn: str) -> tuple[str | None, str] | None:
     """``arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/SERVICE`` (or the old ``service/SERVICE``)."""
     resource = arn.split(":", 5)[-1] if arn.startswith("arn:") else arn
     parts = resource.split("/")
@@ -177,7 +231,7 @@ def ecs_deployment_alerts(detail: JsonObject, path: str, context: EventContext) 
         status = AlertStatus.RESOLVED
     else:
         return []
-    service = next((found for arn in context.resources if (found := _service_from_arn(arn))), None)
+    service = next((found for arn in context.resources if (found := service_from_arn(arn))), None)
     if service is None:
         return []
     cluster, name = service

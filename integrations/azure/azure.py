@@ -11,33 +11,42 @@ Decisions:
   budget alerts, which are warnings.
 - Resources: ``alertTargetIDs`` parsed as ARM ids (see `arm`). A multi-resource alert with
   several target ids becomes one alert per target, each with its own fingerprint, so each
-  resource can be remediated, silenced and resolved on its own.
+  resource can be remediated, silenced and resolved on its own. A log search alert (v1
+  ``AffectedConfigurationItems``, v2 dimensions) or a metric alert split by ``Computer``,
+  ``_ResourceId`` or ``ResourceId`` is about that machine, not the workspace, which is kept as a
+  label (see `targets`).
 - Fingerprint: Azure's ``alertId`` (kept by Fired and Resolved of one alert); with several
   targets, a hash of alertId and target. Service Health: the incident's ``trackingId`` (each
   update is a new alertId); Resource Health: the rule and the resource.
 - The legacy Alerts Management shape (``properties.essentials``, ``targetResource``) is accepted.
+- A ``monitoringService`` whose ``alertContext`` this parser does not know (Prometheus, VM
+  Insights, ...) still gives an alert from the essentials alone, which the common schema makes
+  sound, with ``unsupported_type`` set (counted, and said by ``conductor alerts parse``).
+- Essential: ``alertId``, ``alertRule``, ``monitorCondition``, ``monitoringService`` (and the
+  context fields that decide the state of Service and Resource Health alerts); any other
+  malformed field is emptied with a warning.
 - Idempotency key: hash of each alert's (fingerprint, status, fired/resolved times).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
-from bot.alerts.normalized import AlertStatus, NormalizedAlert, Provider, Resource, Severity
+from bot.alerts.normalized import AlertStatus, NormalizedAlert, Resource, Severity
 from bot.errors import MalformedPayload
-from integrations.azure.arm import resource_from_arm_id
 from integrations.azure.contexts import ContextFacts, context_facts
-from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions
+from integrations.azure.targets import alert_targets, choose
+from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions, parse_leniently
+from integrations.common.lenient import EssentialFields
 from integrations.common.payload import (
     JsonObject,
-    get_list,
     get_object,
     get_str,
     get_str_map,
     get_time,
     join,
-    load_json_object,
     non_empty,
     stable_hash,
     text,
@@ -53,6 +62,32 @@ _SEVERITIES = {
     "sev4": Severity.INFO,
 }
 _RESOLVED_WORDS = {"resolved", "mitigated"}
+# monitoringService values whose alertContext this parser reads (spaces and dashes dropped,
+# lower case); "Activity Log - *" are matched by prefix. Others become generic alerts.
+_KNOWN_SERVICES = {
+    "platform",
+    "loganalytics",
+    "applicationinsights",
+    "logalertsv2",
+    "servicehealth",
+    "resourcehealth",
+    "smartdetector",
+    "costalerts",
+}
+ESSENTIAL = EssentialFields(
+    "schemaId",
+    "data.essentials.alertId",
+    "data.essentials.alertRule",
+    "data.essentials.monitorCondition",
+    "data.essentials.monitoringService",
+    "data.alertContext.status",  # Service Health and Resource Health decide their state here
+    "data.alertContext.properties.stage",
+    "data.alertContext.properties.currentHealthStatus",
+    "id",  # the legacy Alerts Management shape
+    "properties.essentials.monitorCondition",
+    "properties.essentials.alertRule",
+    "properties.essentials.monitorService",
+)
 
 
 def _severity(raw: str | None, monitoring_service: str) -> Severity:
@@ -61,9 +96,15 @@ def _severity(raw: str | None, monitoring_service: str) -> Severity:
     return _SEVERITIES.get(raw.strip().lower(), Severity.UNKNOWN)
 
 
-def _status(essentials: JsonObject, path: str, service: str, context: JsonObject) -> AlertStatus:
-    service_key = service.lower().replace(" ", "")
-    context_status = (get_str(context, "status", "alertContext") or "").strip().lower()
+def _service_key(service: str) -> str:
+    return service.lower().replace(" ", "").replace("-", "")
+
+
+def _status(
+    essentials: JsonObject, path: str, service: str, context: JsonObject, context_path: str
+) -> AlertStatus:
+    service_key = _service_key(service)
+    context_status = (get_str(context, "status", context_path) or "").strip().lower()
     raw_properties = context.get("properties")
     properties: JsonObject = raw_properties if isinstance(raw_properties, dict) else {}
     if service_key == "servicehealth":
@@ -84,26 +125,10 @@ def _status(essentials: JsonObject, path: str, service: str, context: JsonObject
     raise MalformedPayload(f"{join(path, 'monitorCondition')}: expected Fired or Resolved, got {condition!r}")
 
 
-def _targets(essentials: JsonObject, path: str, facts: ContextFacts, alert_id: str) -> list[Resource]:
-    resources: list[Resource] = []
-    for index, item in enumerate(get_list(essentials, "alertTargetIDs", path)):
-        if not isinstance(item, str):
-            raise MalformedPayload(f"{join(join(path, 'alertTargetIDs'), index)}: expected a string")
-        resources.append(resource_from_arm_id(item) or Resource(provider=Provider.AZURE, id=item))
-    if resources:
-        return resources
-    scope = resource_from_arm_id(facts.annotations.get("scope"))
-    if scope:
-        return [scope]
-    from_alert = resource_from_arm_id(alert_id)
-    account = from_alert.account if from_alert else None
-    return [Resource(provider=Provider.AZURE, account=account)]
-
-
 def _fingerprint(
     service: str, essentials: JsonObject, path: str, facts: ContextFacts, resource: Resource, many: bool
 ) -> str:
-    service_key = service.lower().replace(" ", "")
+    service_key = _service_key(service)
     alert_id = text(essentials, "alertId", path)
     rule = text(essentials, "alertRule", path)
     if service_key == "servicehealth" and facts.annotations.get("trackingId"):
@@ -115,6 +140,18 @@ def _fingerprint(
     return stable_hash("azure", alert_id or rule, (resource.id or "").lower())
 
 
+def is_known(service: str) -> bool:
+    """Whether this parser reads the ``alertContext`` of a ``monitoringService``."""
+    key = _service_key(service)
+    return key in _KNOWN_SERVICES or key.startswith("activitylog")
+
+
+@dataclass(frozen=True, slots=True)
+class _Alerts:
+    alerts: list[NormalizedAlert]
+    unsupported_type: str | None = None
+
+
 def _alerts(
     essentials: JsonObject,
     path: str,
@@ -124,35 +161,42 @@ def _alerts(
     extra_labels: Mapping[str, str],
     alert_id: str,
     default_name: str,
-) -> list[NormalizedAlert]:
+) -> _Alerts:
     service = text(essentials, "monitoringService", path) or text(essentials, "monitorService", path)
-    facts = context_facts(service, context, context_path)
-    status = _status(essentials, path, service, context)
+    known = is_known(service)
+    facts = context_facts(service, context, context_path) if known else ContextFacts()
+    status = _status(essentials, path, service, context, context_path)
     fired = get_time(essentials, "firedDateTime", path) or get_time(essentials, "startDateTime", path)
-    if service.lower().replace(" ", "") == "servicehealth":
+    properties_path = join(context_path, "properties")
+    if _service_key(service) == "servicehealth":
         # A Service Health notice is fired per update; the incident began at impactStartTime.
-        fired = get_time(facts.annotations, "impactStartTime", context_path) or fired
+        fired = get_time(facts.annotations, "impactStartTime", properties_path) or fired
     resolved_at: datetime | None = get_time(essentials, "resolvedDateTime", path) or get_time(
         essentials, "monitorConditionResolvedDateTime", path
     )
     if status is AlertStatus.RESOLVED and resolved_at is None:
-        resolved_at = get_time(facts.annotations, "impactMitigationTime", context_path) or fired
+        resolved_at = get_time(facts.annotations, "impactMitigationTime", properties_path) or fired
     name = text(essentials, "alertRule", path).rsplit("/", 1)[-1] or default_name
     description = text(essentials, "description", path)
+    targets = choose(
+        alert_targets(essentials, path, scope_id=facts.annotations.get("scope"), alert_id=alert_id),
+        facts.affected,
+    )
     labels = {
         "monitoring_service": service,
         "signal_type": text(essentials, "signalType", path),
         "alert_rule": text(essentials, "alertRule", path),
+        **targets.labels,
         **extra_labels,
     }
     annotations = {key: value for key, value in facts.annotations.items() if value}
     annotations["alert_id"] = alert_id
     links = non_empty([get_str(essentials, "investigationLink", path), *facts.links])
-    targets = _targets(essentials, path, facts, alert_id)
-    return [
+    many = len(targets.resources) > 1
+    alerts = [
         NormalizedAlert(
             source=SOURCE,
-            fingerprint=_fingerprint(service, essentials, path, facts, target, len(targets) > 1),
+            fingerprint=_fingerprint(service, essentials, path, facts, target, many),
             name=name,
             status=status,
             severity=_severity(get_str(essentials, "severity", path), service),
@@ -166,11 +210,12 @@ def _alerts(
             annotations={key: value for key, value in annotations.items() if value},
             links=links,
         )
-        for target in targets
+        for target in targets.resources
     ]
+    return _Alerts(alerts, None if known else (service or "no monitoringService"))
 
 
-def _common_schema(document: JsonObject) -> list[NormalizedAlert]:
+def _common_schema(document: JsonObject) -> _Alerts:
     data = get_object(document, "data", "")
     if not data:
         raise MalformedPayload("data: required")
@@ -194,7 +239,7 @@ def _common_schema(document: JsonObject) -> list[NormalizedAlert]:
     )
 
 
-def _legacy_schema(document: JsonObject) -> list[NormalizedAlert]:
+def _legacy_schema(document: JsonObject) -> _Alerts:
     """The Alerts Management resource shape sent by older smart-detection action groups."""
     properties = get_object(document, "properties", "")
     essentials = dict(get_object(properties, "essentials", "properties"))
@@ -214,18 +259,25 @@ def _legacy_schema(document: JsonObject) -> list[NormalizedAlert]:
 
 def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
     """Parse an Azure Monitor action group webhook delivery."""
-    document = load_json_object(body)
+    return parse_leniently(body, ESSENTIAL, _read)
+
+
+def _read(document: JsonObject) -> ParsedDelivery:
     schema = (get_str(document, "schemaId", "") or "").strip().lower()
     if schema == _COMMON_SCHEMA or (not schema and "data" in document):
-        alerts = _common_schema(document)
+        read = _common_schema(document)
     elif "properties" in document and "essentials" in get_object(document, "properties", ""):
-        alerts = _legacy_schema(document)
+        read = _legacy_schema(document)
     else:
         raise MalformedPayload(
             f"schemaId: expected azureMonitorCommonAlertSchema, got {schema or 'nothing'!r} "
             "(turn on the common alert schema in the action group)"
         )
+    alerts = read.alerts
     content = sorted((a.fingerprint, a.status.value, str(a.starts_at), str(a.ends_at)) for a in alerts)
     return ParsedDelivery(
-        kind=DeliveryKind.ALERTS, alerts=alerts, idempotency_key=f"{SOURCE}:{stable_hash(content)}"
+        kind=DeliveryKind.ALERTS,
+        alerts=alerts,
+        idempotency_key=f"{SOURCE}:{stable_hash(content)}",
+        unsupported_type=read.unsupported_type,
     )

@@ -3,7 +3,9 @@
 ``monitoringService`` (and ``conditionType``) select the shape: metric criteria
 (``allOf[]`` with ``metricName``, threshold as a *string*), log search v2 (``LogQueryCriteria``),
 log search v1 (``SearchQuery``/``Threshold``/``ResultCount``), activity log, smart detector and
-cost budget alerts.
+cost budget alerts. ``affected`` collects what names the affected resources (v1
+``AffectedConfigurationItems``, and ``Computer``/``_ResourceId``/``ResourceId`` dimensions),
+from which `integrations.azure.targets` chooses the alert's resource.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.alerts.normalized import Metric
+from integrations.azure.targets import RESOURCE_DIMENSIONS
 from integrations.common.payload import (
     JsonObject,
     expect_object,
@@ -19,6 +22,7 @@ from integrations.common.payload import (
     get_str,
     get_str_map,
     join,
+    malformed,
     non_empty,
     text,
     to_float,
@@ -33,6 +37,11 @@ class ContextFacts:
     annotations: dict[str, str] = field(default_factory=dict)
     links: list[str] = field(default_factory=list)
     title: str = ""
+    affected: list[str] = field(default_factory=list)  # values naming the affected resources
+
+
+def _resource_values(dimensions: dict[str, str]) -> list[str]:
+    return [value for name, value in dimensions.items() if name.lower() in RESOURCE_DIMENSIONS and value]
 
 
 def _criteria(context: JsonObject, path: str) -> list[tuple[JsonObject, str]]:
@@ -66,6 +75,9 @@ def metric_context(context: JsonObject, path: str) -> ContextFacts:
     if criteria:
         first, first_path = criteria[0]
         facts.metric = _criterion_metric(first, first_path, log_query=log_query)
+        for criterion, criterion_path in criteria:
+            dimensions = get_str_map(criterion, "dimensions", criterion_path, pairs=True)
+            facts.affected.extend(_resource_values(dimensions))
         facts.annotations["operator"] = text(first, "operator", first_path)
         facts.annotations["search_query"] = text(first, "searchQuery", first_path)
         facts.annotations["alert_sensitivity"] = text(first, "alertSensitivity", first_path)
@@ -76,17 +88,31 @@ def metric_context(context: JsonObject, path: str) -> ContextFacts:
             ]
         )
     facts.annotations["condition_type"] = text(context, "conditionType", path)
-    facts.annotations["window_size"] = text(get_object(context, "condition", path), "windowSize", path)
+    facts.annotations["window_size"] = text(
+        get_object(context, "condition", path), "windowSize", join(path, "condition")
+    )
     return facts
+
+
+def _configuration_items(context: JsonObject, path: str) -> list[str]:
+    items = []
+    for index, item in enumerate(get_list(context, "AffectedConfigurationItems", path)):
+        if not isinstance(item, str):
+            raise malformed(join(join(path, "AffectedConfigurationItems"), index), "expected a string")
+        if item.strip():
+            items.append(item.strip())
+    return items
 
 
 def log_v1_context(context: JsonObject, path: str) -> ContextFacts:
     """Log Analytics / Application Insights log alerts, the pre-2021 (v1) shape."""
+    dimensions = get_str_map(context, "Dimensions", path, pairs=True)
     return ContextFacts(
+        affected=[*_configuration_items(context, path), *_resource_values(dimensions)],
         metric=Metric(
             namespace=_LOG_NAMESPACE,
             name="ResultCount",
-            dimensions=get_str_map(context, "Dimensions", path, pairs=True),
+            dimensions=dimensions,
             threshold=to_float(context.get("Threshold")),
             value=to_float(context.get("ResultCount")),
         ),

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +29,8 @@ _ZERO_TIME_PREFIX = "0001-01-01"
 _FRACTION = re.compile(r"(\.\d{1,6})\d*")
 _COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
 _EPOCH = re.compile(r"\d{9,13}(\.\d+)?")
+# "Sat, 05 Jun 2016 15:10:09 GMT" (the weekday is optional in RFC 2822)
+_RFC_1123 = re.compile(r"(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
 
 
 def load_json(body: bytes, *, what: str = "body") -> Any:
@@ -72,25 +75,32 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def malformed(path: str, message: str) -> MalformedPayload:
+    """The error for a bad value at `path` (``path: message``), carrying the path itself."""
+    return MalformedPayload(f"{path}: {message}", path=path)
+
+
 def expect_object(value: Any, path: str) -> JsonObject:
     if not isinstance(value, dict):
-        raise MalformedPayload(f"{path}: expected an object, got {_type_name(value)}")
+        raise malformed(path, f"expected an object, got {_type_name(value)}")
     return value
 
 
 def expect_list(value: Any, path: str) -> list[Any]:
     if not isinstance(value, list):
-        raise MalformedPayload(f"{path}: expected an array, got {_type_name(value)}")
+        raise malformed(path, f"expected an array, got {_type_name(value)}")
     return value
 
 
 def join(path: str, key: str | int) -> str:
+    """The path of `key` inside `path`: ``a.b``, ``a[3]``, ``a["key with spaces"]``.
+
+    `integrations.common.lenient.split_path` reads these back, so a path always names exactly
+    one place in the document."""
     if isinstance(key, int):
         return f"{path}[{key}]"
-    if not path:
-        return key
     if _plain_key(key):
-        return f"{path}.{key}"
+        return f"{path}.{key}" if path else key
     return f"{path}[{json.dumps(key)}]"
 
 
@@ -128,13 +138,13 @@ def get_str(obj: JsonObject, key: str, path: str) -> str | None:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return _render_number(value)
-    raise MalformedPayload(f"{join(path, key)}: expected a string, got {_type_name(value)}")
+    raise malformed(join(path, key), f"expected a string, got {_type_name(value)}")
 
 
 def require_str(obj: JsonObject, key: str, path: str) -> str:
     value = get_str(obj, key, path)
     if value is None or not value.strip():
-        raise MalformedPayload(f"{join(path, key)}: required")
+        raise malformed(join(path, key), "required")
     return value
 
 
@@ -154,7 +164,7 @@ def get_int_or_none(obj: JsonObject, key: str, path: str) -> int | None:
         return int(value)
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
         return int(value)
-    raise MalformedPayload(f"{join(path, key)}: expected an integer, got {_type_name(value)}")
+    raise malformed(join(path, key), f"expected an integer, got {_type_name(value)}")
 
 
 def _render_number(value: float) -> str:
@@ -203,20 +213,24 @@ def str_map(value: Any, path: str, *, pairs: bool = False) -> dict[str, str]:
             if item is None:
                 continue
             if isinstance(item, dict | list):
-                item = json.dumps(item, sort_keys=True, separators=(",", ":"))
-            result[str(key)] = get_str({"v": item}, "v", join(path, str(key))) or ""
+                result[str(key)] = json.dumps(item, sort_keys=True, separators=(",", ":"))
+            else:
+                result[str(key)] = get_str(value, key, path) or ""
         return result
     if isinstance(value, list) and pairs:
         found: dict[str, str] = {}
         for index, item in enumerate(value):
-            entry = expect_object(item, join(path, index))
-            lowered = {str(k).lower(): v for k, v in entry.items()}
-            name = lowered.get("name", lowered.get("key"))
-            if name is None:
-                raise MalformedPayload(f"{join(path, index)}: expected a name/value pair")
-            found[str(name)] = get_str({"v": lowered.get("value")}, "v", join(path, index)) or ""
+            entry_path = join(path, index)
+            entry = expect_object(item, entry_path)
+            keys = {str(k).lower(): k for k in entry}
+            name_key = keys.get("name", keys.get("key"))
+            if name_key is None or entry[name_key] is None:
+                raise malformed(entry_path, "expected a name/value pair")
+            name = get_str(entry, name_key, entry_path) or ""
+            value_key = keys.get("value")
+            found[name] = (get_str(entry, value_key, entry_path) or "") if value_key is not None else ""
         return found
-    raise MalformedPayload(f"{path}: expected an object, got {_type_name(value)}")
+    raise malformed(path, f"expected an object, got {_type_name(value)}")
 
 
 def get_str_map(obj: JsonObject, key: str, path: str, *, pairs: bool = False) -> dict[str, str]:
@@ -236,14 +250,14 @@ def parse_time(value: Any, path: str) -> datetime | None:
     try:
         return _read_time(value)
     except _NotATime as exc:
-        raise MalformedPayload(f"{path}: {exc}") from None
+        raise malformed(path, str(exc)) from None
 
 
 def get_time(obj: JsonObject, key: str, path: str) -> datetime | None:
     try:
         return _read_time(obj.get(key))
     except _NotATime as exc:  # the path is only worked out when it is needed
-        raise MalformedPayload(f"{join(path, key)}: {exc}") from None
+        raise malformed(join(path, key), str(exc)) from None
 
 
 def _read_time(value: Any) -> datetime | None:
@@ -274,7 +288,8 @@ def _read_time(value: Any) -> datetime | None:
 
 
 def _lenient_iso(raw: str, value: str) -> datetime:
-    """ISO 8601 spelled in ways `datetime.fromisoformat` refuses (lower-case z, long fractions)."""
+    """ISO 8601 spelled in ways `datetime.fromisoformat` refuses (lower-case z, long fractions),
+    or the RFC 1123 date of HTTP headers and AWS Health events (``Sat, 05 Jun 2016 15:10:09 GMT``)."""
     candidate = raw.replace("z", "Z")
     candidate = candidate[:-1] + "+00:00" if candidate.endswith("Z") else candidate
     candidate = _FRACTION.sub(r"\1", candidate, count=1)
@@ -282,7 +297,13 @@ def _lenient_iso(raw: str, value: str) -> datetime:
     try:
         return datetime.fromisoformat(candidate)
     except ValueError:
-        raise _NotATime(f"not an ISO 8601 time: {value!r}") from None
+        pass
+    if _RFC_1123.match(raw):
+        try:
+            return parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            pass
+    raise _NotATime(f"not an ISO 8601 time: {value!r}")
 
 
 def iso(value: datetime | None) -> str:

@@ -12,6 +12,9 @@ which gives kind TEST and still yields its alert.
   monitored resource type (``gce_instance``), id = ``resource_id`` or the type's id label.
 - Metric: type, labels, ``observed_value``/``threshold_value`` (strings) as floats.
 - Idempotency key: hash of (incident id, state, started_at, ended_at).
+
+Essential: ``incident`` with ``incident_id`` and ``state``; every other field that is malformed
+(``"ended_at": "null"``, a resource that is not an object) is emptied with a warning.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from collections.abc import Mapping
 
 from bot.alerts.normalized import AlertStatus, Metric, NormalizedAlert, Provider, Resource, Severity
 from bot.errors import MalformedPayload
-from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions
+from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions, parse_leniently
+from integrations.common.lenient import EssentialFields
 from integrations.common.payload import (
     JsonObject,
     get_list,
@@ -29,7 +33,6 @@ from integrations.common.payload import (
     get_str_map,
     get_time,
     join,
-    load_json_object,
     non_empty,
     require_str,
     stable_hash,
@@ -39,6 +42,7 @@ from integrations.common.payload import (
 from integrations.common.severity import severity_from_word
 
 SOURCE = "gcp"
+ESSENTIAL = EssentialFields("incident.incident_id", "incident.state")
 _PATH = "incident"
 _ID_LABELS = (
     "instance_id",
@@ -132,7 +136,10 @@ def _severity(incident: JsonObject, user_labels: Mapping[str, str]) -> Severity:
 
 def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
     """Parse a Cloud Monitoring webhook notification."""
-    document = load_json_object(body)
+    return parse_leniently(body, ESSENTIAL, _read)
+
+
+def _read(document: JsonObject) -> ParsedDelivery:
     if "incident" not in document:
         raise MalformedPayload("incident: required")
     incident = get_object(document, "incident", "")

@@ -17,9 +17,11 @@ normalized alert's own field names (docs/sources/generic.md has the full descrip
       "labels": {...}, "annotations": {...}, "links": ["https://..."]
     }
 
-Strict where meaning depends on it (name, status, provider, times, the shape of objects);
-tolerant of everything else (unknown keys are ignored; numbers may be strings; dimensions may be
-a list of name/value pairs; severity words such as "page" or "warn" are mapped).
+Strict where identity depends on it (the essential fields: ``name``, ``status``, ``fingerprint``,
+and the ``resource`` and ``labels`` the default fingerprint is made of); a malformed optional
+field (a time, the metric, annotations, links) is emptied with a warning. Tolerant of the rest:
+unknown keys are ignored; numbers may be strings; dimensions may be a list of name/value pairs;
+severity words such as "page" or "warn" are mapped.
 Idempotency key: ``id`` when given, else a hash of each alert's fingerprint, status and times.
 """
 
@@ -29,7 +31,8 @@ from collections.abc import Mapping
 
 from bot.alerts.normalized import AlertStatus, Metric, NormalizedAlert, Provider, Resource, Severity
 from bot.errors import MalformedPayload
-from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions
+from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions, parse_leniently
+from integrations.common.lenient import EssentialFields
 from integrations.common.payload import (
     JsonObject,
     expect_list,
@@ -40,7 +43,7 @@ from integrations.common.payload import (
     get_str_map,
     get_time,
     join,
-    load_json_object,
+    malformed,
     require_str,
     stable_hash,
     text,
@@ -49,6 +52,14 @@ from integrations.common.payload import (
 from integrations.common.severity import severity_from_word
 
 SOURCE = "generic"
+_IDENTITY = (
+    "name",
+    "status",
+    "fingerprint",
+    "labels",
+    *(f"resource.{key}" for key in ("provider", "account", "region", "type", "id")),
+)
+ESSENTIAL = EssentialFields("id", *_IDENTITY, *(f"alerts[*].{field}" for field in _IDENTITY))
 
 
 def _status(alert: JsonObject, path: str) -> AlertStatus:
@@ -110,7 +121,7 @@ def _links(alert: JsonObject, path: str) -> list[str]:
     links = []
     for index, item in enumerate(get_list(alert, "links", path)):
         if not isinstance(item, str):
-            raise MalformedPayload(f"{join(join(path, 'links'), index)}: expected a string")
+            raise malformed(join(join(path, "links"), index), "expected a string")
         links.append(item)
     return links
 
@@ -150,7 +161,10 @@ def alert_from_object(alert: JsonObject, path: str) -> NormalizedAlert:
 
 def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
     """Parse one alert or an ``{"alerts": [...]}`` batch in the generic format."""
-    document = load_json_object(body)
+    return parse_leniently(body, ESSENTIAL, _read)
+
+
+def _read(document: JsonObject) -> ParsedDelivery:
     if "alerts" in document:
         items = expect_list(document["alerts"], "alerts")
         alerts = [

@@ -7,6 +7,7 @@ the same durable pipeline (dedupe, silences, grouping, rules) as alarms from out
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from integrations.base import ParsedDelivery, ParseOptions
 from integrations.generic import generic
@@ -18,4 +19,4 @@ def parse_sweep(body: bytes, *, headers: Mapping[str, str], options: ParseOption
     delivery = generic.parse(body, headers=headers, options=options)
     alerts = [a.model_copy(update={"source": SWEEP}) for a in delivery.alerts]
     key = f"{SWEEP}:{(delivery.idempotency_key or '').removeprefix(generic.SOURCE + ':')}"
-    return ParsedDelivery(kind=delivery.kind, alerts=alerts, idempotency_key=key)
+    return replace(delivery, alerts=alerts, idempotency_key=key)

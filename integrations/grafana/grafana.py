@@ -1,4 +1,5 @@
-"""Grafana unified alerting webhook (source ``grafana``; payload ``version: "1"``).
+"""Grafana alerting webhooks (source ``grafana``): unified alerting (``version: "1"``), and the
+legacy (pre-8) alerting notification, which `integrations.grafana.legacy` reads.
 
 The payload is Alertmanager's plus ``orgId``, ``state`` (alerting|ok), ``title``, ``message``
 and, per alert, ``silenceURL``, ``dashboardURL``, ``panelURL``, ``imageURL``, ``values`` (refId →
@@ -14,16 +15,20 @@ number) and ``valueString``. Alerts are read exactly as Alertmanager's (per-aler
 
 Idempotency key: as Alertmanager (``groupKey`` + each alert's fingerprint/status/times), so
 deliveries from several Grafana HA instances collapse into one. `screen` makes every check of
-`parse` for the webhook route without building normalized alerts.
+`parse` for the webhook route without building normalized alerts (a legacy notification, one
+rule, is screened by parsing it).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 
 from bot.alerts.normalized import Metric, NormalizedAlert
-from integrations.base import Envelope, ParsedDelivery, ParseOptions
+from bot.errors import MalformedPayload
+from integrations.base import Envelope, ParsedDelivery, ParseOptions, envelope_of
+from integrations.common.lenient import read_leniently
 from integrations.common.payload import (
     JsonObject,
     get_object,
@@ -32,6 +37,7 @@ from integrations.common.payload import (
     non_empty,
     to_float,
 )
+from integrations.grafana import legacy
 from integrations.prometheus.alertmanager import (
     AlertHead,
     alert_from_element,
@@ -112,11 +118,29 @@ def _grafana_alert(element: JsonObject, path: str, head: AlertHead) -> Normalize
     )
 
 
+def _document(body: bytes) -> JsonObject:
+    document = load_json_object(body)
+    if "alerts" not in document and not legacy.is_legacy(document):
+        raise MalformedPayload("alerts: required (unified alerting), or ruleName and state (legacy alerting)")
+    return document
+
+
+def _legacy(document: JsonObject, options: ParseOptions) -> ParsedDelivery:
+    delivery, warnings = read_leniently(lambda doc: legacy.read(doc, options), document, legacy.ESSENTIAL)
+    return replace(delivery, warnings=warnings)
+
+
 def screen(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> Envelope:
     """Check a Grafana alerting webhook delivery as `parse` would, for the webhook route."""
-    return screen_group(SOURCE, load_json_object(body), _grafana_head)
+    document = _document(body)
+    if legacy.is_legacy(document):
+        return envelope_of(_legacy(document, options))
+    return screen_group(SOURCE, document, _grafana_head)
 
 
 def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
     """Parse a Grafana alerting webhook delivery (signature checked separately)."""
-    return parse_group(SOURCE, load_json_object(body), _grafana_head, _grafana_alert)
+    document = _document(body)
+    if legacy.is_legacy(document):
+        return _legacy(document, options)
+    return parse_group(SOURCE, document, _grafana_head, _grafana_alert)

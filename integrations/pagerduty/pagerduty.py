@@ -10,9 +10,14 @@ alert about that incident:
   set, else urgency (high → critical, low → warning).
 - Fingerprint: PagerDuty's incident id (``event.data.id``), the same for every event of the
   incident. Resource: the PagerDuty service (type ``pagerduty:service``).
-- ``pagey.ping`` (the "send test event" button) is kind TEST with no alert. Events about other
-  resources (services, ...) or whose data is not the incident itself (``incident.annotated``
-  carries a note, ``incident.responder.added`` a request) carry no alert.
+- ``pagey.ping`` (the "send test event" button) is kind TEST with no alert. Incident events whose
+  data is not the incident itself (``incident.annotated`` carries a note,
+  ``incident.responder.added`` a request, ``incident.status_update_published`` an update) carry
+  no alert: they change nothing an alert says.
+- Events about anything but incidents (``service.created``, ``service.updated``, ...) are
+  unsupported: acknowledged and kept as a dead letter ``unsupported event type service.updated``.
+- Essential: ``event.id``, ``event.event_type`` and the incident's ``event.data.id``; other
+  malformed fields are emptied with a warning.
 - Idempotency key: ``event.id``, else the ``X-Webhook-Id`` header.
 
 `verify_pagerduty_signature` checks ``X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]``, the
@@ -27,7 +32,8 @@ from collections.abc import Mapping, Sequence
 
 from bot.alerts.normalized import AlertStatus, NormalizedAlert, Provider, Resource, Severity
 from bot.errors import MalformedPayload, Unauthenticated
-from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions
+from integrations.base import DeliveryKind, ParsedDelivery, ParseOptions, parse_leniently, unsupported
+from integrations.common.lenient import EssentialFields
 from integrations.common.payload import (
     JsonObject,
     get_list,
@@ -36,7 +42,6 @@ from integrations.common.payload import (
     get_time,
     header,
     join,
-    load_json_object,
     non_empty,
     require_str,
     text,
@@ -44,6 +49,7 @@ from integrations.common.payload import (
 from integrations.common.severity import severity_from_priority
 
 SOURCE = "pagerduty"
+ESSENTIAL = EssentialFields("event.id", "event.event_type", "event.data.id")
 SIGNATURE_HEADER = "X-PagerDuty-Signature"
 _URGENCY = {"high": Severity.CRITICAL, "low": Severity.WARNING}
 
@@ -135,7 +141,10 @@ def _incident_alert(event: JsonObject, event_type: str) -> NormalizedAlert:
 
 def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> ParsedDelivery:
     """Parse a PagerDuty v3 webhook delivery (signature checked separately)."""
-    document = load_json_object(body)
+    return parse_leniently(body, ESSENTIAL, lambda document: _read(document, headers))
+
+
+def _read(document: JsonObject, headers: Mapping[str, str]) -> ParsedDelivery:
     if "event" not in document:
         raise MalformedPayload("event: required (a PagerDuty v3 webhook has one event)")
     event = get_object(document, "event", "")
@@ -145,12 +154,10 @@ def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> 
     if event_type == "pagey.ping":
         return ParsedDelivery(kind=DeliveryKind.TEST, idempotency_key=key)
     resource_type = get_str(event, "resource_type", "event")
+    if not event_type.startswith("incident.") or resource_type not in (None, "incident"):
+        return unsupported(event_type, idempotency_key=key)
     data_type = get_str(get_object(event, "data", "event"), "type", "event.data")
-    if (
-        not event_type.startswith("incident.")
-        or resource_type not in (None, "incident")
-        or data_type not in (None, "incident")  # notes, responders, status updates: no state change
-    ):
+    if data_type not in (None, "incident"):  # notes, responders, status updates: no state change
         return ParsedDelivery(kind=DeliveryKind.ALERTS, idempotency_key=key)
     return ParsedDelivery(
         kind=DeliveryKind.ALERTS, alerts=[_incident_alert(event, event_type)], idempotency_key=key

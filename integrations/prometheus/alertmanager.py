@@ -18,6 +18,10 @@ One normalized alert per ``alerts[]`` element. Decisions:
 
 `screen` is what the webhook route runs: every check of `parse` (each alert's ``AlertHead``
 holds all of them) and the idempotency key, without building normalized alerts.
+
+Essential, per alert: ``status``, ``fingerprint`` and ``labels`` (which hold ``alertname``);
+any other malformed field of an alert (``startsAt``, ``annotations``, ``generatorURL``) is
+emptied with a warning, alert by alert, in the screen and the parser alike.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import NamedTuple
 from bot.alerts.normalized import AlertStatus, NormalizedAlert
 from bot.errors import MalformedPayload
 from integrations.base import DeliveryKind, Envelope, ParsedDelivery, ParseOptions
+from integrations.common.lenient import EssentialFields, FieldWarning, read_leniently
 from integrations.common.payload import (
     JsonObject,
     expect_object,
@@ -50,6 +55,9 @@ from integrations.prometheus.labels import (
 )
 
 SOURCE = "alertmanager"
+# Each alert's identity, status and name (also Grafana's); the group's version is checked as is.
+ALERT_ESSENTIAL = EssentialFields("alerts[*].status", "alerts[*].fingerprint", "alerts[*].labels.alertname")
+ESSENTIAL = EssentialFields("version", *ALERT_ESSENTIAL.patterns)
 _SUPPORTED_VERSIONS = {"3", "4"}
 _MAP_OR_NULL = (dict, type(None))
 _STR_OR_NULL = (str, type(None))
@@ -187,13 +195,33 @@ HeadFn = Callable[[JsonObject, str], AlertHead]
 AlertFn = Callable[[JsonObject, str, AlertHead], NormalizedAlert]
 
 
+def _checked(
+    head: HeadFn, element: JsonObject, path: str, warnings: list[FieldWarning]
+) -> tuple[JsonObject, AlertHead]:
+    """The alert's head, with its malformed optional fields emptied (one alert at a time, so a
+    group whose every alert has a bad field costs one re-read per alert, not per group)."""
+    try:  # the usual case, as cheap as it was before leniency: a storm screens every alert
+        return element, head(element, path)
+    except MalformedPayload as exc:
+        failed = exc
+
+    def read(candidate: JsonObject) -> tuple[JsonObject, AlertHead]:
+        return candidate, head(candidate, path)
+
+    (element, checked), emptied = read_leniently(read, element, ALERT_ESSENTIAL, root=path, failed=failed)
+    warnings.extend(emptied)
+    return element, checked
+
+
 def screen_group(source: str, document: JsonObject, head: HeadFn) -> Envelope:
     """An Alertmanager-style group checked alert by alert, for the webhook route (also Grafana's)."""
-    heads = [head(element, path) for element, path in alert_elements(document)]
+    warnings: list[FieldWarning] = []
+    heads = [_checked(head, element, path, warnings)[1] for element, path in alert_elements(document)]
     return Envelope(
         kind=DeliveryKind.ALERTS,
         alert_count=len(heads),
         idempotency_key=group_idempotency_key(source, group_key_of(document), heads),
+        warnings=tuple(warnings),
     )
 
 
@@ -201,13 +229,16 @@ def parse_group(source: str, document: JsonObject, head: HeadFn, alert: AlertFn)
     """An Alertmanager-style group normalized alert by alert (also Grafana's)."""
     heads: list[AlertHead] = []
     alerts: list[NormalizedAlert] = []
-    for element, path in alert_elements(document):
-        heads.append(head(element, path))
-        alerts.append(alert(element, path, heads[-1]))
+    warnings: list[FieldWarning] = []
+    for raw_element, path in alert_elements(document):
+        element, checked = _checked(head, raw_element, path, warnings)
+        heads.append(checked)
+        alerts.append(alert(element, path, checked))
     return ParsedDelivery(
         kind=DeliveryKind.ALERTS,
         alerts=alerts,
         idempotency_key=group_idempotency_key(source, group_key_of(document), heads),
+        warnings=tuple(warnings),
     )
 
 

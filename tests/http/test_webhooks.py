@@ -8,15 +8,21 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
+from bot.deadletters import replay_dead_letter
 from bot.http.app import create_app
+from bot.ingest.parsing import make_parse
 from bot.runtime import Runtime
 from bot.store.models import Alert, DeadLetter, Incident, RawEvent
+from integrations.aws import eventbridge
+from integrations.aws.service_events import glue_job_alerts
 from tests.http.conftest import make_runtime
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
@@ -189,10 +195,93 @@ def test_a_malformed_alert_deep_in_a_group_gets_400_before_anything_is_stored(
     client: TestClient, runtime: Runtime
 ) -> None:
     group = json.loads((FIXTURES / "alertmanager__mixed_group_k8s_replica_a.json").read_bytes())
-    group["alerts"][-1]["startsAt"] = "yesterday"
+    group["alerts"][-1]["status"] = "pending"
     response = client.post("/webhooks/alertmanager", json=group)
     assert response.status_code == 400
     assert response.json()["error"] == (
-        f"alerts[{len(group['alerts']) - 1}].startsAt: not an ISO 8601 time: 'yesterday'"
+        f"alerts[{len(group['alerts']) - 1}].status: expected firing or resolved, got 'pending'"
     )
+    assert count(runtime, RawEvent) == 0 and count(runtime, DeadLetter) == 1
+
+
+def metric_value(client: TestClient, name: str, timeout: float = 5.0, **labels: str) -> float:
+    """One sample of GET /metrics (Prometheus text), once it is there (workers count right after
+    their commit); 0 when it never shows up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for family in text_string_to_metric_families(client.get("/metrics").text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return float(sample.value)
+        time.sleep(0.02)
+    return 0.0
+
+
+def test_an_unsupported_event_is_acknowledged_then_kept_as_a_dead_letter(
+    client: TestClient, runtime: Runtime
+) -> None:
+    event = json.loads((FIXTURES / "aws_eventbridge__glue_job_state_change_FAILED_awsdocs.json").read_bytes())
+    event.update({"source": "aws.ec2", "detail-type": "EC2 Spot Instance Interruption Warning"})
+    response = client.post("/webhooks/eventbridge", json=event)
+    assert response.status_code == 202
+    assert (response.json()["kind"], response.json()["alerts"]) == ("unsupported", 0)
+    wait_processed(runtime)
+    event_type = "aws.ec2: EC2 Spot Instance Interruption Warning"
+    with runtime.store.sessions() as session:
+        raw = session.scalars(select(RawEvent)).one()
+        letter = session.scalars(select(DeadLetter)).one()
+        assert raw.status == "failed"
+        assert (letter.reason, letter.raw_event_id) == (f"unsupported event type {event_type}", raw.id)
+        assert session.scalars(select(Alert)).all() == []
+    assert (
+        metric_value(client, "conductor_alerts_unsupported_total", source="eventbridge", type=event_type) == 1
+    )
+
+
+def test_an_unsupported_dead_letter_is_queued_again_once_a_parser_handles_it(
+    client: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = json.loads((FIXTURES / "aws_eventbridge__glue_job_state_change_FAILED_awsdocs.json").read_bytes())
+    event["detail-type"] = "Glue Job State Change (v2)"  # a type this release does not know
+    assert client.post("/webhooks/eventbridge", json=event).status_code == 202
+    wait_processed(runtime)
+    parse = make_parse(runtime.settings)
+    now = datetime.now(UTC)
+    assert replay_dead_letter(runtime.store, 1, parse=parse, now=now) == (
+        "still unsupported: event type aws.glue: Glue Job State Change (v2)"
+    )
+    # The next release reads it like Glue Job State Change: replay queues the very raw event
+    # (its idempotency key is taken by it), which the workers now turn into the alert.
+    handlers = {**eventbridge._HANDLERS, ("aws.glue", "Glue Job State Change (v2)"): glue_job_alerts}
+    monkeypatch.setattr(eventbridge, "_HANDLERS", handlers)
+    assert replay_dead_letter(runtime.store, 1, parse=parse, now=now) == "queued as raw event 1"
+    wait_processed(runtime)
+    with runtime.store.sessions() as session:
+        assert session.scalars(select(Alert)).one().name == "GlueJobFailed"
+        assert session.get(RawEvent, 1).status == "done"  # type: ignore[union-attr]
+
+
+def test_a_bad_optional_field_is_emptied_counted_and_the_alert_kept(
+    client: TestClient, runtime: Runtime
+) -> None:
+    payload = json.loads((FIXTURES / "gcp_monitoring__incident_open_v1.2.json").read_bytes())
+    payload["incident"]["ended_at"] = "null"
+    response = client.post("/webhooks/gcp", json=payload)
+    assert (response.status_code, response.json()["alerts"]) == (202, 1)
+    wait_processed(runtime)
+    with runtime.store.sessions() as session:
+        assert session.scalars(select(Incident)).one().status == "open"
+    assert count(runtime, DeadLetter) == 0
+    assert (
+        metric_value(client, "conductor_alert_fields_emptied_total", source="gcp", field="incident.ended_at")
+        == 1
+    )
+
+
+def test_a_bad_essential_field_is_still_a_400_with_the_reason(client: TestClient, runtime: Runtime) -> None:
+    payload = json.loads((FIXTURES / "gcp_monitoring__incident_open_v1.2.json").read_bytes())
+    payload["incident"]["incident_id"] = {"id": 1}
+    response = client.post("/webhooks/gcp", json=payload)
+    assert response.status_code == 400
+    assert response.json()["error"] == "incident.incident_id: expected a string, got an object"
     assert count(runtime, RawEvent) == 0 and count(runtime, DeadLetter) == 1

@@ -196,9 +196,9 @@ def test_resource_from_labels(labels: dict[str, str], expected: tuple[str, str |
             lambda d: d["alerts"][0].pop("status"), "alerts[0].status: required", id="status-missing"
         ),
         pytest.param(
-            lambda d: d["alerts"][0].update(startsAt="yesterday"),
-            "alerts[0].startsAt: not an ISO 8601 time",
-            id="time",
+            lambda d: d["alerts"][0].update(fingerprint={"f": 1}),
+            "alerts[0].fingerprint: expected a string, got an object",
+            id="fingerprint",
         ),
         pytest.param(
             lambda d: d.update(version="5"), "version: unsupported Alertmanager webhook version", id="version"
@@ -233,3 +233,30 @@ def test_empty_alert_list_is_not_an_error() -> None:
     payload["alerts"] = []
     delivery = parse("alertmanager", json.dumps(payload).encode())
     assert delivery.alerts == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "emptied"),
+    [
+        pytest.param("startsAt", "yesterday", "starts_at", id="time"),
+        pytest.param("annotations", ["not", "a", "map"], "annotations", id="annotations"),
+        pytest.param("generatorURL", {"u": 1}, "links", id="generator-url"),
+    ],
+)
+def test_a_bad_optional_field_is_emptied_with_a_warning(field: str, value: object, emptied: str) -> None:
+    payload = copy.deepcopy(doc(REPLICA_A))
+    payload["alerts"][1][field] = value
+    delivery = parse("alertmanager", payload)
+    sound = parse("alertmanager", REPLICA_A)
+    assert len(delivery.alerts) == len(sound.alerts) == 2
+    assert delivery.alerts[0] == sound.alerts[0]  # the other alert is untouched
+    bad = delivery.alerts[1].model_dump()
+    assert bad[emptied] in (None, {}, [])
+    assert (bad["name"], bad["status"], bad["fingerprint"]) == (
+        sound.alerts[1].name,
+        sound.alerts[1].status,
+        sound.alerts[1].fingerprint,
+    )
+    [warning] = delivery.warnings
+    assert warning.path == f"alerts[1].{field}"
+    assert warning.field == f"alerts[*].{field}"

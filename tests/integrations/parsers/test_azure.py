@@ -15,6 +15,7 @@ from tests.integrations.parsers.payloads import doc, parse
 SUB = "5b1d6f9e-2c3a-4d8b-9e7f-0a1b2c3d4e5f"
 APP_FIRED = "azure_monitor__metric_alert_app_service_http5xx_Fired.json"
 APP_RESOLVED = "azure_monitor__metric_alert_app_service_http5xx_Resolved.json"
+APP_TARGET = f"/subscriptions/{SUB}/resourcegroups/shop-prod/providers/microsoft.web/sites/shop-web"
 
 
 def test_app_service_http5xx_alert() -> None:
@@ -100,7 +101,7 @@ def test_multi_resource_alert_becomes_one_alert_per_target() -> None:
             "azure_monitor__log_search_alert_v2_Fired_test_action_msdocs.json",
             AlertStatus.FIRING,
             Severity.INFO,
-            "operationalinsights:workspace",
+            "host",
             "test-logAlertRule-v2",
             id="log-v2",
         ),
@@ -297,17 +298,13 @@ def _essentials(**changes: Any) -> dict[str, Any]:
             id="condition",
         ),
         pytest.param(
-            _essentials(alertTargetIDs="x"), "data.essentials.alertTargetIDs: expected an array", id="targets"
+            _essentials(alertId={"id": 1}), "data.essentials.alertId: expected a string", id="alert-id"
         ),
+        pytest.param(_essentials(alertRule=[]), "data.essentials.alertRule: expected a string", id="rule"),
         pytest.param(
-            _essentials(alertTargetIDs=[1]),
-            "data.essentials.alertTargetIDs[0]: expected a string",
-            id="target-type",
-        ),
-        pytest.param(
-            _essentials(firedDateTime="soon"),
-            "data.essentials.firedDateTime: not an ISO 8601 time",
-            id="time",
+            {**doc(APP_FIRED), "data": {**doc(APP_FIRED)["data"], "essentials": "x"}},
+            "data.essentials: expected an object",
+            id="essentials",
         ),
     ],
 )
@@ -315,3 +312,43 @@ def test_malformed(body: dict[str, Any], reason: str) -> None:
     with pytest.raises(MalformedPayload) as caught:
         parse("azure", body)
     assert caught.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "check"),
+    [
+        pytest.param(
+            {"alertTargetIDs": "x"},
+            "data.essentials.alertTargetIDs",
+            lambda a: a.resource.type is None and a.resource.account is not None,
+            id="targets",
+        ),
+        pytest.param(
+            {"alertTargetIDs": [1, APP_TARGET]},
+            "data.essentials.alertTargetIDs[0]",
+            lambda a: a.resource.type == "web:site",
+            id="one-target-type",
+        ),
+        pytest.param(
+            {"firedDateTime": "soon"},
+            "data.essentials.firedDateTime",
+            lambda a: a.starts_at is None,
+            id="time",
+        ),
+        pytest.param(
+            {"severity": {"s": 0}},
+            "data.essentials.severity",
+            lambda a: a.severity is Severity.UNKNOWN,
+            id="sev",
+        ),
+    ],
+)
+def test_a_bad_optional_field_is_emptied_with_a_warning(
+    changes: dict[str, Any], path: str, check: Any
+) -> None:
+    delivery = parse("azure", _essentials(**changes))
+    [alert] = delivery.alerts
+    sound = parse("azure", APP_FIRED).alerts[0]
+    assert (alert.name, alert.status, alert.fingerprint) == (sound.name, sound.status, sound.fingerprint)
+    assert check(alert)
+    assert [w.path for w in delivery.warnings] == [path]

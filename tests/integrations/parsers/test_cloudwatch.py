@@ -215,15 +215,6 @@ def _alarm(**changes: Any) -> dict[str, Any]:
     ("body", "reason"),
     [
         pytest.param(
-            doc("aws_sns_https__notification_awsdocs.json"),
-            "Message: not a CloudWatch alarm (the SNS message is text, not JSON)",
-            id="hello-world",
-        ),
-        pytest.param(
-            _with_message({"foo": 1}), "Message: not a CloudWatch alarm (no AlarmName)", id="not-alarm"
-        ),
-        pytest.param(_with_message([1, 2]), "Message: expected an object, got an array", id="array"),
-        pytest.param(
             _with_message(_alarm(NewStateValue="BROKEN")),
             "Message.NewStateValue: expected ALARM, OK or INSUFFICIENT_DATA, got 'BROKEN'",
             id="state",
@@ -232,11 +223,6 @@ def _alarm(**changes: Any) -> dict[str, Any]:
             _with_message(_alarm(NewStateValue=None)), "Message.NewStateValue: required", id="no-state"
         ),
         pytest.param(_with_message(_alarm(AlarmName="")), "Message.AlarmName: required", id="no-name"),
-        pytest.param(
-            _with_message(_alarm(Trigger=[])),
-            "Message.Trigger: expected an object, got an array",
-            id="trigger",
-        ),
         pytest.param(
             {**doc(ECS_ALARM), "Type": "Bogus"}, "Type: unsupported SNS message type 'Bogus'", id="type"
         ),
@@ -248,6 +234,48 @@ def test_malformed(body: dict[str, Any], reason: str) -> None:
     with pytest.raises(MalformedPayload) as caught:
         parse("cloudwatch", body)
     assert caught.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("body", "event_type"),
+    [
+        pytest.param(doc("aws_sns_https__notification_awsdocs.json"), "sns text message", id="hello-world"),
+        pytest.param(_with_message({"foo": 1}), "sns json message", id="not-alarm"),
+        pytest.param(_with_message([1, 2]), "sns json message", id="array"),
+        pytest.param(
+            _with_message({"Event": "autoscaling:EC2_INSTANCE_LAUNCH", "AutoScalingGroupName": "web"}),
+            "autoscaling:EC2_INSTANCE_LAUNCH",
+            id="auto-scaling",
+        ),
+        pytest.param(
+            _with_message({"detail-type": "Object Created", "source": "aws.s3", "detail": {}}),
+            "aws.s3: Object Created",
+            id="eventbridge-event",
+        ),
+    ],
+)
+def test_other_messages_on_the_topic_are_unsupported_not_refused(
+    body: dict[str, Any], event_type: str
+) -> None:
+    delivery = parse("cloudwatch", body)
+    assert (delivery.kind, delivery.unsupported_type, delivery.alerts) == (
+        DeliveryKind.UNSUPPORTED,
+        event_type,
+        [],
+    )
+    assert delivery.idempotency_key == f"sns:{body['MessageId']}"
+    assert delivery.topic_arn == body["TopicArn"]
+
+
+def test_a_malformed_trigger_is_emptied_and_the_alarm_still_fires() -> None:
+    delivery = parse("cloudwatch", _with_message(_alarm(Trigger=[])))
+    [alert] = delivery.alerts
+    sound = parse("cloudwatch", ECS_ALARM).alerts[0]
+    assert (alert.name, alert.status, alert.fingerprint) == (sound.name, sound.status, sound.fingerprint)
+    assert alert.metric is None and alert.resource.type == "cloudwatch:alarm"
+    assert [(w.path, w.reason) for w in delivery.warnings] == [
+        ("Message.Trigger", "Message.Trigger: expected an object, got an array")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@ import pytest
 
 from bot.alerts.normalized import AlertStatus, Severity
 from bot.errors import MalformedPayload
+from integrations.base import DeliveryKind
+from integrations.datadog.datadog import read_title
 from integrations.datadog.tags import parse_tags
 from tests.integrations.parsers.payloads import doc, parse
 
@@ -100,10 +102,22 @@ def test_warn_on_kubernetes() -> None:
             id="unrendered-priority",
         ),
         pytest.param(
-            {"alert_transition": None, "alert_type": "success"},
+            {"alert_transition": None, "title": "CPU high", "alert_type": "success"},
             AlertStatus.RESOLVED,
             Severity.ERROR,
             id="no-transition-success",
+        ),
+        pytest.param(
+            {"alert_transition": None, "title": "[Recovered on {host:i-0abc123def4567890}] CPU high"},
+            AlertStatus.RESOLVED,
+            Severity.ERROR,
+            id="transition-from-title",
+        ),
+        pytest.param(
+            {"alert_transition": "$ALERT_TRANSITION", "title": "[Warn on {host:i-0abc123def4567890}] CPU"},
+            AlertStatus.FIRING,
+            Severity.WARNING,
+            id="warn-from-title",
         ),
     ],
 )
@@ -134,9 +148,9 @@ def test_title_prefix_is_dropped_when_there_is_no_alert_title() -> None:
             id="unknown-transition",
         ),
         pytest.param(
-            {**doc(TRIGGERED), "date": "tomorrow", "last_updated": None},
-            "last_updated: not an ISO 8601 time",
-            id="bad-date",
+            {**doc(TRIGGERED), "alert_scope": {"host": "x"}},
+            "alert_scope: expected a string, got an object",
+            id="bad-scope",
         ),
     ],
 )
@@ -153,3 +167,101 @@ def test_parse_tags() -> None:
         "critical": "",
         "url": "https://x",
     }
+
+
+DEFAULT_TRIGGERED = "datadog_webhook__default_payload_Triggered_title_scope.json"
+DEFAULT_RECOVERED = "datadog_webhook__default_payload_Recovered_title_scope.json"
+EVENT_TAGS = "datadog_webhook__event_tags_template_Warn_multi_scope.json"
+
+
+def test_default_payload_reads_transition_and_scope_from_the_title() -> None:
+    [triggered] = parse("datadog", DEFAULT_TRIGGERED).alerts
+    [recovered] = parse("datadog", DEFAULT_RECOVERED).alerts
+    assert (triggered.name, triggered.status) == ("CPU load is very high", AlertStatus.FIRING)
+    assert recovered.status is AlertStatus.RESOLVED
+    assert recovered.fingerprint == triggered.fingerprint
+    assert triggered.labels["host"] == "i-3b93aafb"
+    assert (triggered.resource.provider.value, triggered.resource.type, triggered.resource.id) == (
+        "aws",
+        "ec2:instance",
+        "i-3b93aafb",
+    )
+    assert triggered.annotations["event_type"] == "query_alert_monitor"
+
+
+def test_another_group_in_the_title_is_another_alert() -> None:
+    other = doc(DEFAULT_TRIGGERED)
+    other["title"] = "[Triggered on {host:i-0fff0000}] CPU load is very high"
+    assert (
+        parse("datadog", other).alerts[0].fingerprint
+        != parse("datadog", DEFAULT_TRIGGERED).alerts[0].fingerprint
+    )
+
+
+def test_event_tags_and_a_multi_key_scope_become_labels() -> None:
+    [alert] = parse("datadog", EVENT_TAGS).alerts
+    assert (alert.name, alert.status, alert.severity) == (
+        "Disk usage high",
+        AlertStatus.FIRING,
+        Severity.WARNING,
+    )
+    assert {key: alert.labels[key] for key in ("env", "host", "role", "service", "disk")} == {
+        "env": "prod",
+        "host": "web-7.eu-west-1.compute.internal",
+        "role": "web",
+        "service": "checkout",
+        "disk": "root",
+    }
+    assert (alert.resource.type, alert.resource.id) == ("host", "web-7.eu-west-1.compute.internal")
+
+
+def test_tags_as_a_list_are_read_too() -> None:
+    payload = doc(EVENT_TAGS)
+    payload["event_tags"] = ["env:staging", "service:search"]
+    [alert] = parse("datadog", payload).alerts
+    assert (alert.labels["env"], alert.labels["service"]) == ("prod", "search")  # the scope wins for env
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        pytest.param("[Triggered] CPU", ("CPU", "Triggered", "", "", False), id="no-scope"),
+        pytest.param(
+            "[P1] [Re-Triggered on {host:a, env:prod}] CPU",
+            ("CPU", "Re-Triggered", "host:a, env:prod", "P1", False),
+            id="priority-multi",
+        ),
+        pytest.param("[TEST] [No Data on {host:a}] CPU", ("CPU", "No Data", "host:a", "", True), id="test"),
+        pytest.param("[Maintenance] CPU", ("[Maintenance] CPU", "", "", "", False), id="not-a-transition"),
+        pytest.param("CPU high", ("CPU high", "", "", "", False), id="plain"),
+    ],
+)
+def test_read_title(title: str, expected: tuple[str, str, str, str, bool]) -> None:
+    assert tuple(read_title(title)) == expected
+
+
+def test_a_test_notification_is_kind_test_and_keeps_its_alert() -> None:
+    payload = doc(DEFAULT_TRIGGERED)
+    payload["title"] = "[TEST] " + payload["title"]
+    delivery = parse("datadog", payload)
+    assert delivery.kind is DeliveryKind.TEST
+    assert delivery.alerts[0].name == "CPU load is very high"
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        pytest.param({"date": "tomorrow", "last_updated": None}, "date", id="bad-date"),
+        pytest.param({"tags": {"env": "prod"}}, "tags", id="tags-object"),
+        pytest.param({"event_tags": [1, 2]}, "event_tags", id="tags-numbers"),
+        pytest.param({"hostname": ["h"]}, "hostname", id="hostname"),
+    ],
+)
+def test_a_bad_optional_field_is_emptied_with_a_warning(changes: dict[str, Any], path: str) -> None:
+    payload = doc(TRIGGERED)
+    payload.update(changes)
+    delivery = parse("datadog", payload)
+    [alert] = delivery.alerts
+    sound = parse("datadog", TRIGGERED).alerts[0]
+    assert (alert.name, alert.status, alert.fingerprint) == (sound.name, sound.status, sound.fingerprint)
+    assert [w.path for w in delivery.warnings] == [path]

@@ -9,6 +9,7 @@ import pytest
 
 from bot.alerts.normalized import AlertStatus, Severity
 from bot.errors import MalformedPayload
+from integrations.base import DeliveryKind
 from tests.integrations.parsers.payloads import doc, parse
 
 GLUE_FAILED = "aws_eventbridge__glue_job_state_change_FAILED_awsdocs.json"
@@ -200,10 +201,12 @@ def test_ecs_deployment_failed_then_completed() -> None:
     assert failed.summary == "ECS deployment circuit breaker: task failed to start."
 
 
-def test_unknown_detail_type_is_zero_alerts() -> None:
+def test_unknown_detail_type_is_unsupported_not_dropped() -> None:
     event = doc(GLUE_FAILED)
-    event.update({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification"})
+    event.update({"source": "aws.ec2", "detail-type": "EC2 Spot Instance Interruption Warning"})
     delivery = parse("eventbridge", event)
+    assert delivery.kind is DeliveryKind.UNSUPPORTED
+    assert delivery.unsupported_type == "aws.ec2: EC2 Spot Instance Interruption Warning"
     assert delivery.alerts == []
     assert delivery.idempotency_key == "eventbridge:abcdef01-1234-5678-9abc-def012345678"
 
@@ -229,7 +232,7 @@ def _detail(**changes: Any) -> dict[str, Any]:
         ),
         pytest.param(_event(detail="x"), "detail: expected an object, got a string", id="detail-string"),
         pytest.param(_detail(jobName=None), "detail.jobName: required", id="glue-no-job"),
-        pytest.param(_event(time="not-a-time"), "time: not an ISO 8601 time", id="bad-time"),
+        pytest.param(_event(id={"a": 1}), "id: expected a string, got an object", id="bad-id"),
         pytest.param(
             {
                 **doc("aws_eventbridge__cloudwatch_alarm_state_change_single_metric_awsdocs.json"),
@@ -241,14 +244,10 @@ def _detail(**changes: Any) -> dict[str, Any]:
         pytest.param(
             {
                 **doc("aws_eventbridge__ecs_task_state_change_RUNNING_awsdocs.json"),
-                "detail": {
-                    "lastStatus": "STOPPED",
-                    "stopCode": "EssentialContainerExited",
-                    "containers": [{"name": "a", "exitCode": "boom"}],
-                },
+                "detail": {"lastStatus": []},
             },
-            "detail.containers[0].exitCode: expected an integer, got a string",
-            id="exit-code",
+            "detail.lastStatus: expected a string, got an array",
+            id="task-status",
         ),
     ],
 )
@@ -256,3 +255,26 @@ def test_malformed(body: dict[str, Any], reason: str) -> None:
     with pytest.raises(MalformedPayload) as caught:
         parse("eventbridge", body)
     assert caught.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "emptied"),
+    [
+        pytest.param(_event(time="not-a-time"), "time", lambda a: a.starts_at is None, id="bad-time"),
+        pytest.param(
+            _detail(message={"m": 1}),
+            "detail.message",
+            lambda a: a.summary == "Glue job MyJob: FAILED",
+            id="message",
+        ),
+        pytest.param(_event(account=[1]), "account", lambda a: a.resource.account is None, id="account"),
+    ],
+)
+def test_a_bad_optional_field_is_emptied_with_a_warning(
+    body: dict[str, Any], path: str, emptied: Any
+) -> None:
+    delivery = parse("eventbridge", body)
+    [alert] = delivery.alerts
+    assert (alert.name, alert.status, alert.resource.id) == ("GlueJobFailed", AlertStatus.FIRING, "MyJob")
+    assert emptied(alert)
+    assert [w.path for w in delivery.warnings] == [path]

@@ -104,10 +104,7 @@ def _incident(**changes: Any) -> dict[str, Any]:
         pytest.param(
             _incident(state="paused"), "incident.state: expected open or closed, got 'paused'", id="state"
         ),
-        pytest.param(_incident(started_at="noon"), "incident.started_at: not an ISO 8601 time", id="time"),
-        pytest.param(
-            _incident(metric={"labels": "x"}), "incident.metric.labels: expected an object", id="labels"
-        ),
+        pytest.param(_incident(incident_id={"i": 1}), "incident.incident_id: expected a string", id="bad-id"),
     ],
 )
 def test_malformed(body: dict[str, Any], reason: str) -> None:
@@ -120,3 +117,34 @@ def test_numbers_as_strings_that_are_not_numbers_are_dropped() -> None:
     [alert] = parse("gcp", _incident(observed_value="n/a")).alerts
     assert alert.metric is not None
     assert alert.metric.value is None
+
+
+CLOSED = "gcp_monitoring__incident_closed_v1.2_google_docs_via_goalert.json"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "check"),
+    [
+        pytest.param("ended_at", "null", lambda a: a.ends_at is None, id="ended-at-null-string"),
+        pytest.param("started_at", "noon", lambda a: a.starts_at is None, id="started-at"),
+        pytest.param("metric", {"labels": "x"}, lambda a: a.metric.dimensions == {}, id="metric-labels"),
+        pytest.param("resource", "gce_instance", lambda a: a.resource.type is None, id="resource"),
+        pytest.param("policy_user_labels", [1], lambda a: "user-label-1" not in a.labels, id="user-labels"),
+    ],
+)
+def test_a_closed_incident_with_a_bad_optional_field_still_resolves(
+    field: str, value: Any, check: Any
+) -> None:
+    payload: dict[str, Any] = doc(CLOSED)
+    payload["incident"][field] = value
+    delivery = parse("gcp", payload)
+    [alert] = delivery.alerts
+    sound = parse("gcp", CLOSED).alerts[0]
+    assert (alert.fingerprint, alert.status, alert.name) == (
+        sound.fingerprint,
+        AlertStatus.RESOLVED,
+        sound.name,
+    )
+    assert check(alert)
+    [warning] = delivery.warnings
+    assert warning.path.startswith(f"incident.{field}")

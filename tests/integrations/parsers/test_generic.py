@@ -93,9 +93,8 @@ def _alert(**changes: Any) -> dict[str, Any]:
             id="provider",
         ),
         pytest.param(_alert(resource="web-1"), "resource: expected an object, got a string", id="resource"),
-        pytest.param(_alert(labels={"a": {"b": 1}}, links="x"), "links: expected an array", id="links"),
-        pytest.param(_alert(links=[1]), "links[0]: expected a string", id="link-type"),
-        pytest.param(_alert(starts_at="now"), "starts_at: not an ISO 8601 time", id="time"),
+        pytest.param(_alert(labels=["team"]), "labels: expected an object, got an array", id="labels"),
+        pytest.param(_alert(fingerprint={"f": 1}), "fingerprint: expected a string", id="fingerprint"),
         pytest.param(
             {"alerts": [doc(SINGLE), {"status": "firing"}]}, "alerts[1].name: required", id="batch-item"
         ),
@@ -106,3 +105,26 @@ def test_malformed(body: dict[str, Any], reason: str) -> None:
     with pytest.raises(MalformedPayload) as caught:
         parse("generic", body)
     assert caught.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "check"),
+    [
+        pytest.param({"links": "x"}, "links", lambda a: a.links == [], id="links"),
+        pytest.param(
+            {"links": [1, "https://ok"]}, "links[0]", lambda a: a.links == ["https://ok"], id="link-type"
+        ),
+        pytest.param({"starts_at": "now"}, "starts_at", lambda a: a.starts_at is None, id="time"),
+        pytest.param({"metric": "cpu"}, "metric", lambda a: a.metric is None, id="metric"),
+        pytest.param({"annotations": [1]}, "annotations", lambda a: a.annotations == {}, id="annotations"),
+    ],
+)
+def test_a_bad_optional_field_is_emptied_with_a_warning(
+    changes: dict[str, Any], path: str, check: Any
+) -> None:
+    delivery = parse("generic", _alert(**changes))
+    [alert] = delivery.alerts
+    sound = parse("generic", SINGLE).alerts[0]
+    assert (alert.name, alert.status, alert.fingerprint) == (sound.name, sound.status, sound.fingerprint)
+    assert check(alert)
+    assert [w.path for w in delivery.warnings] == [path]

@@ -75,9 +75,9 @@ def test_idempotency_key_is_independent_of_order_and_external_url() -> None:
             {"alerts": [{"status": "alerting"}]}, "alerts[0].status: expected firing or resolved", id="state"
         ),
         pytest.param(
-            {"alerts": [{"status": "firing", "values": [1]}]},
-            "alerts[0].values: expected an object",
-            id="values",
+            {"alerts": [{"status": "firing", "labels": "x"}]},
+            "alerts[0].labels: expected an object",
+            id="labels",
         ),
     ],
 )
@@ -85,6 +85,17 @@ def test_malformed(body: dict[str, object], reason: str) -> None:
     with pytest.raises(MalformedPayload) as caught:
         parse("grafana", body)
     assert caught.value.reason.startswith(reason)
+
+
+def test_malformed_values_are_emptied_with_a_warning() -> None:
+    delivery = parse(
+        "grafana", {"alerts": [{"status": "firing", "labels": {"alertname": "A"}, "values": [1]}]}
+    )
+    [alert] = delivery.alerts
+    assert (alert.name, alert.status, alert.metric) == ("A", AlertStatus.FIRING, None)
+    assert [(w.path, w.reason) for w in delivery.warnings] == [
+        ("alerts[0].values", "alerts[0].values: expected an object, got an array")
+    ]
 
 
 BODY = raw(MIXED)

@@ -132,10 +132,15 @@ def test_cli_prints_one_json_object_per_alert(cli: typer.Typer) -> None:
     assert ": " not in lines[0]  # compact
 
 
-def test_cli_zero_alerts_is_success(cli: typer.Typer) -> None:
+def test_cli_zero_alerts_is_success_and_says_why(cli: typer.Typer) -> None:
     fixture = PAYLOADS / "aws_sns_https__subscription_confirmation_awsdocs.json"
     result = CliRunner().invoke(cli, ["alerts", "parse", "--source", "cloudwatch", str(fixture)])
     assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == f"{fixture}: no alert: SNS subscription confirmation (the server confirms it)\n"
+    running = PAYLOADS / "aws_eventbridge__ecs_task_state_change_RUNNING_awsdocs.json"
+    result = CliRunner().invoke(cli, ["alerts", "parse", "--source", "eventbridge", str(running)])
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert "no alert: a handled event type that changes no alert" in result.stderr
 
 
 def test_cli_reports_unparseable_files_and_exits_2(cli: typer.Typer, tmp_path: Path) -> None:
@@ -168,3 +173,51 @@ def test_cli_reads_stdin(cli: typer.Typer) -> None:
     result = CliRunner().invoke(cli, ["alerts", "parse", "--source", "gcp", "-"], input=body)
     assert result.exit_code == 0
     assert json.loads(result.stdout)["fingerprint"] == "12345"
+
+
+def test_cli_says_on_stderr_what_the_server_keeps_as_a_dead_letter(cli: typer.Typer, tmp_path: Path) -> None:
+    event = json.loads((PAYLOADS / "aws_eventbridge__glue_job_state_change_FAILED_awsdocs.json").read_text())
+    event.update({"source": "aws.ec2", "detail-type": "EC2 Spot Instance Interruption Warning"})
+    path = tmp_path / "spot.json"
+    path.write_text(json.dumps(event))
+    result = CliRunner().invoke(cli, ["alerts", "parse", "--source", "eventbridge", str(path)])
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == (
+        f"{path}: unsupported event type aws.ec2: EC2 Spot Instance Interruption Warning: no alert "
+        "(the server keeps it as a dead letter)\n"
+    )
+
+
+def test_cli_says_when_an_alert_is_generic(cli: typer.Typer) -> None:
+    fixture = PAYLOADS / "azure_monitor__prometheus_unknown_service_Fired.json"
+    result = CliRunner().invoke(cli, ["alerts", "parse", "--source", "azure", str(fixture)])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["name"] == "KubePodCrashLooping"
+    assert f"{fixture}: unsupported event type Prometheus: a generic alert" in result.stderr
+
+
+def test_cli_warns_about_each_emptied_field(cli: typer.Typer, tmp_path: Path) -> None:
+    payload = json.loads((PAYLOADS / "gcp_monitoring__incident_open_v1.2.json").read_text())
+    payload["incident"]["ended_at"] = "null"
+    payload["incident"]["resource"] = "gce_instance"
+    path = tmp_path / "gcp.json"
+    path.write_text(json.dumps(payload))
+    result = CliRunner().invoke(cli, ["alerts", "parse", "--source", "gcp", str(path)])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["status"] == "firing"
+    assert sorted(result.stderr.splitlines()) == [
+        f"{path}: warning: incident.ended_at: not an ISO 8601 time: 'null' (left empty)",
+        f"{path}: warning: incident.resource: expected an object, got a string (left empty)",
+    ]
+
+
+def test_cli_uses_the_parse_options_of_a_config(cli: typer.Typer, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[ingest.grafana]\nno_data_status = "ignore"\n')
+    fixture = str(PAYLOADS / "grafana_legacy__no_data_high_cpu.json")
+    default = CliRunner().invoke(cli, ["alerts", "parse", "--source", "grafana", fixture])
+    configured = CliRunner().invoke(
+        cli, ["alerts", "parse", "--source", "grafana", fixture, "--config", str(config)]
+    )
+    assert json.loads(default.stdout)["status"] == "firing"
+    assert (configured.exit_code, configured.stdout) == (0, "")

@@ -81,7 +81,7 @@ def test_ping_is_a_test_delivery() -> None:
     assert delivery.alerts == []
 
 
-def test_annotation_and_service_events_carry_no_alert() -> None:
+def test_annotation_events_carry_no_alert_and_service_events_are_unsupported() -> None:
     note = doc(PRIORITY_UPDATED)
     note["event"].update(event_type="incident.annotated")
     note["event"]["data"] = {
@@ -92,8 +92,12 @@ def test_annotation_and_service_events_carry_no_alert() -> None:
     }
     service = doc(PRIORITY_UPDATED)
     service["event"].update(event_type="service.updated", resource_type="service")
-    assert parse("pagerduty", note).alerts == []
-    assert parse("pagerduty", service).alerts == []
+    annotated = parse("pagerduty", note)
+    assert (annotated.kind, annotated.alerts, annotated.unsupported_type) == (DeliveryKind.ALERTS, [], None)
+    unsupported = parse("pagerduty", service)
+    assert (unsupported.kind, unsupported.alerts) == (DeliveryKind.UNSUPPORTED, [])
+    assert unsupported.unsupported_type == "service.updated"
+    assert unsupported.idempotency_key == f"pagerduty:{service['event']['id']}"
 
 
 def test_webhook_id_header_when_the_event_has_no_id() -> None:
