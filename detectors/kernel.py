@@ -17,48 +17,56 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from detectors.signals import (
+    DAY,
+    F_DIFF,
+    F_GAP,
+    F_L1D,
+    F_L1H,
+    F_L15,
+    F_REC,
+    F_TOD,
+    F_V1D,
+    F_V1H,
+    F_Z1D,
+    F_Z1H,
+    FOREST_FEATURES,
+    HOUR,
+    M_FOREST,
+    M_LEVEL,
+    M_RECORD,
+    M_SEASONAL,
+    MEMBERS,
+    N_FEATURES,
+    TAU_MIN_STEPS,
+    TAUS,
+)  # fmt: skip
+
 # ----------------------------------------------------------------------------------------------
 # Layout of the scalar state (`sc`, float64) and the counters (`iv`, int64).
 N, T0, LAST_T, LAST_X, STEP = 0, 1, 2, 3, 4
 MEAN, VAR, CNT = 5, 9, 13  # 4 running means, variances and counts (time constants TAUS)
-DIFF_VAR, LEVEL, DAY_RES_VAR, BLOCK_ID = 17, 18, 19, 20
+DIFF_VAR, LEVEL, DAY_RES_VAR, BLOCK_ID, ALERT_T = 17, 18, 19, 20, 21
 N_SCALARS = 24
 FITS, SINCE_FIT, RES_SIZE, RNG_STATE, CAL_N, CAL_POS, SM_N = 0, 1, 2, 3, 4, 8, 12
 N_COUNTERS = 16
 
-MINUTE, HOUR, DAY, WEEK = 60.0, 3600.0, 86400.0, 7 * 86400.0
-TAUS = (15 * MINUTE, HOUR, DAY, WEEK)
-# A running mean needs a few points to mean anything: on hourly data the "15-min" mean spans 3 points.
-TAU_MIN_STEPS = (3.0, 6.0, 24.0, 96.0)
 DAY_BINS = 48
 RECORD_BLOCKS = 168  # hourly block maxima/minima of the last 7 days
 CLIP_SIGMA = 6.0
-
-FEATURE_NAMES: tuple[str, ...] = (
-    "z_value_1d",
-    "z_value_1h",
-    "z_diff",
-    "level_1h_vs_1d",
-    "level_15m_vs_7d",
-    "level_1d_vs_7d",
-    "var_1h_vs_1d",
-    "var_1d_vs_7d",
-    "z_time_of_day",
-    "gap",
-    "record_7d",
-)
-N_FEATURES = len(FEATURE_NAMES)
-F_Z1D, F_Z1H, F_DIFF, F_L1H, F_L15, F_L1D, F_V1H, F_V1D, F_TOD, F_GAP, F_REC = range(N_FEATURES)
-FOREST_FEATURES = np.array([F_TOD, F_L15, F_Z1D, F_V1H, F_DIFF], dtype=np.int64)
-MEMBERS = ("forest", "seasonal", "level", "record")
-M_FOREST, M_SEASONAL, M_LEVEL, M_RECORD = range(4)
-N_MEMBERS = 4
+FOREST_COLUMNS = np.array(FOREST_FEATURES, dtype=np.int64)
+N_MEMBERS = len(MEMBERS)
 
 RESERVOIR = 256  # feature rows the forest is refitted on
 RESERVOIR_HORIZON = 2016.0  # a row's mean age in the reservoir, in points (a week at 5 min)
 MIN_CALIBRATION = 50  # values a signal needs before its probabilities mean anything
 MIN_TAIL = 200  # values before the tail beyond the rarest seen is extrapolated
-P_FLOOR = 1e-12
+P_FLOOR = 1e-12  # of one signal
+P_COMBINED_FLOOR = 1e-15  # of a point: 1 - 1e-15 is still below 1.0 in float64
+UNIT = 1e-3  # the smallest scale of a tail: signals are in (signed-log) sigmas or forest scores
+# Records closer than this share of the 7-day range to its extreme do not count (as in HTM's spatial
+# anomaly rule, whose tolerance is the same 5%).
+RECORD_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,7 @@ class KernelParams:
     warmup_points: int
     refit_interval: int
     calibration_window: int
+    calibration_horizon: int
     smoothing_points: int
     tail_share: float
     min_points: int
@@ -101,6 +110,8 @@ class KernelState:
     recent_p: np.ndarray
     last_row: np.ndarray
     last_p: np.ndarray
+    alert_row: np.ndarray  # the latest point that was not a repeat (the one an alert is about)
+    alert_p: np.ndarray
 
     @classmethod
     def new(cls, p: KernelParams) -> KernelState:
@@ -117,18 +128,20 @@ class KernelState:
             day_seen=np.zeros(DAY_BINS, dtype=np.int32),
             block_hi=np.full(RECORD_BLOCKS, -np.inf),
             block_lo=np.full(RECORD_BLOCKS, np.inf),
-            reservoir=np.zeros((RESERVOIR, len(FOREST_FEATURES)), dtype=np.float32),
+            reservoir=np.zeros((RESERVOIR, len(FOREST_COLUMNS)), dtype=np.float32),
             tree_feat=np.full((p.n_trees, nodes), -1, dtype=np.int8),
             tree_thr=np.zeros((p.n_trees, nodes), dtype=np.float32),
             cal_sorted=np.zeros((N_MEMBERS, p.calibration_window), dtype=np.float32),
             cal_ring=np.zeros((N_MEMBERS, p.calibration_window), dtype=np.float32),
             smooth=np.zeros((N_MEMBERS, p.smoothing_points)),
-            peaks=np.zeros(p.refractory_points),
+            peaks=np.ones(p.refractory_points, dtype=np.float32),  # tail probabilities (1 - score)
             recent_t=np.full(p.recent_points, np.nan),
-            recent_s=np.full(p.recent_points, np.nan, dtype=np.float32),
+            recent_s=np.full(p.recent_points, np.nan, dtype=np.float32),  # 1 - score: exact near 1
             recent_p=np.full(p.recent_points, np.nan, dtype=np.float32),
             last_row=np.zeros(N_FEATURES),
             last_p=np.ones(N_MEMBERS),
+            alert_row=np.zeros(N_FEATURES),
+            alert_p=np.ones(N_MEMBERS),
         )
 
     def arrays(self) -> tuple[np.ndarray, ...]:
@@ -174,13 +187,14 @@ def feed(state: KernelState, p: KernelParams, timestamps: np.ndarray, values: np
         np.ascontiguousarray(timestamps, dtype=np.float64),
         np.ascontiguousarray(values, dtype=np.float64),
         out,
-        FOREST_FEATURES,
+        FOREST_COLUMNS,
         p.tree_samples,
         p.warmup_points,
         p.refit_interval,
         p.tail_share,
         p.min_points,
         p.repeat_factor,
+        min(1.0, p.calibration_window / p.calibration_horizon),
     )
     return Scores(out[0], out[1], out[2], out[3], out[4].astype(np.int64))
 
@@ -221,7 +235,7 @@ def _fit(reservoir, size, tree_feat, tree_thr, iv, tree_samples):
     """Grow every tree of the forest on its own random sample of the reservoir (heap layout:
     the children of node i are 2i+1 and 2i+2; a leaf has feature -1 and its path length as threshold)."""
     n_trees, nodes = tree_feat.shape
-    depth_limit = int(round(math.log2(nodes + 1))) - 1
+    depth_limit = round(math.log2(nodes + 1)) - 1
     m = min(tree_samples, size)
     n_feat = reservoir.shape[1]
     order = np.arange(size)
@@ -297,7 +311,7 @@ def _forest_raw(row32, tree_feat, tree_thr, psi):
 
 
 @njit(cache=True)
-def _tail(sorted_m, n, tail_share, r):
+def _tail(sorted_m, n, tail_share, r, unit):
     """Share of the window at least as high as r; beyond the top `tail_share` an exponential tail
     (peaks over threshold) whose scale is never below a quarter of the median-to-tail distance, so a
     window of near-identical values does not turn a tiny wiggle into a one-in-a-trillion event."""
@@ -316,16 +330,18 @@ def _tail(sorted_m, n, tail_share, r):
     excess = 0.0
     for i in range(k, n):
         excess += sorted_m[i] - u
-    beta = max(excess / (n - k), 0.25 * (u - sorted_m[n // 2]), 1e-3, 1e-6 * abs(u))
+    beta = max(excess / (n - k), 0.25 * (u - sorted_m[n // 2]), unit, 1e-6 * abs(u))
     share = (n - k) / (n + 1.0)
     return max(share * math.exp(-(r32 - u) / beta), P_FLOOR)
 
 
 @njit(cache=True)
-def _push(sorted_m, ring_m, n, pos, r):
+def _push(sorted_m, ring_m, n, pos, r, slot):
+    """Insert r into the sorted window; when it is full, r takes ring slot `slot` (evicting its value)."""
     window = ring_m.shape[0]
     r32 = np.float32(r)
-    if n == window:  # evict the oldest
+    if n == window:
+        pos = slot
         old = ring_m[pos]
         i = 0
         while sorted_m[i] != old:
@@ -343,7 +359,7 @@ def _push(sorted_m, ring_m, n, pos, r):
 
 
 @njit(cache=True)
-def _calibrate(m, raw, iv, cal_sorted, cal_ring, smooth, tail_share, smoothing):
+def _calibrate(m, raw, iv, cal_sorted, cal_ring, smooth, tail_share, smoothing, unit, keep):
     """Tail probability of member m's next raw value (smoothed over `smoothing` points), then remember it;
     1.0 while the member has too little history."""
     width = smooth.shape[1] if smoothing else 1
@@ -356,8 +372,12 @@ def _calibrate(m, raw, iv, cal_sorted, cal_ring, smooth, tail_share, smoothing):
         value += smooth[m, i]
     value /= have
     n = iv[CAL_N + m]
-    p = 1.0 if n < MIN_CALIBRATION else _tail(cal_sorted[m], n, tail_share, value)
-    iv[CAL_N + m], iv[CAL_POS + m] = _push(cal_sorted[m], cal_ring[m], n, iv[CAL_POS + m], value)
+    p = 1.0 if n < MIN_CALIBRATION else _tail(cal_sorted[m], n, tail_share, value, unit)
+    window = cal_ring.shape[1]
+    if n < window:
+        iv[CAL_N + m], iv[CAL_POS + m] = _push(cal_sorted[m], cal_ring[m], n, n, value, 0)
+    elif _rand(iv) < keep:  # a full window keeps a random sample: memory of `window / keep` points
+        _push(cal_sorted[m], cal_ring[m], n, 0, value, int(_rand(iv) * window))
     return p
 
 
@@ -466,7 +486,8 @@ def _features(sc, day_profile, day_seen, block_hi, block_lo, t, x, row, base):
     sc[LEVEL] += a_day * (abs(x) - sc[LEVEL])
     if day_seen[day_bin] > 0:
         res = x - day_profile[day_bin]
-        sc[DAY_RES_VAR] += a_day * (res * res - sc[DAY_RES_VAR])
+        rr = res if abs(res) <= CLIP_SIGMA * res_sd or n < 10 else CLIP_SIGMA * res_sd  # robust scale
+        sc[DAY_RES_VAR] += a_day * (rr * rr - sc[DAY_RES_VAR])
         day_profile[day_bin] += (1.0 - math.exp(-elapsed / (3.0 * DAY / DAY_BINS))) * res
     else:
         day_profile[day_bin] = x
@@ -479,9 +500,9 @@ def _features(sc, day_profile, day_seen, block_hi, block_lo, t, x, row, base):
 @njit(cache=True)
 def _run(
     sc, iv, day_profile, day_seen, block_hi, block_lo, reservoir, tree_feat, tree_thr,
-    cal_sorted, cal_ring, smooth, peaks, recent_t, recent_s, recent_p, last_row, last_p,
+    cal_sorted, cal_ring, smooth, peaks, recent_t, recent_s, recent_p, last_row, last_p, alert_row, alert_p,
     timestamps, values, out, forest_features, tree_samples, warmup_points, refit_interval,
-    tail_share, min_points, repeat_factor,
+    tail_share, min_points, repeat_factor, keep,
 ):  # fmt: skip
     n_forest = forest_features.shape[0]
     row = np.zeros(last_row.shape[0])
@@ -501,14 +522,23 @@ def _run(
         if iv[FITS] > 0:
             psi = float(min(tree_samples, iv[RES_SIZE]))
             raw = _forest_raw(row32, tree_feat, tree_thr, psi)
-            ps[M_FOREST] = _calibrate(M_FOREST, raw, iv, cal_sorted, cal_ring, smooth, tail_share, smoothing)
+            ps[M_FOREST] = _calibrate(
+                M_FOREST, raw, iv, cal_sorted, cal_ring, smooth, tail_share, smoothing, UNIT, keep
+            )
         ps[M_SEASONAL] = _calibrate(
-            M_SEASONAL, abs(row[F_TOD]), iv, cal_sorted, cal_ring, smooth, tail_share, smoothing
+            M_SEASONAL, abs(row[F_TOD]), iv, cal_sorted, cal_ring, smooth, tail_share, smoothing, UNIT, keep
         )
-        ps[M_LEVEL] = _calibrate(M_LEVEL, abs(row[F_L15]), iv, cal_sorted, cal_ring, smooth, tail_share, smoothing)
-        # a record counts on the point it happens, and only once a day of history defines "the range"
-        rec = abs(row[F_REC]) if sc[LAST_T] - sc[T0] >= DAY else 0.0
-        ps[M_RECORD] = _calibrate(M_RECORD, rec, iv, cal_sorted, cal_ring, smooth, tail_share, 0)
+        ps[M_LEVEL] = _calibrate(
+            M_LEVEL, abs(row[F_L15]), iv, cal_sorted, cal_ring, smooth, tail_share, smoothing, UNIT, keep
+        )
+        # A record counts on the point it happens, once a day of history defines "the range", and
+        # only beyond a tolerance of RECORD_TOLERANCE of the range (noise grazes its extremes).
+        rec = 0.0
+        if sc[LAST_T] - sc[T0] >= DAY:
+            rec = max(math.expm1(abs(row[F_REC])) - RECORD_TOLERANCE, 0.0)
+        ps[M_RECORD] = _calibrate(
+            M_RECORD, rec, iv, cal_sorted, cal_ring, smooth, tail_share, 0, RECORD_TOLERANCE, keep
+        )
         if rec == 0.0:
             ps[M_RECORD] = 1.0
         # the forest learns this series' usual combinations from a reservoir sample of its rows
@@ -519,7 +549,9 @@ def _run(
         elif _rand(iv) < reservoir.shape[0] / RESERVOIR_HORIZON:
             reservoir[int(_rand(iv) * size), :] = row32
         iv[SINCE_FIT] += 1
-        if (iv[FITS] == 0 and iv[RES_SIZE] >= warmup_points) or (iv[FITS] > 0 and iv[SINCE_FIT] >= refit_interval):
+        if (iv[FITS] == 0 and iv[RES_SIZE] >= warmup_points) or (
+            iv[FITS] > 0 and iv[SINCE_FIT] >= refit_interval
+        ):
             _fit(reservoir, iv[RES_SIZE], tree_feat, tree_thr, iv, tree_samples)
             iv[FITS] += 1
             iv[SINCE_FIT] = 0
@@ -527,6 +559,8 @@ def _run(
         scored = sc[N] >= min_points and iv[CAL_N + M_SEASONAL] >= MIN_CALIBRATION
         prob = math.nan
         score = math.nan
+        q = 1.0
+        q_score = 1.0
         rarest = -1
         if scored:
             logs = math.log(ps[M_SEASONAL]) + math.log(ps[M_LEVEL])
@@ -534,22 +568,31 @@ def _run(
             if iv[FITS] > 0 and iv[CAL_N + M_FOREST] >= MIN_CALIBRATION:
                 logs += math.log(ps[M_FOREST])
                 count += 1.0
-            prob = 1.0 - math.exp(logs / count) * ps[M_RECORD]
+            # kept as float32 tail probabilities, so every score is 1 - (a float32): the same number
+            # whether it comes straight out of this loop or back from the recent-points ring
+            q = float(np.float32(max(math.exp(logs / count) * ps[M_RECORD], P_COMBINED_FLOOR)))
+            prob = 1.0 - q
             rarest = 0
             for m in range(1, 4):
                 if ps[m] < ps[rarest]:
                     rarest = m
             score = prob
-            if n_peaks > 0:  # a score no higher than one of the last n_peaks is a repeat of that alert
-                top = peaks.max()
-                if prob <= top:
-                    score = prob * repeat_factor
+            q_score = q
+            if n_peaks > 0 and np.float32(q) >= peaks.min():  # no higher than one of the last n_peaks
+                q_score = float(np.float32(1.0 - prob * repeat_factor))
+                score = 1.0 - q_score
+            else:
+                sc[ALERT_T] = t
+                for j in range(row.shape[0]):
+                    alert_row[j] = row[j]
+                for m in range(4):
+                    alert_p[m] = ps[m]
         if n_peaks > 0:
-            peaks[int(sc[N] - 1) % n_peaks] = 0.0 if math.isnan(prob) else prob
+            peaks[int(sc[N] - 1) % n_peaks] = 1.0 if math.isnan(prob) else q
         slot = int(sc[N] - 1) % n_recent
         recent_t[slot] = t
-        recent_s[slot] = score
-        recent_p[slot] = prob
+        recent_s[slot] = math.nan if math.isnan(score) else q_score
+        recent_p[slot] = math.nan if math.isnan(prob) else q
         for j in range(row.shape[0]):
             last_row[j] = row[j]
         for m in range(4):
