@@ -52,8 +52,9 @@ class DetectionResult:
 
     `score` is the alert score in [0, 1] (None unless status is ok): the highest point score in the
     last `alert_window_minutes` - what the gate compares with its threshold. `probability` is the
-    latest point's score before alert de-duplication ("is it still anomalous?": verification and
-    sweep recovery read it). `recent` holds the last points' scores, oldest first.
+    highest point probability (the score before alert de-duplication) in the same window: "is it
+    still anomalous?", which verification reads (the anomaly is over once a whole window is calm).
+    `recent` holds the last points' scores, oldest first.
     """
 
     key: str
@@ -185,6 +186,7 @@ class AnomalyDetector:
             )  # fmt: skip
         since = now - timedelta(minutes=self.settings.alert_window_minutes)
         score = alert_score(list(recent), since)
+        probability = alert_score(list(recent), since, probability=True)
         if score is None:  # nothing scored inside the window: the series stopped reporting
             why = f"no scored point in the last {self.settings.alert_window_minutes:g} minutes"
             return DetectionResult(
@@ -198,5 +200,5 @@ class AnomalyDetector:
         explanation = det.explanation(top=self.settings.explain_top, alert=about_alert)
         return DetectionResult(
             key, DetectionStatus.OK, score, score >= threshold, threshold, explanation,
-            scored_at=latest.at, recent=recent, probability=latest.probability, skipped=skipped,
+            scored_at=latest.at, recent=recent, probability=probability, skipped=skipped,
         )  # fmt: skip

@@ -9,7 +9,8 @@ Per point it gives two numbers:
   * `score` - the alert score: the probability, except that a point no higher than one of the
     previous `refractory_points` is a repeat of that alert and scores `repeat_factor` x as much.
 An alert's score (what the gate reads) is the highest point score in its alert window
-(`alert_score`); "is the metric still anomalous" (verification, sweep recovery) reads probabilities.
+(`alert_score`); "is the metric still anomalous" (verification, sweep recovery) reads the highest
+probability over a window, so an anomaly is over only when a whole window is calm.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def iter_window(recent: list[RecentPoint], since: datetime) -> Iterator[RecentPo
     return (p for p in recent if p.at > since)
 
 
-def alert_score(recent: list[RecentPoint], since: datetime) -> float | None:
-    """The highest point score after `since` (None when no point there was scored)."""
-    scores = [p.score for p in iter_window(recent, since) if p.score is not None]
-    return max(scores) if scores else None
+def alert_score(recent: list[RecentPoint], since: datetime, *, probability: bool = False) -> float | None:
+    """The highest point score (or probability) after `since` (None when no point there was scored)."""
+    values = [p.probability if probability else p.score for p in iter_window(recent, since)]
+    scored = [v for v in values if v is not None]
+    return max(scored) if scored else None

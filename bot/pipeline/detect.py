@@ -3,8 +3,8 @@
 It scores the alert's metric with the same per-series streaming detector the backtest uses, so the
 score stored on the incident is one the backtest of the same points would have written. The gate
 reads the alert score: the highest point score in the `[detector] alert_window_minutes` before now
-(an alarm fires after its anomaly began). Verification reads `probability`: is the metric still
-anomalous at its latest point (de-duplication must not make a sustained anomaly look fixed).
+(an alarm fires after its anomaly began). Verification reads `probability`, the highest score before
+de-duplication in the same window: de-duplication must not make a sustained anomaly look fixed.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Detection:
     is_anomalous: bool
     explanation: str
     evidence: dict[str, Any] = field(default_factory=dict)
-    probability: float | None = None  # the latest point's score before de-duplication
+    probability: float | None = None  # highest score before de-duplication in the alert window
 
     @property
     def anomaly(self) -> Anomaly:

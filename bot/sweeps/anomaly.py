@@ -4,7 +4,8 @@ Anomalies enter the pipeline exactly like webhook alerts: one raw event of sourc
 durably and processed by the workers (dedupe, silences, grouping, rules, runbooks, Slack). Each
 series has a stable fingerprint (`sweep:<series key>`), so a series that stays anomalous updates the
 same alert and incident instead of opening new ones. A series fires when its alert score (the same
-per-point score the backtest writes) reaches the threshold within `recent_minutes`; a series that
+per-point score the backtest writes) reaches the threshold within `recent_minutes` (or the
+detector's `alert_window_minutes`, if longer); a series that
 had a firing sweep alert resolves when no point of the last `resolve_after_minutes` has a
 probability at or above the threshold (the score before alert de-duplication: a sustained anomaly
 raises one alert but is not over). The detector adapts, so a sustained new level stops scoring as
@@ -84,7 +85,7 @@ def run_anomaly(
     scanned, points = len(collected.series), total_points(collected.series)
     pending = deque(collected.series)
     collected.series = []  # scored chunks are let go: memory peaks at the fetch, not after it
-    judge = _Judge(sweep, now)
+    judge = _Judge(sweep, now, alert_window=detector.settings.alert_window_minutes)
     while pending:
         if progress is not None:
             progress("scoring", scanned - len(pending), scanned)
@@ -119,10 +120,12 @@ def run_anomaly(
 class _Judge:
     """Turns detection results into findings and alerts, keeping nothing of a series but its identity."""
 
-    def __init__(self, sweep: SweepSettings, now: datetime) -> None:
+    def __init__(self, sweep: SweepSettings, now: datetime, *, alert_window: float) -> None:
         self.sweep = sweep
         self.now = now
-        self.since = now - timedelta(minutes=sweep.recent_minutes)
+        # An alert is judged over at least the detector's alert window, as the gate judges it: a
+        # sustained anomaly alerts at its onset, and its later points are repeats of that alert.
+        self.since = now - timedelta(minutes=max(sweep.recent_minutes, alert_window))
         self.clear_since = now - timedelta(minutes=sweep.resolve_after_minutes)
         self.findings: list[dict[str, Any]] = []
         self.alerts: list[NormalizedAlert] = []
