@@ -38,7 +38,7 @@ def format_score(score: float) -> str:
     if score >= 1.0:
         return "1"
     digits = max(2, math.ceil(-math.log10(1.0 - score)) + 1)
-    return f"{score:.{min(digits, 15)}f}"
+    return f"{score:.{min(digits, 15)}f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True, slots=True)
