@@ -176,14 +176,14 @@ def score_file(
 
 
 def write_scores(series: SeriesFile, scores: list[float | None], out: Path) -> None:
-    """One row per input row, in order; the score written with enough digits to tell 0.9999999 from
-    0.99999999 (an empty cell for a skipped row)."""
+    """One row per input row, in order; the score written exactly (shortest round-trip form, so
+    0.9999999 and 0.99999999 stay apart), an empty cell for a skipped row."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["timestamp", "value", "anomaly_score"])
         for (stamp, value), score in zip(series.cells, scores, strict=True):
-            writer.writerow([stamp, value, "" if score is None else f"{score:.15g}"])
+            writer.writerow([stamp, value, "" if score is None else repr(score)])
 
 
 def backtest_file(
