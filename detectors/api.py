@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from detectors.series import MetricSeries
 from detectors.settings import DetectorSettings
 
 if TYPE_CHECKING:  # the kernel (numba) is imported when something is scored, not at start-up
-    from detectors.stream import RecentPoint, SeriesDetector
+    from detectors.stream import RecentScores, SeriesDetector
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class DetectionResult:
     explanation: Explanation
     scored_at: datetime | None = None
     detail: str = ""
-    recent: tuple[RecentPoint, ...] = ()
+    recent: RecentScores | None = None
     probability: float | None = None
     skipped: int = 0
 
@@ -76,14 +77,27 @@ def _seconds(stamp: object) -> float:
     return (stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)).timestamp()
 
 
-def usable_points(history: MetricSeries, now: datetime) -> tuple[np.ndarray, np.ndarray, int]:
-    """The points at or before `now` that can be scored, in the order given, and how many were
-    skipped as unusable (not a datetime, not a number, NaN or infinite)."""
+def usable_points(
+    history: MetricSeries, now: datetime, *, after: float | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The points at or before `now` (and after `after`) that can be scored, in the order given, and how
+    many were skipped as unusable (not a datetime, not a number, NaN or infinite). With `after`, a
+    history in time order is only read from its first newer point on (the common, incremental case)."""
+    if len(history.timestamps) != len(history.values):
+        raise ValueError("timestamps and values differ in length")
     stop = _seconds(now)
+    stamps, values = history.timestamps, history.values
+    start = 0
+    if after is not None and stamps:
+        try:
+            if _seconds(stamps[0]) <= _seconds(stamps[-1]):
+                start = bisect_right(stamps, after, key=_seconds_or_inf)
+        except TypeError:
+            start = 0  # not datetimes throughout: read everything, skipping what is unusable
     ts: list[float] = []
     vs: list[float] = []
     skipped = 0
-    for stamp, value in zip(history.timestamps, history.values, strict=True):
+    for stamp, value in zip(stamps[start:], values[start:], strict=True):
         try:
             t, x = _seconds(stamp), float(value)
         except (TypeError, ValueError, OverflowError):
@@ -91,10 +105,17 @@ def usable_points(history: MetricSeries, now: datetime) -> tuple[np.ndarray, np.
             continue
         if not (math.isfinite(t) and math.isfinite(x)):
             skipped += 1
-        elif t <= stop:
+        elif t <= stop and (after is None or t > after):
             ts.append(t)
             vs.append(x)
     return np.asarray(ts, dtype=float), np.asarray(vs, dtype=float), skipped
+
+
+def _seconds_or_inf(stamp: object) -> float:
+    try:
+        return _seconds(stamp)
+    except TypeError:
+        return math.inf
 
 
 class AnomalyDetector:
@@ -138,25 +159,28 @@ class AnomalyDetector:
         """Score `history` as of `now` (later points are ignored)."""
         from detectors.stream import SeriesDetector
 
+        det = self._states.get(history.key)
+        known = det is not None and det.points > 0
         try:
-            ts, vs, skipped = usable_points(history, now)
+            if det is not None and known and _seconds(now) < det.last_t:
+                ts, vs, skipped = usable_points(history, now)  # the past: rescored, nothing stored
+                if len(ts) == 0:
+                    return self._failed(history.key, DetectionStatus.INSUFFICIENT_DATA, "no usable points")
+                past = SeriesDetector(self.settings)
+                past.feed(ts, vs)
+                return self._result(history.key, past, now, skipped)
+            ts, vs, skipped = usable_points(
+                history, now, after=det.last_t if det is not None and known else None
+            )
         except ValueError as exc:  # timestamps and values of different lengths
             return self._failed(history.key, DetectionStatus.ERROR, f"unusable series: {exc}")
-        if len(ts) == 0:
-            why = "no usable points at or before now" + (f" ({skipped} skipped)" if skipped else "")
-            return self._failed(history.key, DetectionStatus.INSUFFICIENT_DATA, why)
-        det = self._states.get(history.key)
-        if det is not None and det.points and ts.max() < det.last_t:
-            det = SeriesDetector(self.settings)  # the past: rescored from scratch, nothing stored
-            det.feed(ts, vs)
-            return self._result(history.key, det, now, skipped)
-        if det is None:
-            det = SeriesDetector(self.settings)
+        if det is None or not known:
+            if len(ts) == 0:
+                why = "no usable points at or before now" + (f" ({skipped} skipped)" if skipped else "")
+                return self._failed(history.key, DetectionStatus.INSUFFICIENT_DATA, why)
+            det = det or SeriesDetector(self.settings)
             self._states[history.key] = det
         self._states.move_to_end(history.key)
-        if det.points:
-            fresh = ts > det.last_t  # older points were fed by an earlier call (fetches overlap)
-            ts, vs = ts[fresh], vs[fresh]
         if len(ts):
             det.feed(ts, vs)
         while len(self._states) > self.settings.max_series_states:
@@ -172,11 +196,9 @@ class AnomalyDetector:
         return DetectionResult(key, status, None, False, th, Explanation.of(detail), detail=detail)
 
     def _result(self, key: str, det: SeriesDetector, now: datetime, skipped: int) -> DetectionResult:
-        from detectors.stream import alert_score
-
         threshold = self.settings.threshold
-        recent = tuple(det.recent())
-        latest = recent[-1] if recent else None
+        recent = det.recent()
+        latest = recent[-1] if len(recent) else None
         if latest is None or latest.probability is None:
             need = max(self.settings.min_points - det.points, 0)
             why = f"{det.points} points seen, {need} more needed" if need else "detector still warming up"
@@ -185,8 +207,8 @@ class AnomalyDetector:
                 scored_at=latest.at if latest else None, detail=why, recent=recent, skipped=skipped,
             )  # fmt: skip
         since = now - timedelta(minutes=self.settings.alert_window_minutes)
-        score = alert_score(list(recent), since)
-        probability = alert_score(list(recent), since, probability=True)
+        _, score = recent.peak(since)
+        _, probability = recent.peak(since, probability=True)
         if score is None:  # nothing scored inside the window: the series stopped reporting
             why = f"no scored point in the last {self.settings.alert_window_minutes:g} minutes"
             return DetectionResult(

@@ -56,8 +56,41 @@ class RecentPoint:
 
 
 def _score(q: float) -> float | None:
-    """The kept tail probability (1 - score, exact near 1 in float32) back as a score."""
-    return None if math.isnan(q) else 1.0 - float(q)
+    """A kept tail probability (1 - score, exact near 1 in float32) back as a score."""
+    return None if math.isnan(q) else 1.0 - q
+
+
+@dataclass(frozen=True, slots=True)
+class RecentScores:
+    """The last points' scores of a series, oldest first, as arrays (cheap to take for 10,000 series);
+    iterating or indexing gives `RecentPoint`s."""
+
+    times: np.ndarray  # seconds since the epoch
+    tail_score: np.ndarray  # 1 - alert score (float32, NaN until scored)
+    tail_probability: np.ndarray  # 1 - probability
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def __getitem__(self, i: int) -> RecentPoint:
+        at = datetime.fromtimestamp(float(self.times[i]), tz=UTC)
+        return RecentPoint(at, _score(float(self.tail_score[i])), _score(float(self.tail_probability[i])))
+
+    def __iter__(self) -> Iterator[RecentPoint]:
+        return (self[i] for i in range(len(self.times)))
+
+    def peak(self, since: datetime, *, probability: bool = False) -> tuple[datetime | None, float | None]:
+        """The highest score (or probability) of the points after `since` and when it happened;
+        (None, None) when none of them was scored."""
+        tails = self.tail_probability if probability else self.tail_score
+        inside = (self.times > since.timestamp()) & ~np.isnan(tails)
+        if not inside.any():
+            return None, None
+        k = int(np.flatnonzero(inside)[np.argmin(tails[inside])])
+        return datetime.fromtimestamp(float(self.times[k]), tz=UTC), _score(float(tails[k]))
+
+
+EMPTY_RECENT = RecentScores(np.empty(0), np.empty(0, dtype=np.float32), np.empty(0, dtype=np.float32))
 
 
 class SeriesDetector:
@@ -85,17 +118,12 @@ class SeriesDetector:
         """Score consecutive new points (seconds since the epoch; finite values) in arrival order."""
         return feed(self.state, self.params, timestamps, values)
 
-    def recent(self) -> list[RecentPoint]:
+    def recent(self) -> RecentScores:
         """The last `recent_points` points fed, oldest first."""
         st = self.state
-        n = min(st.points, len(st.recent_t))
-        start = st.points - n
-        out = []
-        for i in range(start, st.points):
-            k = i % len(st.recent_t)
-            at = datetime.fromtimestamp(float(st.recent_t[k]), tz=UTC)
-            out.append(RecentPoint(at, _score(float(st.recent_s[k])), _score(float(st.recent_p[k]))))
-        return out
+        size = len(st.recent_t)
+        idx = np.arange(st.points - min(st.points, size), st.points) % size
+        return RecentScores(st.recent_t[idx], st.recent_s[idx], st.recent_p[idx])
 
     def alert_at(self) -> datetime | None:
         """When the latest point that was not a repeat of an earlier alert happened."""
@@ -111,14 +139,3 @@ class SeriesDetector:
         step = float(st.sc[STEP]) if st.sc[STEP] > 0 else 300.0
         taus = tuple(max(tau, k * step) for tau, k in zip(TAUS, TAU_MIN_STEPS, strict=True))
         return explain(row, ps, top=top, seasonality=seasonality, taus=taus)
-
-
-def iter_window(recent: list[RecentPoint], since: datetime) -> Iterator[RecentPoint]:
-    return (p for p in recent if p.at > since)
-
-
-def alert_score(recent: list[RecentPoint], since: datetime, *, probability: bool = False) -> float | None:
-    """The highest point score (or probability) after `since` (None when no point there was scored)."""
-    values = [p.probability if probability else p.score for p in iter_window(recent, since)]
-    scored = [v for v in values if v is not None]
-    return max(scored) if scored else None

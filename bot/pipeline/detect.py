@@ -48,7 +48,7 @@ def _evidence(
 ) -> dict[str, Any]:
     """The fetched points with the detector's score of each (None where it has none: older than the
     series' recent scores, or skipped), for charts."""
-    by_time = {p.at: p.score for p in result.recent}
+    by_time = {p.at: p.score for p in result.recent or ()}
     return {
         "key": result.key,
         "unit": unit,

@@ -61,12 +61,9 @@ def peak_recent(
 ) -> tuple[datetime | None, float | None]:
     """The highest point score (or, with `probability`, the highest probability) after `since`;
     (None, None) when the series has no scored point that recent (it stopped reporting)."""
-    best: tuple[datetime | None, float | None] = (None, None)
-    for point in result.recent:
-        value = point.probability if probability else point.score
-        if point.at > since and value is not None and (best[1] is None or value > best[1]):
-            best = (point.at, value)
-    return best
+    if result.recent is None:
+        return None, None
+    return result.recent.peak(since, probability=probability)
 
 
 def run_anomaly(
