@@ -68,8 +68,9 @@ def _backtest(tmp_path: Path, stamps: list[datetime], values: list[float]) -> di
 def test_backtest_and_detect_stage_give_equal_scores(
     moto: MotoServer, tmp_path: Path, data_dir: Path
 ) -> None:
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    end = now - timedelta(minutes=now.minute % 5)
+    clock = datetime.now(UTC).replace(second=0, microsecond=0)
+    end = clock - timedelta(minutes=clock.minute % 5 + 5)  # the last whole period
+    now = end + timedelta(minutes=2)  # the alarm fires 2 minutes into the next one
     stamps, values = _series(end)
     _put(stamps, values)
     backtest = _backtest(tmp_path, stamps, values)
