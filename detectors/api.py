@@ -155,7 +155,7 @@ class AnomalyDetector:
         return len(self._states)
 
     # -- scoring -------------------------------------------------------------------------------
-    def score(self, history: MetricSeries, now: datetime) -> DetectionResult:
+    def score(self, history: MetricSeries, now: datetime, *, explain_normal: bool = True) -> DetectionResult:
         """Score `history` as of `now` (later points are ignored)."""
         from detectors.stream import SeriesDetector
 
@@ -168,7 +168,7 @@ class AnomalyDetector:
                     return self._failed(history.key, DetectionStatus.INSUFFICIENT_DATA, "no usable points")
                 past = SeriesDetector(self.settings)
                 past.feed(ts, vs)
-                return self._result(history.key, past, now, skipped)
+                return self._result(history.key, past, now, skipped, explain_normal)
             ts, vs, skipped = usable_points(
                 history, now, after=det.last_t if det is not None and known else None
             )
@@ -185,17 +185,20 @@ class AnomalyDetector:
             det.feed(ts, vs)
         while len(self._states) > self.settings.max_series_states:
             self._states.popitem(last=False)
-        return self._result(history.key, det, now, skipped)
+        return self._result(history.key, det, now, skipped, explain_normal)
 
     def score_many(self, histories: Sequence[MetricSeries], now: datetime) -> list[DetectionResult]:
-        """`score` for each series, in order."""
-        return [self.score(h, now) for h in histories]
+        """`score` for each series, in order; only anomalous results carry an explanation (a sweep
+        explains its findings, not its thousands of normal series)."""
+        return [self.score(h, now, explain_normal=False) for h in histories]
 
     def _failed(self, key: str, status: DetectionStatus, detail: str) -> DetectionResult:
         th = self.settings.threshold
         return DetectionResult(key, status, None, False, th, Explanation.of(detail), detail=detail)
 
-    def _result(self, key: str, det: SeriesDetector, now: datetime, skipped: int) -> DetectionResult:
+    def _result(
+        self, key: str, det: SeriesDetector, now: datetime, skipped: int, explain_normal: bool
+    ) -> DetectionResult:
         threshold = self.settings.threshold
         recent = det.recent()
         latest = recent[-1] if len(recent) else None
@@ -216,11 +219,15 @@ class AnomalyDetector:
                 scored_at=latest.at, detail=why, recent=recent, probability=latest.probability,
                 skipped=skipped,
             )  # fmt: skip
-        alert_at = det.alert_at()
-        # the alert's score comes from its latest non-repeat point when that is in the window
-        about_alert = alert_at is not None and alert_at > since
-        explanation = det.explanation(top=self.settings.explain_top, alert=about_alert)
+        anomalous = score >= threshold
+        if anomalous or explain_normal:
+            alert_at = det.alert_at()
+            # the alert's score comes from its latest non-repeat point when that is in the window
+            about_alert = alert_at is not None and alert_at > since
+            explanation = det.explanation(top=self.settings.explain_top, alert=about_alert)
+        else:
+            explanation = Explanation.of("below the threshold (not explained in bulk scoring)")
         return DetectionResult(
-            key, DetectionStatus.OK, score, score >= threshold, threshold, explanation,
+            key, DetectionStatus.OK, score, anomalous, threshold, explanation,
             scored_at=latest.at, recent=recent, probability=probability, skipped=skipped,
         )  # fmt: skip

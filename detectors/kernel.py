@@ -166,7 +166,7 @@ class KernelState:
 class Scores:
     """Per-point output of one `feed` call: `score` is the alert score (NaN until scored), `probability`
     the same before de-duplication, `expected`/`spread` the baseline the value was judged against, and
-    `signal` the index in MEMBERS of the rarest signal (-1 when unscored)."""
+    `signal` the index in MEMBERS of the rarest signal (-1 when unscored), as a float."""
 
     score: np.ndarray
     probability: np.ndarray
@@ -180,23 +180,18 @@ def feed(state: KernelState, p: KernelParams, timestamps: np.ndarray, values: np
 
     A timestamp at or before the previous one is scored as arriving at the previous timestamp (time
     never goes back inside the state)."""
-    n = len(values)
-    out = np.empty((5, n))
+    out = np.empty((5, len(values)))
+    st = state
     _run(
-        *state.arrays(),
-        np.ascontiguousarray(timestamps, dtype=np.float64),
-        np.ascontiguousarray(values, dtype=np.float64),
-        out,
-        FOREST_COLUMNS,
-        p.tree_samples,
-        p.warmup_points,
-        p.refit_interval,
-        p.tail_share,
-        p.min_points,
-        p.repeat_factor,
-        min(1.0, p.calibration_window / p.calibration_horizon),
-    )
-    return Scores(out[0], out[1], out[2], out[3], out[4].astype(np.int64))
+        st.sc, st.iv, st.day_profile, st.day_seen, st.block_hi, st.block_lo, st.reservoir, st.tree_feat,
+        st.tree_thr, st.cal_sorted, st.cal_ring, st.smooth, st.peaks, st.recent_t, st.recent_s, st.recent_p,
+        st.last_row, st.last_p, st.alert_row, st.alert_p,
+        timestamps if timestamps.dtype == np.float64 else timestamps.astype(np.float64),
+        values if values.dtype == np.float64 else values.astype(np.float64),
+        out, FOREST_COLUMNS, p.tree_samples, p.warmup_points, p.refit_interval, p.tail_share, p.min_points,
+        p.repeat_factor, min(1.0, p.calibration_window / p.calibration_horizon),
+    )  # fmt: skip
+    return Scores(out[0], out[1], out[2], out[3], out[4])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ class DetectorSettings(BaseModel):
         description="Consecutive raw values averaged before calibration (3 = 15 min at 5 min).",
     )
     recent_points: int = Field(
-        144, ge=1, le=1000, description="Recent per-point scores kept per series (alert windows, charts)."
+        96, ge=12, le=1000, description="Recent per-point scores kept per series (alert windows, charts)."
     )
     tail_share: float = Field(
         0.05,

@@ -82,12 +82,18 @@ class RecentScores:
     def peak(self, since: datetime, *, probability: bool = False) -> tuple[datetime | None, float | None]:
         """The highest score (or probability) of the points after `since` and when it happened;
         (None, None) when none of them was scored."""
-        tails = self.tail_probability if probability else self.tail_score
-        inside = (self.times > since.timestamp()) & ~np.isnan(tails)
-        if not inside.any():
+        cut = since.timestamp()
+        times = self.times.tolist()
+        tails = (self.tail_probability if probability else self.tail_score).tolist()
+        best = -1
+        for k in range(len(times) - 1, -1, -1):  # newest first: the window is the end of the ring
+            if times[k] <= cut:
+                break
+            if tails[k] == tails[k] and (best < 0 or tails[k] < tails[best]):  # NaN: not scored
+                best = k
+        if best < 0:
             return None, None
-        k = int(np.flatnonzero(inside)[np.argmin(tails[inside])])
-        return datetime.fromtimestamp(float(self.times[k]), tz=UTC), _score(float(tails[k]))
+        return datetime.fromtimestamp(times[best], tz=UTC), 1.0 - tails[best]
 
 
 EMPTY_RECENT = RecentScores(np.empty(0), np.empty(0, dtype=np.float32), np.empty(0, dtype=np.float32))
