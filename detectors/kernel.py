@@ -59,6 +59,7 @@ N_MEMBERS = len(MEMBERS)
 
 RESERVOIR = 256  # feature rows the forest is refitted on
 RESERVOIR_HORIZON = 2016.0  # a row's mean age in the reservoir, in points (a week at 5 min)
+SETTLE_POINTS = 48  # points that only teach the running statistics (4 h at 5 min)
 MIN_CALIBRATION = 50  # values a signal needs before its probabilities mean anything
 MIN_TAIL = 200  # values before the tail beyond the rarest seen is extrapolated
 P_FLOOR = 1e-12  # of one signal
@@ -322,12 +323,20 @@ def _tail(sorted_m, n, tail_share, r, unit):
             else:
                 hi = mid
         return (n - lo + 1.0) / (n + 1.0)
+    beta = _tail_scale(sorted_m, n, k, unit)
+    share = (n - k) / (n + 1.0)
+    return max(share * math.exp(-(r32 - u) / beta), P_FLOOR)
+
+
+@njit(cache=True)
+def _tail_scale(sorted_m, n, k, unit):
+    """Scale of the exponential tail above sorted_m[k]: the mean excess, but never below a quarter of
+    the median-to-tail distance (nor `unit`)."""
+    u = sorted_m[k]
     excess = 0.0
     for i in range(k, n):
         excess += sorted_m[i] - u
-    beta = max(excess / (n - k), 0.25 * (u - sorted_m[n // 2]), unit, 1e-6 * abs(u))
-    share = (n - k) / (n + 1.0)
-    return max(share * math.exp(-(r32 - u) / beta), P_FLOOR)
+    return max(excess / (n - k), 0.25 * (u - sorted_m[n // 2]), unit, 1e-6 * abs(u))
 
 
 @njit(cache=True)
@@ -368,6 +377,9 @@ def _calibrate(m, raw, iv, cal_sorted, cal_ring, smooth, tail_share, smoothing, 
     value /= have
     n = iv[CAL_N + m]
     p = 1.0 if n < MIN_CALIBRATION else _tail(cal_sorted[m], n, tail_share, value, unit)
+    if n >= MIN_TAIL:  # robust: an anomaly may stretch the window by one tail scale a point
+        k = min(int((1.0 - tail_share) * n), n - 1)
+        value = min(value, cal_sorted[m, n - 1] + _tail_scale(cal_sorted[m], n, k, unit))
     window = cal_ring.shape[1]
     if n < window:
         iv[CAL_N + m], iv[CAL_POS + m] = _push(cal_sorted[m], cal_ring[m], n, n, value, 0)
@@ -512,37 +524,50 @@ def _run(
         _features(sc, day_profile, day_seen, block_hi, block_lo, t, x, row, base)
         for j in range(n_forest):
             row32[j] = np.float32(row[forest_features[j]])
-        # members: raw signals, each calibrated on this series' own recent history
+        # members: raw signals, each calibrated on this series' own recent history. The first
+        # SETTLE_POINTS points only teach the running statistics: their features are measured
+        # against statistics that have not settled, and would teach calibration and forest that
+        # wild values are normal.
         ps = np.ones(4)
-        if iv[FITS] > 0:
-            psi = float(min(tree_samples, iv[RES_SIZE]))
-            raw = _forest_raw(row32, tree_feat, tree_thr, psi)
-            ps[M_FOREST] = _calibrate(
-                M_FOREST, raw, iv, cal_sorted, cal_ring, smooth, tail_share, smoothing, UNIT, keep
+        if sc[N] > SETTLE_POINTS:
+            if iv[FITS] > 0:
+                psi = float(min(tree_samples, iv[RES_SIZE]))
+                raw = _forest_raw(row32, tree_feat, tree_thr, psi)
+                ps[M_FOREST] = _calibrate(
+                    M_FOREST, raw, iv, cal_sorted, cal_ring, smooth, tail_share, smoothing, UNIT, keep
+                )
+            ps[M_SEASONAL] = _calibrate(
+                M_SEASONAL,
+                abs(row[F_TOD]),
+                iv,
+                cal_sorted,
+                cal_ring,
+                smooth,
+                tail_share,
+                smoothing,
+                UNIT,
+                keep,
             )
-        ps[M_SEASONAL] = _calibrate(
-            M_SEASONAL, abs(row[F_TOD]), iv, cal_sorted, cal_ring, smooth, tail_share, smoothing, UNIT, keep
-        )
-        ps[M_LEVEL] = _calibrate(
-            M_LEVEL, abs(row[F_L15]), iv, cal_sorted, cal_ring, smooth, tail_share, smoothing, UNIT, keep
-        )
-        # A record counts on the point it happens, once a day of history defines "the range", and
-        # only beyond a tolerance of RECORD_TOLERANCE of the range (noise grazes its extremes).
-        rec = 0.0
-        if sc[LAST_T] - sc[T0] >= DAY:
-            rec = max(math.expm1(abs(row[F_REC])) - RECORD_TOLERANCE, 0.0)
-        ps[M_RECORD] = _calibrate(
-            M_RECORD, rec, iv, cal_sorted, cal_ring, smooth, tail_share, 0, RECORD_TOLERANCE, keep
-        )
-        if rec == 0.0:
-            ps[M_RECORD] = 1.0
-        # the forest learns this series' usual combinations from a reservoir sample of its rows
-        size = iv[RES_SIZE]
-        if size < reservoir.shape[0]:
-            reservoir[size, :] = row32
-            iv[RES_SIZE] = size + 1
-        elif _rand(iv) < reservoir.shape[0] / RESERVOIR_HORIZON:
-            reservoir[int(_rand(iv) * size), :] = row32
+            ps[M_LEVEL] = _calibrate(
+                M_LEVEL, abs(row[F_L15]), iv, cal_sorted, cal_ring, smooth, tail_share, smoothing, UNIT, keep
+            )
+            # A record counts on the point it happens, once a day of history defines "the range", and
+            # only beyond a tolerance of RECORD_TOLERANCE of the range (noise grazes its extremes).
+            rec = 0.0
+            if sc[LAST_T] - sc[T0] >= DAY:
+                rec = max(math.expm1(abs(row[F_REC])) - RECORD_TOLERANCE, 0.0)
+            ps[M_RECORD] = _calibrate(
+                M_RECORD, rec, iv, cal_sorted, cal_ring, smooth, tail_share, 0, RECORD_TOLERANCE, keep
+            )
+            if rec == 0.0:
+                ps[M_RECORD] = 1.0
+            # the forest learns this series' usual combinations from a reservoir sample of its rows
+            size = iv[RES_SIZE]
+            if size < reservoir.shape[0]:
+                reservoir[size, :] = row32
+                iv[RES_SIZE] = size + 1
+            elif _rand(iv) < reservoir.shape[0] / RESERVOIR_HORIZON:
+                reservoir[int(_rand(iv) * size), :] = row32
         iv[SINCE_FIT] += 1
         if (iv[FITS] == 0 and iv[RES_SIZE] >= warmup_points) or (
             iv[FITS] > 0 and iv[SINCE_FIT] >= refit_interval
