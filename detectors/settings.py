@@ -57,10 +57,10 @@ class DetectorSettings(BaseModel):
         description="Points a series must have seen before its scores count; until then `insufficient_data`.",
     )
     smoothing_points: int = Field(
-        3,
+        6,
         ge=1,
         le=50,
-        description="Consecutive raw values averaged before calibration (3 = 15 min at 5 min).",
+        description="Consecutive raw values averaged before calibration (6 = 30 min at 5 min).",
     )
     recent_points: int = Field(
         96, ge=12, le=1000, description="Recent per-point scores kept per series (alert windows, charts)."
