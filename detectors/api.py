@@ -210,8 +210,7 @@ class AnomalyDetector:
                 scored_at=latest.at if latest else None, detail=why, recent=recent, skipped=skipped,
             )  # fmt: skip
         since = now - timedelta(minutes=self.settings.alert_window_minutes)
-        _, score = recent.peak(since)
-        _, probability = recent.peak(since, probability=True)
+        score, probability = recent.peaks(since)
         if score is None:  # nothing scored inside the window: the series stopped reporting
             why = f"no scored point in the last {self.settings.alert_window_minutes:g} minutes"
             return DetectionResult(

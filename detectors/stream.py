@@ -82,18 +82,33 @@ class RecentScores:
     def peak(self, since: datetime, *, probability: bool = False) -> tuple[datetime | None, float | None]:
         """The highest score (or probability) of the points after `since` and when it happened;
         (None, None) when none of them was scored."""
-        cut = since.timestamp()
-        times = self.times.tolist()
-        tails = (self.tail_probability if probability else self.tail_score).tolist()
-        best = -1
-        for k in range(len(times) - 1, -1, -1):  # newest first: the window is the end of the ring
-            if times[k] <= cut:
-                break
-            if tails[k] == tails[k] and (best < 0 or tails[k] < tails[best]):  # NaN: not scored
-                best = k
-        if best < 0:
+        tails = self.tail_probability if probability else self.tail_score
+        k = _lowest_after(self.times.tolist(), tails.tolist(), since.timestamp())
+        if k < 0:
             return None, None
-        return datetime.fromtimestamp(times[best], tz=UTC), 1.0 - tails[best]
+        return datetime.fromtimestamp(float(self.times[k]), tz=UTC), 1.0 - float(tails[k])
+
+    def peaks(self, since: datetime) -> tuple[float | None, float | None]:
+        """(highest score, highest probability) of the points after `since`, in one pass."""
+        times, cut = self.times.tolist(), since.timestamp()
+        ks = _lowest_after(times, self.tail_score.tolist(), cut)
+        kp = _lowest_after(times, self.tail_probability.tolist(), cut)
+        return (
+            None if ks < 0 else 1.0 - float(self.tail_score[ks]),
+            None if kp < 0 else 1.0 - float(self.tail_probability[kp]),
+        )
+
+
+def _lowest_after(times: list[float], tails: list[float], cut: float) -> int:
+    """Index of the smallest tail (highest score) among the points after `cut` (-1 if none is scored);
+    the window is the end of the list, so the walk starts at the newest point."""
+    best = -1
+    for k in range(len(times) - 1, -1, -1):
+        if times[k] <= cut:
+            break
+        if tails[k] == tails[k] and (best < 0 or tails[k] < tails[best]):  # NaN: not scored
+            best = k
+    return best
 
 
 EMPTY_RECENT = RecentScores(np.empty(0), np.empty(0, dtype=np.float32), np.empty(0, dtype=np.float32))
