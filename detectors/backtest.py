@@ -55,7 +55,8 @@ class SeriesFile:
 
     @property
     def usable(self) -> np.ndarray:
-        return np.isfinite(self.values)
+        mask: np.ndarray = np.isfinite(self.values)
+        return mask
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ DAY_BINS = 48
 RECORD_BLOCKS = 168  # hourly block maxima/minima of the last 7 days
 CLIP_SIGMA = 6.0
 FOREST_COLUMNS = np.array(FOREST_FEATURES, dtype=np.int64)
+Arr = np.ndarray  # the compiled functions take plain arrays (numba ignores these annotations)
 N_MEMBERS = len(MEMBERS)
 
 RESERVOIR = 256  # feature rows the forest is refitted on
@@ -227,7 +228,7 @@ def _c(n: float) -> float:
 
 
 @njit(cache=True)
-def _fit(reservoir, size, tree_feat, tree_thr, iv, tree_samples):
+def _fit(reservoir: Arr, size: int, tree_feat: Arr, tree_thr: Arr, iv: Arr, tree_samples: int) -> None:
     """Grow every tree of the forest on its own random sample of the reservoir (heap layout:
     the children of node i are 2i+1 and 2i+2; a leaf has feature -1 and its path length as threshold)."""
     n_trees, nodes = tree_feat.shape
@@ -292,7 +293,7 @@ def _fit(reservoir, size, tree_feat, tree_thr, iv, tree_samples):
 
 
 @njit(cache=True)
-def _forest_raw(row32, tree_feat, tree_thr, psi):
+def _forest_raw(row32: Arr, tree_feat: Arr, tree_thr: Arr, psi: float) -> float:
     """Isolation-forest anomaly score of one row: 2^(-mean path length / c(psi)), about 0.3-0.8."""
     n_trees = tree_feat.shape[0]
     total = 0.0
@@ -303,11 +304,11 @@ def _forest_raw(row32, tree_feat, tree_thr, psi):
             node = 2 * node + 1 if row32[tree_feat[t, node]] < tree_thr[t, node] else 2 * node + 2
             depth += 1
         total += tree_thr[t, node]
-    return 2.0 ** (-(total / n_trees) / max(_c(psi), 1e-9))
+    return float(2.0 ** (-(total / n_trees) / max(_c(psi), 1e-9)))
 
 
 @njit(cache=True)
-def _tail(sorted_m, n, tail_share, r, unit):
+def _tail(sorted_m: Arr, n: int, tail_share: float, r: float, unit: float) -> float:
     """Share of the window at least as high as r; beyond the top `tail_share` an exponential tail
     (peaks over threshold) whose scale is never below a quarter of the median-to-tail distance, so a
     window of near-identical values does not turn a tiny wiggle into a one-in-a-trillion event."""
@@ -329,18 +330,18 @@ def _tail(sorted_m, n, tail_share, r, unit):
 
 
 @njit(cache=True)
-def _tail_scale(sorted_m, n, k, unit):
+def _tail_scale(sorted_m: Arr, n: int, k: int, unit: float) -> float:
     """Scale of the exponential tail above sorted_m[k]: the mean excess, but never below a quarter of
     the median-to-tail distance (nor `unit`)."""
     u = sorted_m[k]
     excess = 0.0
     for i in range(k, n):
         excess += sorted_m[i] - u
-    return max(excess / (n - k), 0.25 * (u - sorted_m[n // 2]), unit, 1e-6 * abs(u))
+    return float(max(excess / (n - k), 0.25 * (u - sorted_m[n // 2]), unit, 1e-6 * abs(u)))
 
 
 @njit(cache=True)
-def _push(sorted_m, ring_m, n, pos, r, slot):
+def _push(sorted_m: Arr, ring_m: Arr, n: int, pos: int, r: float, slot: int) -> tuple[int, int]:
     """Insert r into the sorted window; when it is full, r takes ring slot `slot` (evicting its value)."""
     window = ring_m.shape[0]
     r32 = np.float32(r)
@@ -363,7 +364,10 @@ def _push(sorted_m, ring_m, n, pos, r, slot):
 
 
 @njit(cache=True)
-def _calibrate(m, raw, iv, cal_sorted, cal_ring, smooth, tail_share, smoothing, unit, keep):
+def _calibrate(
+    m: int, raw: float, iv: Arr, cal_sorted: Arr, cal_ring: Arr, smooth: Arr, tail_share: float,
+    smoothing: int, unit: float, keep: float,
+) -> float:  # fmt: skip
     """Tail probability of member m's next raw value (smoothed over `smoothing` points), then remember it;
     1.0 while the member has too little history."""
     width = smooth.shape[1] if smoothing else 1
@@ -389,7 +393,7 @@ def _calibrate(m, raw, iv, cal_sorted, cal_ring, smooth, tail_share, smoothing, 
 
 
 @njit(cache=True)
-def _record(sc, block_hi, block_lo, t, x, floor):
+def _record(sc: Arr, block_hi: Arr, block_lo: Arr, t: float, x: float, floor: float) -> float:
     """How far x goes beyond the highest (+) or lowest (-) value of the last 7 days, in units of that
     range (signed log); 0 inside it. Then folds x into its hourly block."""
     b = int(t // HOUR)
@@ -416,7 +420,10 @@ def _record(sc, block_hi, block_lo, t, x, floor):
 
 
 @njit(cache=True)
-def _features(sc, day_profile, day_seen, block_hi, block_lo, t, x, row, base):
+def _features(
+    sc: Arr, day_profile: Arr, day_seen: Arr, block_hi: Arr, block_lo: Arr, t: float, x: float,
+    row: Arr, base: Arr,
+) -> None:  # fmt: skip
     """Feature row of point (t, x) from the state left by earlier points; then fold the point in.
     `base` receives the expected value and its spread (for charts)."""
     first = sc[N] == 0
@@ -506,11 +513,12 @@ def _features(sc, day_profile, day_seen, block_hi, block_lo, t, x, row, base):
 
 @njit(cache=True)
 def _run(
-    sc, iv, day_profile, day_seen, block_hi, block_lo, reservoir, tree_feat, tree_thr,
-    cal_sorted, cal_ring, smooth, peaks, recent_t, recent_s, recent_p, last_row, last_p, alert_row, alert_p,
-    timestamps, values, out, forest_features, tree_samples, warmup_points, refit_interval,
-    tail_share, min_points, repeat_factor, keep,
-):  # fmt: skip
+    sc: Arr, iv: Arr, day_profile: Arr, day_seen: Arr, block_hi: Arr, block_lo: Arr, reservoir: Arr,
+    tree_feat: Arr, tree_thr: Arr, cal_sorted: Arr, cal_ring: Arr, smooth: Arr, peaks: Arr, recent_t: Arr,
+    recent_s: Arr, recent_p: Arr, last_row: Arr, last_p: Arr, alert_row: Arr, alert_p: Arr,
+    timestamps: Arr, values: Arr, out: Arr, forest_features: Arr, tree_samples: int, warmup_points: int,
+    refit_interval: int, tail_share: float, min_points: int, repeat_factor: float, keep: float,
+) -> None:  # fmt: skip
     n_forest = forest_features.shape[0]
     row = np.zeros(last_row.shape[0])
     row32 = np.zeros(n_forest, dtype=np.float32)

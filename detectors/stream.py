@@ -9,7 +9,7 @@ Per point it gives two numbers:
   * `score` - the alert score: the probability, except that a point no higher than one of the
     previous `refractory_points` is a repeat of that alert and scores `repeat_factor` x as much.
 An alert's score (what the gate reads) is the highest point score in its alert window
-(`alert_score`); "is the metric still anomalous" (verification, sweep recovery) reads the highest
+(`RecentScores.peaks`); "is the metric still anomalous" (verification, sweep recovery) reads the highest
 probability over a window, so an anomaly is over only when a whole window is calm.
 """
 
@@ -109,9 +109,6 @@ def _lowest_after(times: list[float], tails: list[float], cut: float) -> int:
         if tails[k] == tails[k] and (best < 0 or tails[k] < tails[best]):  # NaN: not scored
             best = k
     return best
-
-
-EMPTY_RECENT = RecentScores(np.empty(0), np.empty(0, dtype=np.float32), np.empty(0, dtype=np.float32))
 
 
 class SeriesDetector:
