@@ -226,6 +226,12 @@ class AnomalyDetector:
             explanation = det.explanation(top=self.settings.explain_top, alert=about_alert)
         else:
             explanation = Explanation.of("below the threshold (not explained in bulk scoring)")
+        ceiling = det.ceiling()
+        if not anomalous and ceiling is not None:  # say so rather than let "looks normal" mislead
+            young = f"young series: {det.points} points of history, scores cannot pass {ceiling:.4f} yet"
+            explanation = Explanation(
+                explanation.reasons, f"{explanation.text} ({young})", explanation.signal
+            )
         return DetectionResult(
             key, DetectionStatus.OK, score, anomalous, threshold, explanation,
             scored_at=latest.at, recent=recent, probability=probability, skipped=skipped,

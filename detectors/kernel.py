@@ -1,6 +1,6 @@
 """The streaming kernel: one compiled loop that turns a series' next points into anomaly scores.
 
-Everything a series keeps between calls lives in `KernelState` (numpy arrays, about 46 KB), and
+Everything a series keeps between calls lives in `KernelState` (numpy arrays, about 49 kB), and
 everything that happens to a point happens in `_run`, compiled once by numba: features, the series'
 own isolation forest (refitted on a reservoir sample of its feature rows), per-signal calibration,
 the combination and the alert de-duplication. The backtest, the live detector and the sweeps call

@@ -1,7 +1,7 @@
 """One series' streaming detector: the only way anything in Conductor turns points into scores.
 
 `SeriesDetector.feed` runs new points through the compiled kernel (`detectors.kernel`) and keeps the
-state (about 46 KB) between calls. The backtest, the NAB benchmark, the detect stage, verification
+state (about 49 kB) between calls. The backtest, the NAB benchmark, the detect stage, verification
 and the sweeps all go through it, so the same points always get the same scores.
 
 Per point it gives two numbers:
@@ -23,9 +23,20 @@ from datetime import UTC, datetime
 import numpy as np
 
 from detectors.explain import Explanation, explain
-from detectors.kernel import ALERT_T, DAY_RES_VAR, STEP, VAR, KernelParams, KernelState, Scores, feed
+from detectors.kernel import (
+    ALERT_T,
+    CAL_N,
+    DAY_RES_VAR,
+    MIN_TAIL,
+    STEP,
+    VAR,
+    KernelParams,
+    KernelState,
+    Scores,
+    feed,
+)
 from detectors.settings import DetectorSettings
-from detectors.signals import TAU_MIN_STEPS, TAUS
+from detectors.signals import M_SEASONAL, TAU_MIN_STEPS, TAUS
 
 
 def kernel_params(settings: DetectorSettings) -> KernelParams:
@@ -147,6 +158,12 @@ class SeriesDetector:
         """When the latest point that was not a repeat of an earlier alert happened."""
         t = float(self.state.sc[ALERT_T])
         return datetime.fromtimestamp(t, tz=UTC) if t > 0 else None
+
+    def ceiling(self) -> float | None:
+        """The highest score a point inside its range can reach while the series is young (its signals
+        have seen too few values to call anything rarer than one in their count); None once grown."""
+        seen = int(self.state.iv[CAL_N + M_SEASONAL])
+        return None if seen >= MIN_TAIL else 1.0 - 1.0 / (seen + 1.0)
 
     def explanation(self, *, top: int, alert: bool = False) -> Explanation:
         """Why the latest point (with `alert`: the latest non-repeat point) scored what it did."""

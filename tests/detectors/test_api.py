@@ -204,3 +204,15 @@ def test_settings_threshold_is_used(data_dir: Path, small_settings: DetectorSett
     series = make_series(300)
     result = det.score(series, series.timestamps[-1])
     assert result.threshold == 0.5
+
+
+def test_a_young_series_says_its_score_cannot_pass_the_threshold_yet(data_dir: Path) -> None:
+    """With too little history nothing can be rarer than one in the values seen: the explanation says
+    so, so that "below the threshold" is not read as "the metric looks normal"."""
+    det = AnomalyDetector(DetectorSettings(), data_dir=data_dir)
+    series = make_series(200, spike_at=196)
+    result = det.score(series, series.timestamps[-1])
+    assert result.status is DetectionStatus.OK and not result.is_anomalous
+    assert "young series: 200 points of history, scores cannot pass 0.99" in result.explanation.text
+    grown = make_series(600, key="grown")
+    assert "young series" not in det.score(grown, grown.timestamps[-1]).explanation.text
