@@ -1,8 +1,10 @@
 """The detector as the pipeline sees it: `AnomalyDetector.score(history, now)`.
 
-One isolation forest is shared by every live series (their features are normalised per series);
-each series keeps only its streaming state (features, calibration windows, recent scores).
-Bad data never raises: it comes back as `status=error` with the reason.
+Every series has its own `SeriesDetector` (its own isolation forest, calibration and alert state),
+so a series scores the same whether it is backtested from a file, scored by the detect stage or
+swept: the live detector only keeps those per-series states between calls (and saves them).
+Bad points never raise: unusable ones are skipped and counted, and a series with nothing usable is
+`insufficient_data` or `error` with the reason.
 """
 
 from __future__ import annotations
@@ -13,28 +15,29 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from detectors.explain import Explanation, explain
-from detectors.features import FOREST_FEATURES, features_of
-from detectors.forest import ForestModel
+from detectors.explain import Explanation
 from detectors.persistence import LoadOutcome, ModelStore
 from detectors.series import MetricSeries
 from detectors.settings import DetectorSettings
-from detectors.stream import SeriesState, score_point, score_rows
+
+if TYPE_CHECKING:  # the kernel (numba) is imported when something is scored, not at start-up
+    from detectors.stream import RecentScores, SeriesDetector
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "detector"
-# Settings that change what a saved model means; the others (threshold...) can change freely.
+# Settings that change what a saved state means; the others (threshold...) can change freely.
 _MODEL_SETTINGS = (
-    "seed", "n_estimators", "max_samples", "warmup_points", "refit_interval",
-    "shared_history_rows", "shared_refit_rows", "calibration_window", "smoothing_points", "tail_share",
-    "recent_points",
+    "seed", "n_trees", "tree_samples", "warmup_points", "refit_interval", "calibration_window",
+    "calibration_horizon", "smoothing_points", "tail_share", "min_points", "refractory_points",
+    "repeat_factor", "recent_points",
 )  # fmt: skip
 
 
@@ -46,11 +49,13 @@ class DetectionStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class DetectionResult:
-    """The detector's finding for the latest point of one series at or before `now`.
+    """The detector's finding for one series at `now`.
 
-    `score` is the anomaly probability in [0, 1] (None unless status is ok): 0.999 means the point
-    is rarer than 99.9% of what this series did recently. `recent` holds the per-point scores of
-    the series' recent window (oldest first) for charts.
+    `score` is the alert score in [0, 1] (None unless status is ok): the highest point score in the
+    last `alert_window_minutes` - what the gate compares with its threshold. `probability` is the
+    highest point probability (the score before alert de-duplication) in the same window: "is it
+    still anomalous?", which verification reads (the anomaly is over once a whole window is calm).
+    `recent` holds the last points' scores, oldest first.
     """
 
     key: str
@@ -61,79 +66,86 @@ class DetectionResult:
     explanation: Explanation
     scored_at: datetime | None = None
     detail: str = ""
-    recent: tuple[tuple[datetime, float | None], ...] = ()
+    recent: RecentScores | None = None
+    probability: float | None = None
+    skipped: int = 0
 
 
-class BadSeries(ValueError):
-    """A series whose points cannot be used; the message is the reason shown to the user."""
-
-
-def _seconds(stamp: datetime) -> float:
+def _seconds(stamp: object) -> float:
+    if not isinstance(stamp, datetime):
+        raise TypeError(f"timestamp {stamp!r} is not a datetime")
     return (stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)).timestamp()
 
 
-def _points(
+def usable_points(
     history: MetricSeries, now: datetime, *, after: float | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Finite points at or before `now` (and, for a sorted history, after `after`), oldest first."""
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The points at or before `now` (and after `after`) that can be scored, in the order given, and how
+    many were skipped as unusable (not a datetime, not a number, NaN or infinite). With `after`, a
+    history in time order is only read from its first newer point on (the common, incremental case)."""
+    if len(history.timestamps) != len(history.values):
+        raise ValueError("timestamps and values differ in length")
+    stop = _seconds(now)
     stamps, values = history.timestamps, history.values
-    if len(stamps) != len(values):
-        raise BadSeries("timestamps and values differ in length")
+    start = 0
+    if after is not None and stamps:
+        try:
+            if _seconds(stamps[0]) <= _seconds(stamps[-1]):
+                start = bisect_right(stamps, after, key=_seconds_or_inf)
+        except TypeError:
+            start = 0  # not datetimes throughout: read everything, skipping what is unusable
+    ts: list[float] = []
+    vs: list[float] = []
+    skipped = 0
+    for stamp, value in zip(stamps[start:], values[start:], strict=True):
+        try:
+            t, x = _seconds(stamp), float(value)
+        except (TypeError, ValueError, OverflowError):
+            skipped += 1
+            continue
+        if not (math.isfinite(t) and math.isfinite(x)):
+            skipped += 1
+        elif t <= stop and (after is None or t > after):
+            ts.append(t)
+            vs.append(x)
+    return np.asarray(ts, dtype=float), np.asarray(vs, dtype=float), skipped
+
+
+def _seconds_or_inf(stamp: object) -> float:
     try:
-        start = 0
-        if after is not None and stamps and stamps[0] <= stamps[-1]:
-            # Only the points newer than the stored state need converting (the common, sorted case).
-            start = bisect_right(stamps, _stamp(after), key=_aware)
-            start = max(0, start - 1)  # keep one old point so a late "now" still finds the latest
-        ts = np.array([_seconds(t) for t in stamps[start:]], dtype=float)
-        vs = np.array(values[start:], dtype=float)
-    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise BadSeries(f"unusable points: {exc}") from None
-    keep = np.isfinite(vs) & np.isfinite(ts) & (ts <= _seconds(now))
-    ts, vs = ts[keep], vs[keep]
-    order = np.argsort(ts, kind="stable")
-    return ts[order], vs[order]
-
-
-def _aware(stamp: datetime) -> datetime:
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
-
-
-def _stamp(t: float) -> datetime:
-    return datetime.fromtimestamp(t, tz=UTC)
+        return _seconds(stamp)
+    except TypeError:
+        return math.inf
 
 
 class AnomalyDetector:
-    """Scores metric series with one shared forest and per-series streaming state.
+    """Keeps one streaming detector per series (least recently used dropped past a limit).
 
-    Series are told apart by `MetricSeries.key`. Each call feeds the points newer than the ones
-    already seen; asking about an earlier `now` rescores the given history from scratch instead
-    (nothing stored changes). Deterministic for given settings, seed and call sequence.
+    Each call feeds the points newer than the ones the series has already seen; asking about an
+    earlier `now` than that rescores the given history from scratch instead (nothing stored changes).
+    Deterministic for given settings, seed and points.
     """
 
     def __init__(self, settings: DetectorSettings, *, data_dir: Path, load: bool = True) -> None:
         self.settings = settings
         self.store = ModelStore(data_dir)
-        self.model = ForestModel(settings, private=False, capacity=settings.shared_history_rows)
-        self._states: OrderedDict[str, SeriesState] = OrderedDict()
+        self._states: OrderedDict[str, SeriesDetector] = OrderedDict()
         self.load_outcome = LoadOutcome(None, "not loaded")
         if load:
             self.load_outcome = self.store.load(MODEL_NAME, settings=self._model_settings())
             payload = self.load_outcome.payload
-            if isinstance(payload, dict) and isinstance(payload.get("model"), ForestModel):
-                self.model = payload["model"]
-                self._states = OrderedDict(payload.get("states", {}))
+            if isinstance(payload, dict) and isinstance(payload.get("states"), dict):
+                self._states = OrderedDict(payload["states"])
             elif payload is not None:
-                self.load_outcome = LoadOutcome(None, "unexpected payload: retraining")
+                self.load_outcome = LoadOutcome(None, "unexpected payload: starting fresh")
 
     # -- persistence ---------------------------------------------------------------------------
     def _model_settings(self) -> dict[str, object]:
         return {k: getattr(self.settings, k) for k in _MODEL_SETTINGS}
 
     def save(self) -> Path:
-        """Write the shared forest and every series' state to `<data_dir>/models/`."""
-        payload = {"model": self.model, "states": dict(self._states)}
-        return self.store.save(MODEL_NAME, payload, settings=self._model_settings())
+        """Write every series' state to `<data_dir>/models/`."""
+        return self.store.save(MODEL_NAME, {"states": dict(self._states)}, settings=self._model_settings())
 
     def state_bytes(self, key: str) -> int:
         state = self._states.get(key)
@@ -143,122 +155,84 @@ class AnomalyDetector:
         return len(self._states)
 
     # -- scoring -------------------------------------------------------------------------------
-    def score(self, history: MetricSeries, now: datetime) -> DetectionResult:
-        """Score the latest point of `history` at or before `now` (later points are ignored)."""
-        return self.score_many([history], now)[0]
+    def score(self, history: MetricSeries, now: datetime, *, explain_normal: bool = True) -> DetectionResult:
+        """Score `history` as of `now` (later points are ignored)."""
+        from detectors.stream import SeriesDetector
 
-    def score_many(self, histories: Sequence[MetricSeries], now: datetime) -> list[DetectionResult]:
-        """Score many series at once: their new points go through the forest in one batch."""
-        results: list[DetectionResult | None] = [None] * len(histories)
-        batch: list[tuple[int, SeriesState, np.ndarray, np.ndarray]] = []
-        for i, history in enumerate(histories):
-            known = self._states.get(history.key)
-            after = known.features.last_t if known is not None and known.points else None
-            if after is not None and _seconds(now) < after:
-                after = None  # scoring the past: the whole history is rescored
-            try:
-                ts, vs = _points(history, now, after=after)
-            except BadSeries as exc:
-                results[i] = self._result(history.key, None, status=DetectionStatus.ERROR, detail=str(exc))
-                continue
+        det = self._states.get(history.key)
+        known = det is not None and det.points > 0
+        try:
+            if det is not None and known and _seconds(now) < det.last_t:
+                ts, vs, skipped = usable_points(history, now)  # the past: rescored, nothing stored
+                if len(ts) == 0:
+                    return self._failed(history.key, DetectionStatus.INSUFFICIENT_DATA, "no usable points")
+                past = SeriesDetector(self.settings)
+                past.feed(ts, vs)
+                return self._result(history.key, past, now, skipped, explain_normal)
+            ts, vs, skipped = usable_points(
+                history, now, after=det.last_t if det is not None and known else None
+            )
+        except ValueError as exc:  # timestamps and values of different lengths
+            return self._failed(history.key, DetectionStatus.ERROR, f"unusable series: {exc}")
+        if det is None or not known:
             if len(ts) == 0:
-                results[i] = self._result(
-                    history.key,
-                    None,
-                    status=DetectionStatus.INSUFFICIENT_DATA,
-                    detail="no points at or before now",
-                )
-                continue
-            state = self._states.get(history.key)
-            if state is not None and state.points and ts[-1] < state.features.last_t:
-                results[i] = self._score_past(history.key, ts, vs)
-                continue
-            if state is None:
-                state = SeriesState.new(self.settings)
-                self._states[history.key] = state
-            self._states.move_to_end(history.key)
-            fresh = ts > state.features.last_t if state.points else np.ones(len(ts), dtype=bool)
-            ts_new = ts[fresh]
-            rows = features_of(state.features, ts_new, vs[fresh])
-            batch.append((i, state, ts_new, rows))
-        self._score_batch(batch)
-        for i, state, _, _ in batch:
-            results[i] = self._result(histories[i].key, state)
+                why = "no usable points at or before now" + (f" ({skipped} skipped)" if skipped else "")
+                return self._failed(history.key, DetectionStatus.INSUFFICIENT_DATA, why)
+            det = det or SeriesDetector(self.settings)
+            self._states[history.key] = det
+        self._states.move_to_end(history.key)
+        if len(ts):
+            det.feed(ts, vs)
         while len(self._states) > self.settings.max_series_states:
             self._states.popitem(last=False)
-        return [r for r in results if r is not None]
+        return self._result(history.key, det, now, skipped, explain_normal)
 
-    def _score_batch(self, batch: list[tuple[int, SeriesState, np.ndarray, np.ndarray]]) -> None:
-        work = [(state, ts, rows) for _, state, ts, rows in batch if len(rows)]
-        if not work:
-            return
-        if not self.model.fitted:  # cold start: stream each series, fitting the forest when due
-            for state, ts, rows in work:
-                score_rows(state, self.model, ts, rows, self.settings)
-            return
-        stacked = np.concatenate([rows[:, FOREST_FEATURES] for _, _, rows in work])
-        raws = self.model.raw(stacked)  # one micro-batch for every new point of every series
-        at = 0
-        for state, ts, rows in work:
-            for k in range(len(rows)):
-                s = score_point(state, rows[k], float(raws[at + k]), min_points=self.settings.min_points)
-                state.recent.push(float(ts[k]), s)
-            at += len(rows)
-        self.model.add(stacked)
-        if self.model.rows_until_due() == 0:
-            self.model.fit()
+    def score_many(self, histories: Sequence[MetricSeries], now: datetime) -> list[DetectionResult]:
+        """`score` for each series, in order; only anomalous results carry an explanation (a sweep
+        explains its findings, not its thousands of normal series)."""
+        return [self.score(h, now, explain_normal=False) for h in histories]
 
-    def _score_past(self, key: str, ts: np.ndarray, vs: np.ndarray) -> DetectionResult:
-        """Rescore a history that ends before what this series has already seen (no state changes)."""
-        state = SeriesState.new(self.settings)
-        model = ForestModel(self.settings, private=True)
-        rows = features_of(state.features, ts, vs)
-        score_rows(state, model, ts, rows, self.settings)
-        return self._result(key, state)
-
-    def score_series(self, history: MetricSeries, *, now: datetime | None = None) -> list[float | None]:
-        """Per-point scores of a whole history, as a backtest would give them (no stored state changes)."""
-        stop = now or datetime.max.replace(tzinfo=UTC)
-        ts, vs = _points(history, stop)
-        state = SeriesState.new(self.settings)
-        model = ForestModel(self.settings, private=True)
-        rows = features_of(state.features, ts, vs)
-        return score_rows(state, model, ts, rows, self.settings)
+    def _failed(self, key: str, status: DetectionStatus, detail: str) -> DetectionResult:
+        th = self.settings.threshold
+        return DetectionResult(key, status, None, False, th, Explanation.of(detail), detail=detail)
 
     def _result(
-        self,
-        key: str,
-        state: SeriesState | None,
-        *,
-        status: DetectionStatus | None = None,
-        detail: str = "",
+        self, key: str, det: SeriesDetector, now: datetime, skipped: int, explain_normal: bool
     ) -> DetectionResult:
         threshold = self.settings.threshold
-        if state is None or not state.recent:
-            st = status or DetectionStatus.INSUFFICIENT_DATA
-            return DetectionResult(
-                key, st, None, False, threshold, Explanation.of(detail or st.value), detail=detail
-            )
-        recent = tuple(state.recent)
-        scored_at, score = recent[-1]
-        if score is None or not math.isfinite(score):
-            need = max(self.settings.min_points - state.points, 0)
-            why = (
-                f"{state.points} points seen, {need} more needed"
-                if need
-                else "detector still warming up (the shared forest is not fitted yet)"
-            )
+        recent = det.recent()
+        latest = recent[-1] if len(recent) else None
+        if latest is None or latest.probability is None:
+            need = max(self.settings.min_points - det.points, 0)
+            why = f"{det.points} points seen, {need} more needed" if need else "detector still warming up"
             return DetectionResult(
                 key, DetectionStatus.INSUFFICIENT_DATA, None, False, threshold, Explanation.of(why),
-                scored_at=scored_at, detail=why, recent=recent,
+                scored_at=latest.at if latest else None, detail=why, recent=recent, skipped=skipped,
             )  # fmt: skip
-        explanation = explain(
-            state.last_row,
-            state.last_members,
-            top=self.settings.explain_top,
-            seasonality=state.features.seasonality(),
-        )
+        since = now - timedelta(minutes=self.settings.alert_window_minutes)
+        score, probability = recent.peaks(since)
+        if score is None:  # nothing scored inside the window: the series stopped reporting
+            why = f"no scored point in the last {self.settings.alert_window_minutes:g} minutes"
+            return DetectionResult(
+                key, DetectionStatus.INSUFFICIENT_DATA, None, False, threshold, Explanation.of(why),
+                scored_at=latest.at, detail=why, recent=recent, probability=latest.probability,
+                skipped=skipped,
+            )  # fmt: skip
+        anomalous = score >= threshold
+        if anomalous or explain_normal:
+            alert_at = det.alert_at()
+            # the alert's score comes from its latest non-repeat point when that is in the window
+            about_alert = alert_at is not None and alert_at > since
+            explanation = det.explanation(top=self.settings.explain_top, alert=about_alert)
+        else:
+            explanation = Explanation.of("below the threshold (not explained in bulk scoring)")
+        ceiling = det.ceiling()
+        if not anomalous and ceiling is not None:  # say so rather than let "looks normal" mislead
+            young = f"young series: {det.points} points of history, scores cannot pass {ceiling:.4f} yet"
+            explanation = Explanation(
+                explanation.reasons, f"{explanation.text} ({young})", explanation.signal
+            )
         return DetectionResult(
-            key, DetectionStatus.OK, score, score >= threshold, threshold, explanation,
-            scored_at=scored_at, recent=recent,
+            key, DetectionStatus.OK, score, anomalous, threshold, explanation,
+            scored_at=latest.at, recent=recent, probability=probability, skipped=skipped,
         )  # fmt: skip

@@ -1,14 +1,14 @@
-"""Explanations: the few features that pushed a point's score most, in words an on-call engineer reads."""
+"""Explanations: which signal fired, and how far the value is from its baseline, in words."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.features import FEATURE_NAMES, TAU_NAMES, unslog
+from detectors.signals import FEATURE_NAMES, MEMBER_TEXT, MEMBERS, window_name
 
 _ABOVE_BELOW = ("above", "below")
 
@@ -24,25 +24,25 @@ class Reason:
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
-    """The top reasons and one line joining them (for Slack, Jira and logs)."""
+    """The top reasons, the signal that fired (the rarest), and one line joining them."""
 
     reasons: tuple[Reason, ...]
     text: str
+    signal: str | None = None
 
     @classmethod
     def of(cls, text: str) -> Explanation:
         return cls((), text)
 
 
-def _sigma(f: float) -> tuple[float, str]:
-    z = unslog(f)
-    return abs(z), _ABOVE_BELOW[z < 0]
+def unslog(f: float) -> float:
+    return math.copysign(math.expm1(abs(f)), f)
 
 
 def _z(subject: str, baseline: str) -> Callable[[float], str]:
     def render(f: float) -> str:
-        size, side = _sigma(f)
-        return f"{subject} {size:.1f} sigma {side} {baseline}"
+        z = unslog(f)
+        return f"{subject} {abs(z):.1f} sigma {_ABOVE_BELOW[z < 0]} {baseline}"
 
     return render
 
@@ -62,75 +62,83 @@ def _gap(f: float) -> str:
 
 
 def _diff(f: float) -> str:
-    size, _ = _sigma(f)
-    return f"{'rise' if f > 0 else 'drop'} of {size:.1f} sigma since the previous point"
+    z = unslog(f)
+    return f"{'rise' if z > 0 else 'drop'} of {abs(z):.1f} sigma since the previous point"
 
 
 def _record(f: float) -> str:
     beyond = math.expm1(abs(f))
-    return (
-        f"value {beyond:.0%} of its 7-day range {'above its 7-day high' if f > 0 else 'below its 7-day low'}"
-    )
+    side = "above its 7-day high" if f > 0 else "below its 7-day low"
+    return f"value {beyond:.0%} of its 7-day range {side}"
 
 
-_FAST, _HOUR, _DAY, _WEEK = TAU_NAMES
-RENDER: dict[str, Callable[[float], str]] = {
-    "z_value_1d": _z("value", f"its {_DAY} mean"),
-    "z_value_1h": _z("value", f"its {_HOUR} mean"),
-    "z_diff": _diff,
-    "level_1h_vs_1d": _z(f"{_HOUR} mean", f"its {_DAY} baseline"),
-    "level_15m_vs_7d": _z(f"{_FAST} mean", f"its {_WEEK} baseline"),
-    "level_1d_vs_7d": _z(f"{_DAY} mean", f"its {_WEEK} baseline"),
-    "var_1h_vs_1d": _variance(_HOUR, _DAY),
-    "var_1d_vs_7d": _variance(_DAY, _WEEK),
-    "z_time_of_day": _z("value", "its usual level for this time of day"),
-    "z_time_of_week": _z("value", "its usual level for this hour of the week"),
-    "gap": _gap,
-    "record_7d": _record,
-}
-# How far a feature must be from 0 to be worth a mention (signed log of 2 sigma; variance x2).
+def renderers(taus: Sequence[float]) -> dict[str, Callable[[float], str]]:
+    fast, hour, day, week = (window_name(t) for t in taus)
+    return {
+        "z_value_1d": _z("value", f"its {day} mean"),
+        "z_value_1h": _z("value", f"its {hour} mean"),
+        "z_diff": _diff,
+        "level_1h_vs_1d": _z(f"{hour} mean", f"its {day} baseline"),
+        "level_15m_vs_7d": _z(f"{fast} mean", f"its {week} baseline"),
+        "level_1d_vs_7d": _z(f"{day} mean", f"its {week} baseline"),
+        "var_1h_vs_1d": _variance(hour, day),
+        "var_1d_vs_7d": _variance(day, week),
+        "z_time_of_day": _z("value", "its usual level for this time of day"),
+        "gap": _gap,
+        "record_7d": _record,
+    }
+
+
+# How far a feature must be from 0 to be worth a mention (signed log of 2 sigma; variance x2; a
+# record 10% of the range beyond the extreme).
 _NOTABLE = {
-    name: (math.log(2.0) / 2.0 if name.startswith("var_") else math.log1p(2.0)) for name in FEATURE_NAMES
+    name: math.log(2.0) / 2.0 if name.startswith("var_") else math.log1p(2.0) for name in FEATURE_NAMES
 }
-_NOTABLE["record_7d"] = math.log1p(0.1)  # 10% of the 7-day range beyond its extreme
-# Strength per unit of feature, so reasons of different kinds rank together (a record one full
-# 7-day range beyond the extreme ranks like a 7-sigma deviation).
+_NOTABLE["record_7d"] = math.log1p(0.1)
+# Strength per unit of feature, so reasons of different kinds rank together.
 _WEIGHT = {name: 2.0 if name.startswith("var_") else 1.0 for name in FEATURE_NAMES}
 _WEIGHT["record_7d"] = 3.0
+# The feature that shows each signal's distance from its baseline, named first when that signal fired.
+_SIGNAL_FEATURE = {"seasonal": "z_time_of_day", "level": "level_15m_vs_7d", "record": "record_7d"}
+_TAUS = (900.0, 3600.0, 86400.0, 604800.0)
 
 
 def explain(
-    row: np.ndarray | None, members: dict[str, float], *, top: int = 3, seasonality: float = 0.0
+    row: np.ndarray | None,
+    member_p: Sequence[float] | np.ndarray,
+    *,
+    top: int = 3,
+    seasonality: float = 0.0,
+    taus: Sequence[float] = _TAUS,
 ) -> Explanation:
-    """Reasons for one scored point, strongest first.
-
-    Strength is the feature's deviation from "normal" (0) in its own units: sigmas for z-scores
-    (compressed by the signed log the forest sees), log-ratio for variances, the share of the 7-day
-    range beyond the 7-day extreme for records. Time-of-day and
-    time-of-week context is only mentioned for series whose daily profile explains their variance.
-    """
+    """Reasons for one scored point: the signal that fired first (the rarest of the four, with its
+    tail probability), then the features furthest from their baselines in their own units (sigmas,
+    variance ratios, shares of the 7-day range). Time-of-day context is only mentioned for series
+    whose daily profile explains at least 30% of their variance."""
     if row is None:
         return Explanation.of("no scored point")
+    render = renderers(taus)
+    ps = [float(p) for p in member_p]
+    k = min(range(len(ps)), key=ps.__getitem__)
+    signal = MEMBERS[k] if ps[k] < 1.0 else None
     candidates: list[tuple[float, str]] = []
     for j, name in enumerate(FEATURE_NAMES):
         f = float(row[j])
-        strength = abs(f) * _WEIGHT[name]
-        if name in ("z_time_of_day", "z_time_of_week") and seasonality < 0.3:
+        if name == "z_time_of_day" and seasonality < 0.3 and signal != "seasonal":
             continue
-        if name == "z_time_of_week" and f == float(row[FEATURE_NAMES.index("z_time_of_day")]):
-            continue  # no weekly profile yet: the feature repeats the daily one
         if abs(f) >= _NOTABLE[name]:
-            candidates.append((strength, name))
+            boost = 100.0 if signal is not None and _SIGNAL_FEATURE.get(signal) == name else 0.0
+            candidates.append((abs(f) * _WEIGHT[name] + boost, name))
     candidates.sort(reverse=True)
     reasons = tuple(
-        Reason(name, round(s, 3), RENDER[name](float(row[FEATURE_NAMES.index(name)])))
-        for s, name in candidates[:top]
+        Reason(name, round(abs(float(row[FEATURE_NAMES.index(name)])) * _WEIGHT[name], 3),
+               render[name](float(row[FEATURE_NAMES.index(name)])))
+        for _, name in candidates[:top]
+    )  # fmt: skip
+    text = (
+        "; ".join(r.text for r in reasons)
+        or "nothing stands out: every feature within 2 sigma of its baseline"
     )
-    if reasons:
-        text = "; ".join(r.text for r in reasons)
-    else:
-        text = "nothing stands out: every feature within 2 sigma of its baseline"
-    if members:
-        rarest = min(members, key=lambda m: members[m])
-        text += f" (rarest signal: {rarest}, 1 in {1.0 / max(members[rarest], 1e-12):,.0f})"
-    return Explanation(reasons, text)
+    if signal is not None:
+        text += f" (signal: {MEMBER_TEXT[signal]}, 1 in {1.0 / max(ps[k], 1e-12):,.0f})"
+    return Explanation(reasons, text, signal)

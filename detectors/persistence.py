@@ -2,7 +2,7 @@
 
 Model files are pickles, and unpickling runs code: only files inside the data directory's `models/`
 folder are ever read (symlinks are resolved first), and a file written by an incompatible version of
-the detector, scikit-learn or numpy is ignored so the caller retrains instead of crashing.
+the detector or numpy is ignored so the caller starts fresh instead of crashing.
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
 
 from bot.errors import ConductorError
-from detectors.features import FEATURE_SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: one streaming state per series (detector v2), no shared forest
+FEATURE_SCHEMA_VERSION = 3
 
 
 class UnsafeModelPath(ConductorError):
@@ -37,7 +36,6 @@ def current_versions() -> dict[str, Any]:
     return {
         "format": FORMAT_VERSION,
         "feature_schema": FEATURE_SCHEMA_VERSION,
-        "sklearn": sklearn.__version__,
         "numpy": np.__version__,
         "python": ".".join(platform.python_version_tuple()[:2]),
     }

@@ -1,230 +1,176 @@
-"""The per-series streaming pipeline: features, forest and companion signals, calibration, alerting.
+"""One series' streaming detector: the only way anything in Conductor turns points into scores.
 
-Four members score every point, each calibrated on the series' own recent history:
-  * `forest` - the isolation forest over the forest features (unusual combinations);
-  * `seasonal` - |value - its usual level for this time of day| in residual sigmas;
-  * `level` - |15-min mean - 7-day baseline| in 7-day sigmas (level shifts);
-  * `record` - how far the value goes beyond its 7-day high or low (novelty against the history).
-The consensus probability is the geometric mean `g` of the first three members' tail probabilities;
-a record multiplies it by its own: `score = 1 - g * p_record` (`p_record` is 1 for a value inside
-its 7-day range). That probability is what the live API reports for the latest point.
+`SeriesDetector.feed` runs new points through the compiled kernel (`detectors.kernel`) and keeps the
+state (about 49 kB) between calls. The backtest, the NAB benchmark, the detect stage, verification
+and the sweeps all go through it, so the same points always get the same scores.
 
-The streaming alert output (`run_stream`, i.e. the backtest) adds alert de-duplication: a point
-that scores no higher than one of the previous `refractory_points` points is a repeat of that
-alert and is reported at `repeat_factor` times its score, so one incident raises one alert (and a
-worse turn of it raises another).
+Per point it gives two numbers:
+  * `probability` - 1 - the point's tail probability on its own series (how unusual it is now);
+  * `score` - the alert score: the probability, except that a point no higher than one of the
+    previous `refractory_points` is a repeat of that alert and scores `repeat_factor` x as much.
+An alert's score (what the gate reads) is the highest point score in its alert window
+(`RecentScores.peaks`); "is the metric still anomalous" (verification, sweep recovery) reads the highest
+probability over a window, so an anomaly is over only when a whole window is calm.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 
 import numpy as np
 
-from detectors.calibration import ScoreCalibrator
-from detectors.features import (
-    FOREST_FEATURES,
-    LEVEL_FEATURE,
-    RECORD_FEATURE,
-    SEASONAL_FEATURE,
-    FeatureState,
-    features_of,
+from detectors.explain import Explanation, explain
+from detectors.kernel import (
+    ALERT_T,
+    CAL_N,
+    DAY_RES_VAR,
+    MIN_TAIL,
+    STEP,
+    VAR,
+    KernelParams,
+    KernelState,
+    Scores,
+    feed,
 )
-from detectors.forest import ForestModel
 from detectors.settings import DetectorSettings
-
-MEMBERS = ("forest", "seasonal", "level", "record")
-CONSENSUS = ("forest", "seasonal", "level")  # combined by geometric mean; `record` multiplies in
+from detectors.signals import M_SEASONAL, TAU_MIN_STEPS, TAUS
 
 
-_from_epoch = partial(datetime.fromtimestamp, tz=UTC)
+def kernel_params(settings: DetectorSettings) -> KernelParams:
+    return KernelParams(
+        seed=settings.seed,
+        n_trees=settings.n_trees,
+        tree_samples=settings.tree_samples,
+        warmup_points=settings.warmup_points,
+        refit_interval=settings.refit_interval,
+        calibration_window=settings.calibration_window,
+        calibration_horizon=settings.calibration_horizon,
+        smoothing_points=settings.smoothing_points,
+        tail_share=settings.tail_share,
+        min_points=settings.min_points,
+        refractory_points=settings.refractory_points,
+        repeat_factor=settings.repeat_factor,
+        recent_points=settings.recent_points,
+    )
 
 
+@dataclass(frozen=True, slots=True)
+class RecentPoint:
+    """One recently scored point: its time, alert score and probability (None until scored)."""
+
+    at: datetime
+    score: float | None
+    probability: float | None
+
+
+def _score(q: float) -> float | None:
+    """A kept tail probability (1 - score, exact near 1 in float32) back as a score."""
+    return None if math.isnan(q) else 1.0 - q
+
+
+@dataclass(frozen=True, slots=True)
 class RecentScores:
-    """The last `maxlen` (timestamp, score) pairs of a series, in two compact arrays (16 bytes a pair).
+    """The last points' scores of a series, oldest first, as arrays (cheap to take for 10,000 series);
+    iterating or indexing gives `RecentPoint`s."""
 
-    Iterates oldest first as `(datetime, score or None)`.
-    """
-
-    __slots__ = ("_n", "_pos", "_scores", "_times")
-
-    def __init__(self, maxlen: int) -> None:
-        self._times = np.zeros(maxlen)
-        self._scores = np.zeros(maxlen)
-        self._n = 0
-        self._pos = 0
-
-    def push(self, t: float, score: float | None) -> None:
-        self._times[self._pos] = t
-        self._scores[self._pos] = math.nan if score is None else score
-        self._pos = (self._pos + 1) % len(self._times)
-        self._n = min(self._n + 1, len(self._times))
-
-    def append(self, item: tuple[datetime, float | None]) -> None:
-        self.push(item[0].timestamp(), item[1])
+    times: np.ndarray  # seconds since the epoch
+    tail_score: np.ndarray  # 1 - alert score (float32, NaN until scored)
+    tail_probability: np.ndarray  # 1 - probability
 
     def __len__(self) -> int:
-        return self._n
+        return len(self.times)
 
-    def __iter__(self) -> Iterator[tuple[datetime, float | None]]:
-        idx = np.arange(self._pos - self._n, self._pos) % len(self._times)
-        stamps = map(_from_epoch, self._times[idx].tolist())
-        scores = [None if s != s else s for s in self._scores[idx].tolist()]  # NaN marks None
-        return zip(stamps, scores, strict=True)
+    def __getitem__(self, i: int) -> RecentPoint:
+        at = datetime.fromtimestamp(float(self.times[i]), tz=UTC)
+        return RecentPoint(at, _score(float(self.tail_score[i])), _score(float(self.tail_probability[i])))
 
-    def nbytes(self) -> int:
-        return self._times.nbytes + self._scores.nbytes
+    def __iter__(self) -> Iterator[RecentPoint]:
+        return (self[i] for i in range(len(self.times)))
 
+    def peak(self, since: datetime, *, probability: bool = False) -> tuple[datetime | None, float | None]:
+        """The highest score (or probability) of the points after `since` and when it happened;
+        (None, None) when none of them was scored."""
+        tails = self.tail_probability if probability else self.tail_score
+        k = _lowest_after(self.times.tolist(), tails.tolist(), since.timestamp())
+        if k < 0:
+            return None, None
+        return datetime.fromtimestamp(float(self.times[k]), tz=UTC), 1.0 - float(tails[k])
 
-@dataclass(slots=True)
-class SeriesState:
-    """Everything kept per monitored series between calls (about 36 KB, see benchmarks)."""
-
-    features: FeatureState
-    calibrators: dict[str, ScoreCalibrator]
-    recent: RecentScores
-    peaks: np.ndarray  # scores (before de-duplication) of the last `refractory_points` points, a ring
-    points: int = 0
-    last_row: np.ndarray | None = None
-    last_members: dict[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def new(cls, settings: DetectorSettings, *, alerts: bool = False) -> SeriesState:
-        """Fresh state; `alerts` keeps the ring the alert de-duplication needs (streaming output)."""
-        cals = {
-            m: ScoreCalibrator(
-                window=settings.calibration_window,
-                tail_share=settings.tail_share,
-                # a record counts on the point it happens, not averaged away over the next ones
-                smoothing=1 if m == "record" else settings.smoothing_points,
-            )
-            for m in MEMBERS
-        }
-        return cls(
-            FeatureState(),
-            cals,
-            recent=RecentScores(settings.recent_points),
-            peaks=np.zeros(settings.refractory_points if alerts else 0),
-        )
-
-    def nbytes(self) -> int:
-        """Approximate memory held for this series."""
-        f = self.features
-        arrays = (
-            f.means, f.variances, f.counts, f.day_profile, f.day_seen, f.week_profile, f.week_seen,
-            f.block_hi, f.block_lo, self.peaks,
-        )  # fmt: skip
+    def peaks(self, since: datetime) -> tuple[float | None, float | None]:
+        """(highest score, highest probability) of the points after `since`, in one pass."""
+        times, cut = self.times.tolist(), since.timestamp()
+        ks = _lowest_after(times, self.tail_score.tolist(), cut)
+        kp = _lowest_after(times, self.tail_probability.tolist(), cut)
         return (
-            sum(a.nbytes for a in arrays if a is not None)
-            + sum(c.nbytes() for c in self.calibrators.values())
-            + self.recent.nbytes()
-            + 300
+            None if ks < 0 else 1.0 - float(self.tail_score[ks]),
+            None if kp < 0 else 1.0 - float(self.tail_probability[kp]),
         )
 
 
-@dataclass(slots=True)
-class StreamOutput:
-    scores: list[float | None]
-    rows: np.ndarray
-    raws: np.ndarray
+def _lowest_after(times: list[float], tails: list[float], cut: float) -> int:
+    """Index of the smallest tail (highest score) among the points after `cut` (-1 if none is scored);
+    the window is the end of the list, so the walk starts at the newest point."""
+    best = -1
+    for k in range(len(times) - 1, -1, -1):
+        if times[k] <= cut:
+            break
+        if tails[k] == tails[k] and (best < 0 or tails[k] < tails[best]):  # NaN: not scored
+            best = k
+    return best
 
 
-def combine(ps: dict[str, float]) -> float:
-    """1 - (geometric mean of the consensus members' tail probabilities) x the record's."""
-    logs = [math.log(p) for name, p in ps.items() if name in CONSENSUS]
-    g = math.exp(sum(logs) / len(logs)) if logs else 1.0
-    return 1.0 - g * ps.get("record", 1.0)
+class SeriesDetector:
+    """The streaming detector of one series (not thread-safe; callers serialise)."""
 
+    __slots__ = ("params", "state")
 
-def deduplicate(state: SeriesState, score: float | None, repeat_factor: float) -> float | None:
-    """Alert de-duplication of the point just scored (`state.points` counts it already): a score no
-    higher than one of the previous `refractory_points` scores is a repeat of that alert and is
-    reported at `repeat_factor` times its value. The undamped score joins the ring."""
-    peaks = state.peaks
-    if not len(peaks):
-        return score
-    s = 0.0 if score is None else score
-    repeat = s <= float(peaks.max())
-    peaks[(state.points - 1) % len(peaks)] = s
-    return score if score is None or not repeat else score * repeat_factor
+    def __init__(self, settings: DetectorSettings) -> None:
+        self.params = kernel_params(settings)
+        self.state = KernelState.new(self.params)
 
+    @property
+    def points(self) -> int:
+        return self.state.points
 
-def score_point(state: SeriesState, row: np.ndarray, raw: float | None, *, min_points: int) -> float | None:
-    """Anomaly probability of one point from its feature row and forest raw score; updates `state`."""
-    cals = state.calibrators
-    ps: dict[str, float] = {}
-    for name, value in (
-        ("seasonal", abs(row[SEASONAL_FEATURE])),
-        ("level", abs(row[LEVEL_FEATURE])),
-        ("record", abs(row[RECORD_FEATURE])),
-    ):
-        p = cals[name].probability(float(value))
-        if p is not None:
-            ps[name] = p
-    if raw is not None and math.isfinite(raw):
-        p = cals["forest"].probability(raw)
-        if p is not None:
-            ps["forest"] = p
-    state.points += 1
-    state.last_row = row
-    state.last_members = ps
-    if state.points < min_points or raw is None or not ps:
-        return None
-    return combine(ps)
+    @property
+    def last_t(self) -> float:
+        """Seconds since the epoch of the latest point fed (NaN before any)."""
+        return self.state.last_t
 
+    def nbytes(self) -> int:
+        return self.state.nbytes()
 
-def score_rows(
-    state: SeriesState,
-    model: ForestModel,
-    timestamps: np.ndarray,
-    rows: np.ndarray,
-    settings: DetectorSettings,
-    *,
-    alerts: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> list[float | None]:
-    """Score feature rows of consecutive new points, refitting `model` whenever it falls due.
+    def feed(self, timestamps: np.ndarray, values: np.ndarray) -> Scores:
+        """Score consecutive new points (seconds since the epoch; finite values) in arrival order."""
+        return feed(self.state, self.params, timestamps, values)
 
-    Rows between two refits are scored in one batch with the forest fitted before the first of
-    them, so every score depends only on that point and earlier ones. With `alerts`, the scores
-    returned are the de-duplicated alert stream (see `deduplicate`); `state.recent` always keeps the
-    anomaly probabilities.
-    """
-    n = len(rows)
-    scores: list[float | None] = []
-    i = 0
-    while i < n:
-        j = min(n, i + max(model.rows_until_due(), 1))
-        segment = rows[i:j]
-        raws = model.raw(segment[:, FOREST_FEATURES]) if model.fitted else np.full(j - i, np.nan)
-        for k in range(j - i):
-            r = float(raws[k])
-            s = score_point(state, segment[k], r if model.fitted else None, min_points=settings.min_points)
-            state.recent.push(float(timestamps[i + k]), s)
-            scores.append(deduplicate(state, s, settings.repeat_factor) if alerts else s)
-        model.add(segment[:, FOREST_FEATURES])
-        if model.rows_until_due() == 0:
-            model.fit()
-        if progress is not None:
-            progress(j - i)
-        i = j
-    return scores
+    def recent(self) -> RecentScores:
+        """The last `recent_points` points fed, oldest first."""
+        st = self.state
+        size = len(st.recent_t)
+        idx = np.arange(st.points - min(st.points, size), st.points) % size
+        return RecentScores(st.recent_t[idx], st.recent_s[idx], st.recent_p[idx])
 
+    def alert_at(self) -> datetime | None:
+        """When the latest point that was not a repeat of an earlier alert happened."""
+        t = float(self.state.sc[ALERT_T])
+        return datetime.fromtimestamp(t, tz=UTC) if t > 0 else None
 
-def run_stream(
-    state: SeriesState,
-    model: ForestModel,
-    timestamps: np.ndarray,
-    values: np.ndarray,
-    settings: DetectorSettings,
-    *,
-    progress: Callable[[int], None] | None = None,
-) -> StreamOutput:
-    """Features, then the alert stream (de-duplicated scores), of consecutive new points of one series."""
-    rows = features_of(state.features, timestamps, values)
-    scores = score_rows(state, model, timestamps, rows, settings, alerts=True, progress=progress)
-    return StreamOutput(scores, rows, np.empty(0))
+    def ceiling(self) -> float | None:
+        """The highest score a point inside its range can reach while the series is young (its signals
+        have seen too few values to call anything rarer than one in their count); None once grown."""
+        seen = int(self.state.iv[CAL_N + M_SEASONAL])
+        return None if seen >= MIN_TAIL else 1.0 - 1.0 / (seen + 1.0)
+
+    def explanation(self, *, top: int, alert: bool = False) -> Explanation:
+        """Why the latest point (with `alert`: the latest non-repeat point) scored what it did."""
+        st = self.state
+        row, ps = (st.alert_row, st.alert_p) if alert else (st.last_row, st.last_p)
+        day_var = float(st.sc[VAR + 2])
+        seasonality = 0.0 if day_var <= 0 else max(0.0, 1.0 - float(st.sc[DAY_RES_VAR]) / day_var)
+        step = float(st.sc[STEP]) if st.sc[STEP] > 0 else 300.0
+        taus = tuple(max(tau, k * step) for tau, k in zip(TAUS, TAU_MIN_STEPS, strict=True))
+        return explain(row, ps, top=top, seasonality=seasonality, taus=taus)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -23,10 +24,21 @@ class AnomalyStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Anomaly:
+    """The detector's verdict on the alert's metric: `score` is the alert score (the highest point
+    score in the alert window) and `threshold` the `[detector] threshold` it was judged against."""
+
     status: AnomalyStatus
     score: float | None = None
     threshold: float | None = None
     is_anomalous: bool = False
+
+
+def format_score(score: float) -> str:
+    """A score with enough digits to tell 0.9991 from 0.99999 (two significant digits of 1 - score)."""
+    if score >= 1.0:
+        return "1"
+    digits = max(2, math.ceil(-math.log10(1.0 - score)) + 1)
+    return f"{score:.{min(digits, 15)}f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +78,7 @@ def _policy_requires_approval(gate: GateInput) -> str | None:
         if score is None:
             return "anomaly score unknown; the policy asks for approval below a score"
         if score < policy.score:
-            return f"anomaly score {score:.2f} < {policy.score:g} needs approval"
+            return f"anomaly score {format_score(score)} < {policy.score:g} needs approval"
     return None
 
 
@@ -77,10 +89,14 @@ def decide(gate: GateInput) -> GateDecision:
     anomaly = gate.anomaly
     if not gate.manual:
         if anomaly.status is AnomalyStatus.OK:
-            if gate.min_anomaly_score is not None and (anomaly.score or 0.0) < gate.min_anomaly_score:
+            # A rule without its own min_anomaly_score uses the detector's threshold.
+            floor = gate.min_anomaly_score if gate.min_anomaly_score is not None else anomaly.threshold
+            score = anomaly.score or 0.0
+            if floor is not None and score < floor:
+                source = "" if gate.min_anomaly_score is not None else " ([detector] threshold)"
                 return GateDecision(
                     Decision.NO_ACTION,
-                    f"below anomaly threshold: score {anomaly.score or 0.0:.2f} < {gate.min_anomaly_score:g}"
+                    f"below anomaly threshold: score {format_score(score)} < {floor:g}{source}"
                     " (the metric looks normal)",
                 )
         elif gate.min_anomaly_score is not None:
@@ -97,6 +113,6 @@ def decide(gate: GateInput) -> GateDecision:
     if anomaly.status is AnomalyStatus.OK and anomaly.score is not None and not gate.manual:
         return GateDecision(
             Decision.AUTO_RUN,
-            f"risk {gate.risk.value} and anomaly score {anomaly.score:.2f}: runs automatically",
+            f"risk {gate.risk.value} and anomaly score {format_score(anomaly.score)}: runs automatically",
         )
     return GateDecision(Decision.AUTO_RUN, f"risk {gate.risk.value}: the policy lets it run without approval")

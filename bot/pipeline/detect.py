@@ -1,4 +1,11 @@
-"""The detect stage: is the metric behind an incident really anomalous, and why."""
+"""The detect stage: is the metric behind an incident really anomalous, and why.
+
+It scores the alert's metric with the same per-series streaming detector the backtest uses, so the
+score stored on the incident is one the backtest of the same points would have written. The gate
+reads the alert score: the highest point score in the `[detector] alert_window_minutes` before now
+(an alarm fires after its anomaly began). Verification reads `probability`, the highest score before
+de-duplication in the same window: de-duplication must not make a sustained anomaly look fixed.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from bot.engine.gate import Anomaly, AnomalyStatus
 from bot.errors import IntegrationError
 from bot.logs import get_logger
 from bot.pipeline.metric_history import MetricHistory, NoMetric
-from detectors.api import AnomalyDetector, DetectionStatus
+from detectors.api import AnomalyDetector, DetectionResult, DetectionStatus
 
 log = get_logger(__name__)
 
@@ -25,6 +32,7 @@ class Detection:
     is_anomalous: bool
     explanation: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    probability: float | None = None  # highest score before de-duplication in the alert window
 
     @property
     def anomaly(self) -> Anomaly:
@@ -33,6 +41,23 @@ class Detection:
 
 def _iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
+
+
+def _evidence(
+    result: DetectionResult, timestamps: list[datetime], values: list[float], unit: str | None
+) -> dict[str, Any]:
+    """The fetched points with the detector's score of each (None where it has none: older than the
+    series' recent scores, or skipped), for charts."""
+    by_time = {p.at: p.score for p in result.recent or ()}
+    return {
+        "key": result.key,
+        "unit": unit,
+        "timestamps": [_iso(t) for t in timestamps],
+        "values": list(values),
+        "scores": [by_time.get(t) for t in timestamps],
+        "threshold": result.threshold,
+        "skipped": result.skipped,
+    }
 
 
 class DetectStage:
@@ -58,15 +83,11 @@ class DetectStage:
             )
         with self._lock:
             result = self._detector.score(series, now)
-            scores = self._detector.score_series(series, now=now) if len(series) else []
-        evidence = {
-            "key": series.key,
-            "unit": series.unit,
-            "timestamps": [_iso(t) for t in series.timestamps],
-            "values": list(series.values),
-            "scores": scores,
-            "threshold": result.threshold,
-        }
+        if result.skipped:
+            log.warning(
+                "unusable metric points skipped", alert=alert.name, series=series.key, skipped=result.skipped
+            )
+        evidence = _evidence(result, series.timestamps, series.values, series.unit)
         if result.status is DetectionStatus.OK:
             return Detection(
                 AnomalyStatus.OK,
@@ -75,6 +96,7 @@ class DetectStage:
                 result.is_anomalous,
                 result.explanation.text,
                 evidence,
+                probability=result.probability,
             )
         status = (
             AnomalyStatus.INSUFFICIENT_DATA

@@ -114,11 +114,15 @@ class IncidentFlow:
             return (incident, stored_alert(row)) if row is not None else None
 
     def score_now(self, incident_id: int) -> float | None:
-        """The incident's metric scored again now (verification: did the anomaly go away?)."""
+        """The incident's metric scored again now (verification: did the anomaly go away?).
+
+        This is the highest probability (score before alert de-duplication) in the alert window, not
+        the alert score: a sustained anomaly raises one alert and its later points are de-duplicated,
+        yet it has not gone away; it has when a whole window is calm."""
         found = self._trigger_alert(incident_id)
         if found is None:
             return None
-        return self._detect.detect(found[1], self._clock()).score
+        return self._detect.detect(found[1], self._clock()).probability
 
     def decide(self, incident_id: int) -> None:
         found = self._trigger_alert(incident_id)

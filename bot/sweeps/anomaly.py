@@ -3,10 +3,13 @@
 Anomalies enter the pipeline exactly like webhook alerts: one raw event of source `sweep`, stored
 durably and processed by the workers (dedupe, silences, grouping, rules, runbooks, Slack). Each
 series has a stable fingerprint (`sweep:<series key>`), so a series that stays anomalous updates the
-same alert and incident instead of opening new ones; when a series that had a firing sweep alert
-scores normal again for `resolve_after_minutes` (no point of that window anomalous), a `resolved`
-alert is sent for it. (The detector adapts: a sustained new level stops scoring as anomalous after a
-while, which is why recovery waits for a whole window of calm.)
+same alert and incident instead of opening new ones. A series fires when its alert score (the same
+per-point score the backtest writes) reaches the threshold within `recent_minutes` (or the
+detector's `alert_window_minutes`, if longer); a series that
+had a firing sweep alert resolves when no point of the last `resolve_after_minutes` has a
+probability at or above the threshold (the score before alert de-duplication: a sustained anomaly
+raises one alert but is not over). The detector adapts, so a sustained new level stops scoring as
+anomalous after a while, which is why recovery waits for a whole window of calm.
 """
 
 from __future__ import annotations
@@ -53,14 +56,14 @@ def series_fingerprint(key: str) -> str:
     return "sweep:sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def peak_recent(result: DetectionResult, since: datetime) -> tuple[datetime | None, float | None]:
-    """The highest score among the points after `since` (the detector keeps per-point scores);
+def peak_recent(
+    result: DetectionResult, since: datetime, *, probability: bool = False
+) -> tuple[datetime | None, float | None]:
+    """The highest point score (or, with `probability`, the highest probability) after `since`;
     (None, None) when the series has no scored point that recent (it stopped reporting)."""
-    best: tuple[datetime | None, float | None] = (None, None)
-    for moment, score in result.recent:
-        if moment > since and score is not None and (best[1] is None or score > best[1]):
-            best = (moment, score)
-    return best
+    if result.recent is None:
+        return None, None
+    return result.recent.peak(since, probability=probability)
 
 
 def run_anomaly(
@@ -79,7 +82,7 @@ def run_anomaly(
     scanned, points = len(collected.series), total_points(collected.series)
     pending = deque(collected.series)
     collected.series = []  # scored chunks are let go: memory peaks at the fetch, not after it
-    judge = _Judge(sweep, now)
+    judge = _Judge(sweep, now, alert_window=detector.settings.alert_window_minutes)
     while pending:
         if progress is not None:
             progress("scoring", scanned - len(pending), scanned)
@@ -114,10 +117,12 @@ def run_anomaly(
 class _Judge:
     """Turns detection results into findings and alerts, keeping nothing of a series but its identity."""
 
-    def __init__(self, sweep: SweepSettings, now: datetime) -> None:
+    def __init__(self, sweep: SweepSettings, now: datetime, *, alert_window: float) -> None:
         self.sweep = sweep
         self.now = now
-        self.since = now - timedelta(minutes=sweep.recent_minutes)
+        # An alert is judged over at least the detector's alert window, as the gate judges it: a
+        # sustained anomaly alerts at its onset, and its later points are repeats of that alert.
+        self.since = now - timedelta(minutes=max(sweep.recent_minutes, alert_window))
         self.clear_since = now - timedelta(minutes=sweep.resolve_after_minutes)
         self.findings: list[dict[str, Any]] = []
         self.alerts: list[NormalizedAlert] = []
@@ -128,8 +133,8 @@ class _Judge:
 
     def add(self, item: TaggedSeries, result: DetectionResult) -> None:
         self.statuses[result.status.value] += 1
-        if result.status is not DetectionStatus.OK:
-            return
+        if result.status is not DetectionStatus.OK and result.probability is None:
+            return  # never scored (warming up, no usable point); a scored series gone quiet is stale
         at, score = peak_recent(result, self.since)
         if score is None:  # scored, but no point within recent_minutes: neither raise nor resolve
             self.stale += 1
@@ -140,7 +145,7 @@ class _Judge:
             self.findings.append(finding)
             self.alerts.append(_alert(self.sweep, item, finding, firing=True, at=at or self.now))
             return
-        _, worst = peak_recent(result, self.clear_since)
+        _, worst = peak_recent(result, self.clear_since, probability=True)
         if worst is not None and worst < result.threshold:  # else: calmer, but not for long enough
             bare = MetricSeries(item.series.key, [], [], unit=item.series.unit)
             self.normal[fingerprint] = TaggedSeries(bare, item.resource, item.metric)

@@ -52,8 +52,8 @@ def scenario_3() -> IncidentView:
         counts=AlertCounts(firing=1),
         summary="More than 50 HTTP 5xx responses in 5 minutes",
         anomaly=AnomalyView(
-            0.9991,
-            0.996,
+            0.99991,
+            0.999,
             "15-min mean 6.3 sigma above its 7-day baseline; 1-hour variance x5.2 its 1-day level",
         ),
         proposal=ProposalView(

@@ -19,24 +19,26 @@ STEP = timedelta(minutes=5)
 @pytest.fixture
 def small_settings() -> DetectorSettings:
     return DetectorSettings(
-        n_estimators=20,
-        max_samples=64,
+        n_trees=16,
+        tree_samples=32,
         warmup_points=60,
         refit_interval=50,
-        history_window=300,
-        shared_history_rows=2000,
-        shared_refit_rows=200,
         calibration_window=200,
+        calibration_horizon=200,
         min_points=60,
         recent_points=50,
+        refractory_points=100,
     )
 
 
-def make_series(n: int, *, key: str = "svc/cpu", spike_at: int | None = None, seed: int = 1) -> MetricSeries:
+def make_series(
+    n: int, *, key: str = "svc/cpu", spike_at: int | None = None, seed: int = 1, width: int | None = None
+) -> MetricSeries:
+    """A daily cycle with noise; from `spike_at` on (for `width` points, or to the end) 60 higher."""
     rng = np.random.default_rng(seed)
     values = 50 + 10 * np.sin(2 * np.pi * np.arange(n) / 288) + rng.normal(0, 1.0, n)
     if spike_at is not None:
-        values[spike_at:] += 60.0
+        values[spike_at : None if width is None else spike_at + width] += 60.0
     stamps = [T0 + i * STEP for i in range(n)]
     return MetricSeries(key=key, timestamps=stamps, values=[float(v) for v in values])
 

@@ -32,19 +32,31 @@ def test_backtest_writes_csv_and_plot(tmp_path: Path) -> None:
     assert (tmp_path / "daily_spike.png").exists()
 
 
-def test_malformed_csv_exits_2_naming_file_and_line(tmp_path: Path) -> None:
+def test_skipped_rows_are_counted_with_a_warning_and_the_file_is_scored(tmp_path: Path) -> None:
+    result = CliRunner().invoke(_app(), ["backtest", str(FIXTURES / "malformed.csv"), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "4 rows, 3 scored, 1 skipped" in result.output
+    assert (
+        "warning: malformed.csv: 1 rows skipped (empty anomaly_score), first at line 4: bad value 'oops'"
+        in (" ".join(result.output.split()))
+    )
+    lines = (tmp_path / "malformed.csv").read_text().splitlines()
+    assert lines[3] == "2026-01-05 00:10:00,oops,"
+
+
+def test_a_file_with_nothing_to_score_exits_2_before_any_output(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         _app(),
         [
             "backtest",
             str(FIXTURES / "daily_spike.csv"),
-            str(FIXTURES / "malformed.csv"),
+            str(FIXTURES / "unusable.csv"),
             "--out",
             str(tmp_path),
         ],
     )
     assert result.exit_code == 2
-    assert "malformed.csv:4" in result.output
+    assert "unusable.csv:2: no row can be scored" in " ".join(result.output.split())
     assert not (tmp_path / "daily_spike.csv").exists()  # checked before any work
 
 

@@ -33,7 +33,10 @@ def alarm(state: str) -> dict[str, Any]:
 
 
 def test_cloudwatch_alarm_opens_incident_and_jira_ticket_and_ok_resolves_both(world: World) -> None:
-    put_history("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", LB, end=now_utc(), base=5.0, spike=400.0)
+    # more than a day of history (see tests/e2e/test_scenario_appservice.py)
+    put_history(
+        "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", LB, end=now_utc(), base=5.0, spike=400.0, points=400
+    )
     server = world.start_server()
     firing = json.dumps(notification(alarm("ALARM"), topic=TOPIC, key=world.sns_key)).encode()
     first = post(server, "/webhooks/cloudwatch", firing, **SNS_HEADERS)
@@ -46,7 +49,8 @@ def test_cloudwatch_alarm_opens_incident_and_jira_ticket_and_ok_resolves_both(wo
     assert incident.title == "shop-elb-5xx on shop-prod"
     assert incident.anomaly_status == "ok" and incident.anomaly_score is not None
     assert incident.anomaly_score >= incident.anomaly_threshold
-    assert "sigma" in incident.explanation or "rarest" in incident.explanation
+    assert "sigma" in incident.explanation or "7-day range" in incident.explanation
+    assert "(signal: " in incident.explanation
     assert incident.decision == "no_action" and "no rule matches" in incident.decision_reason
     [parent] = world.wait_for(lambda: world.slack.messages("C0INCIDENTS"), what="the Slack incident message")
     assert any(incident.explanation[:40] in text for text in parent.block_texts())

@@ -22,7 +22,7 @@ DIMS = {"ClusterName": "prod", "ServiceName": "checkout"}
 RULE: dict[str, Any] = {
     "name": "scale out busy ECS services",
     "match": [{"name": "resource_type", "value": "ecs:service"}],
-    "min_anomaly_score": 0.9,
+    # no min_anomaly_score: the rule uses the [detector] threshold, as in the README
     "runbook": "aws.ecs.scale_service",
     "target": "aws:ecs:service/{resource.id}",
     "params": {"step": 2, "max": 6},
@@ -71,7 +71,8 @@ def send_alarm(world: World, server: Any, state: str = "ALARM") -> None:
 
 def test_cpu_anomaly_scales_out_then_ineffective_rolls_back_and_escalates(world: World) -> None:
     ecs_service(2)
-    put_history("AWS/ECS", "CPUUtilization", DIMS, end=now_utc())
+    # more than a day of history: a value beyond the range only counts once a day has defined it
+    put_history("AWS/ECS", "CPUUtilization", DIMS, end=now_utc(), points=400)
     server = world.start_server(
         rules=[RULE], runbooks={"verify_timeout_minutes": 0.1, "verify_poll_seconds": 1.0}
     )
@@ -87,7 +88,8 @@ def test_cpu_anomaly_scales_out_then_ineffective_rolls_back_and_escalates(world:
     assert (
         incident.decision == "auto_run"
         and incident.anomaly_score is not None
-        and incident.anomaly_score >= 0.9
+        and incident.anomaly_threshold is not None
+        and incident.anomaly_score >= incident.anomaly_threshold
     )
     world.wait_for(
         lambda: any(e.get("event_action") == "trigger" for e in world.pagerduty.events),
@@ -99,7 +101,7 @@ def test_cpu_anomaly_scales_out_then_ineffective_rolls_back_and_escalates(world:
 
 def test_expired_approval_marks_the_run_expired_and_pages(world: World) -> None:
     ecs_service(2)
-    put_history("AWS/ECS", "CPUUtilization", DIMS, end=now_utc())
+    put_history("AWS/ECS", "CPUUtilization", DIMS, end=now_utc(), points=400)
     server = world.start_server(
         rules=[{**RULE, "approval": "always"}], approvals={**APPROVALS, "expiry_minutes": 0.05}
     )
@@ -118,7 +120,7 @@ def test_expired_approval_marks_the_run_expired_and_pages(world: World) -> None:
 
 def test_kill_9_between_approval_and_execution_runs_the_action_exactly_once(world: World) -> None:
     ecs_service(2)
-    put_history("AWS/ECS", "CPUUtilization", DIMS, end=now_utc())
+    put_history("AWS/ECS", "CPUUtilization", DIMS, end=now_utc(), points=400)
     server = world.start_server(
         rules=[{**RULE, "approval": "always"}], approvals=APPROVALS, permissions=CLI_AS
     )

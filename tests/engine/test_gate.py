@@ -102,6 +102,39 @@ NONE = Anomaly(AnomalyStatus.INSUFFICIENT_DATA)
             id="manual-run-ignores-metric",
         ),
         pytest.param(
+            GateInput(Risk.LOW, ApprovalPolicy.never(), anomaly=Anomaly(AnomalyStatus.OK, 0.9989, 0.999)),
+            Decision.NO_ACTION,
+            "score 0.9989 < 0.999 ([detector] threshold)",
+            id="no-rule-threshold-uses-the-detector-threshold",
+        ),
+        pytest.param(
+            GateInput(Risk.LOW, ApprovalPolicy.never(), anomaly=Anomaly(AnomalyStatus.OK, 0.99995, 0.999)),
+            Decision.AUTO_RUN,
+            "anomaly score 0.99995: runs automatically",
+            id="no-rule-threshold-above-the-detector-threshold-runs",
+        ),
+        pytest.param(
+            GateInput(
+                Risk.LOW,
+                ApprovalPolicy.never(),
+                min_anomaly_score=0.5,
+                anomaly=Anomaly(AnomalyStatus.OK, 0.9, 0.999),
+            ),
+            Decision.AUTO_RUN,
+            "",
+            id="rule-threshold-overrides-the-detector-threshold",
+        ),
+        pytest.param(
+            GateInput(
+                Risk.LOW,
+                ApprovalPolicy.never(),
+                anomaly=Anomaly(AnomalyStatus.INSUFFICIENT_DATA, None, 0.999),
+            ),
+            Decision.AUTO_RUN,
+            "",
+            id="unscored-metric-without-a-rule-threshold-is-not-gated",
+        ),
+        pytest.param(
             GateInput(Risk.HIGH, ApprovalPolicy.always(), manual=True),
             Decision.NEEDS_APPROVAL,
             "always asks",

@@ -91,7 +91,8 @@ def post_alarm(client: TestClient, state: str) -> None:
 
 def test_anomalous_cpu_scales_out_then_rolls_back_when_the_alarm_keeps_firing(runtime: Runtime) -> None:
     ecs_service(2)
-    put_history("AWS/ECS", "CPUUtilization", DIMS, end=now_utc())
+    # more than a day of history: a value beyond the range only counts once a day has defined it
+    put_history("AWS/ECS", "CPUUtilization", DIMS, end=now_utc(), points=400)
     with TestClient(create_app(runtime)) as client:
         post_alarm(client, "ALARM")
 
