@@ -20,6 +20,8 @@ from bot.errors import Unauthenticated
 from integrations.aws.sns_signature import SnsSignatureVerifier, check_signing_cert_url
 from integrations.base import DeliveryKind, Envelope
 from integrations.common.http_auth import check_basic, check_bearer
+from integrations.grafana.signature import verify_grafana_signature
+from integrations.pagerduty.pagerduty import verify_pagerduty_signature
 
 _SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 
@@ -69,10 +71,6 @@ def _secret_values(env_name: str, environ: Mapping[str, str]) -> list[str]:
 
 
 def _hmac_check(kind: str, auth: SourceAuth, environ: Mapping[str, str]) -> Check:
-    from integrations.pagerduty.signature import verify_pagerduty_signature
-
-    from integrations.grafana.signature import verify_grafana_signature
-
     def check(body: bytes, headers: Mapping[str, str], envelope: Envelope | None) -> None:
         if envelope is not None:
             return
