@@ -50,7 +50,14 @@ class Metrics:
         self.queue_depth = Gauge(
             "conductor_work_queue_depth", "Pending work items", ["queue"], registry=self.registry
         )
+        self.queue_age = Gauge(
+            "conductor_work_queue_oldest_age_seconds",
+            "Age of the oldest pending raw event / due job (0: none)",
+            ["queue"],
+            registry=self.registry,
+        )
 
-    def watch_queue(self, name: str, read: Callable[[], float]) -> None:
-        """Report a queue's depth at scrape time."""
+    def watch_queue(self, name: str, read: Callable[[], float], *, age: Callable[[], float]) -> None:
+        """Report a queue's depth and the age of its oldest item at scrape time."""
         self.queue_depth.labels(queue=name).set_function(read)
+        self.queue_age.labels(queue=name).set_function(age)

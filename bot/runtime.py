@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bot.audit import audit
+from bot.backlog import backlog_ages
 from bot.claims import release_dead_claims
 from bot.clock import utc_now
 from bot.config.root import Settings
@@ -275,8 +276,14 @@ def build_runtime(
 
         return _read
 
-    metrics.watch_queue("jobs", queue_depth(pending_count))
-    metrics.watch_queue("raw_events", lambda: float(runtime.pending_raw_events()))
+    metrics.watch_queue(
+        "jobs", queue_depth(pending_count), age=lambda: backlog_ages(store, clock()).jobs or 0.0
+    )
+    metrics.watch_queue(
+        "raw_events",
+        lambda: float(runtime.pending_raw_events()),
+        age=lambda: backlog_ages(store, clock()).raw_events or 0.0,
+    )
     with store.transaction() as session:
         now = clock()
         sync_config_silences(session, settings.silences, now=now)

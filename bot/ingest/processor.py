@@ -47,6 +47,11 @@ BATCH_EVENTS = 32
 CLAIM_ALERTS = 2 * BATCH_ALERTS
 
 
+class NotNormalizable(MalformedPayload):
+    """A stored body whose parser failed with an unexpected error (a bug or an input it did not
+    foresee); dead-lettered like a malformed body, with the error as its reason."""
+
+
 @dataclass(frozen=True)
 class ProcessedEvent:
     raw_event_id: int
@@ -102,9 +107,10 @@ class RawEventProcessor:
         """(id, alert count) of up to `limit` pending events, now claimed by `worker`."""
         now = self._clock()
         lease = timedelta(seconds=self._settings.workers.claim_timeout_seconds)
+        max_attempts = self._settings.workers.max_attempts
         with self._store.transaction() as session:
             query = (
-                select(RawEvent.id, RawEvent.alert_count)
+                select(RawEvent.id, RawEvent.alert_count, RawEvent.attempts)
                 .where(RawEvent.status == "pending")
                 .where(or_(RawEvent.claimed_until.is_(None), RawEvent.claimed_until < now))
                 .order_by(RawEvent.id)
@@ -114,7 +120,10 @@ class RawEventProcessor:
                 query = query.with_for_update(skip_locked=True)
             claimed: list[tuple[int, int]] = []
             alerts = 0
-            for raw_event_id, count in session.execute(query).all():
+            for raw_event_id, count, attempts in session.execute(query).all():
+                if attempts >= max_attempts:  # every attempt so far ended without an answer
+                    self._give_up(session, int(raw_event_id), now)
+                    continue
                 if claimed and alerts + int(count or 0) > CLAIM_ALERTS:
                     break
                 claimed.append((int(raw_event_id), int(count or 0)))
@@ -126,6 +135,25 @@ class RawEventProcessor:
                     .values(claimed_by=worker, claimed_until=now + lease, attempts=RawEvent.attempts + 1)
                 )
         return claimed
+
+    def _give_up(self, session: Session, raw_event_id: int, now: datetime) -> None:
+        event = session.get(RawEvent, raw_event_id)
+        assert event is not None  # selected in this transaction
+        reason = f"gave up after {event.attempts} attempts that never finished"
+        log.error("raw event dead-lettered", raw_event_id=raw_event_id, reason=reason, last_error=event.error)
+        self._move_to_dead_letters(session, event, f"{reason}: {event.error}" if event.error else reason, now)
+
+    def _normalize(self, source: str, body: bytes, headers: dict[str, str]) -> ParsedDelivery:
+        """The event's alerts. Any failure to normalize is the event's own (a body no parser
+        change will make readable until it is fixed): MalformedPayload, so it is dead-lettered
+        alone, with the reason, and never holds up the events claimed with it."""
+        try:
+            return self._parse(source, body, headers)
+        except MalformedPayload:
+            raise
+        except Exception as exc:  # see the docstring; logged with its traceback
+            log.error("raw event could not be normalized", source=source, exc_info=True)
+            raise NotNormalizable(f"could not be normalized: {type(exc).__name__}: {exc}") from exc
 
     def run_once(self, worker: str, limit: int | None = None) -> int:
         """Claim and process one batch (at most `limit` events, else `claim_batch`); returns how
@@ -189,7 +217,7 @@ class RawEventProcessor:
             mine.add(raw_event_id)
             sources[raw_event_id] = str(row.source)
             try:
-                parsed[raw_event_id] = self._parse(row.source, row.body, dict(row.headers or {}))
+                parsed[raw_event_id] = self._normalize(row.source, row.body, dict(row.headers or {}))
             except MalformedPayload:
                 continue  # dead-lettered by the one-by-one path
         loaded: list[_Loaded] = []
@@ -245,7 +273,8 @@ class RawEventProcessor:
             with self._store.transaction() as session:
                 outcome = self._process_in(session, raw_event_id, worker)
         except MalformedPayload as exc:
-            self._dead_letter(raw_event_id, f"unparseable: {exc.reason}")
+            reason = exc.reason if isinstance(exc, NotNormalizable) else f"unparseable: {exc.reason}"
+            self._dead_letter(raw_event_id, reason)
             return None
         except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
             log.warning("raw event failed; will retry", raw_event_id=raw_event_id, error=str(exc))
@@ -274,7 +303,7 @@ class RawEventProcessor:
             return None  # another worker took it over or finished it
         event = session.get(RawEvent, raw_event_id)
         assert event is not None
-        delivery = self._parse(event.source, event.body, dict(event.headers or {}))
+        delivery = self._normalize(event.source, event.body, dict(event.headers or {}))
         report = ApplyReport()
         if delivery.kind is DeliveryKind.SUBSCRIPTION_CONFIRMATION and delivery.subscribe_url:
             self._confirm(delivery.subscribe_url)

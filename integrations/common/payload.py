@@ -270,7 +270,10 @@ def _read_time(value: Any) -> datetime | None:
         parsed = _lenient_iso(raw, value)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 is past the year 9999 in UTC
+        raise _NotATime(f"time out of range: {value!r}") from None
 
 
 def _lenient_iso(raw: str, value: str) -> datetime:
