@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from bot.backlog import backlog_ages
@@ -29,11 +30,15 @@ async def readyz(request: Request) -> JSONResponse:
     if ready:
         # Shown, not judged: a replica taken out of the load balancer would stop taking webhooks,
         # which are stored durably however far behind the workers are. Alert on the metric.
-        ages = await run_in_threadpool(backlog_ages, runtime.store, runtime.clock())
-        body["backlog"] = {
-            "oldest_pending_event_age_seconds": ages.raw_events,
-            "oldest_queued_job_age_seconds": ages.jobs,
-        }
+        try:
+            ages = await run_in_threadpool(backlog_ages, runtime.store, runtime.clock())
+        except SQLAlchemyError as exc:
+            body["backlog"] = f"unavailable: {exc.__class__.__name__}"
+        else:
+            body["backlog"] = {
+                "oldest_pending_event_age_seconds": ages.raw_events,
+                "oldest_queued_job_age_seconds": ages.jobs,
+            }
     return JSONResponse(body, status_code=200 if body["status"] == "ready" else 503)
 
 
