@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from bot.audit import list_audit
 from bot.errors import ConductorError, InvalidTransition, NotFound
+from bot.http.params import DurationMinutes, StoredId, UtcTime
 from bot.incidents import service as incidents
 from bot.incidents.silences import add_silence, expire_silence, list_silences, silence_json
 from bot.matching import InvalidMatcher, parse_matcher
@@ -74,7 +75,7 @@ async def get_incidents(
 
 
 @router.get("/incidents/{incident_id}")
-async def get_incident(request: Request, incident_id: int) -> dict[str, Any]:
+async def get_incident(request: Request, incident_id: StoredId) -> dict[str, Any]:
     runtime = runtime_of(request)
 
     def work(session: Any) -> dict[str, Any]:
@@ -87,7 +88,7 @@ async def get_incident(request: Request, incident_id: int) -> dict[str, Any]:
 
 @router.post("/incidents/{incident_id}/ack")
 async def ack_incident(
-    request: Request, incident_id: int, actor: Annotated[str, Depends(api_actor)]
+    request: Request, incident_id: StoredId, actor: Annotated[str, Depends(api_actor)]
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     return await in_store(
@@ -100,7 +101,7 @@ async def ack_incident(
 
 @router.post("/incidents/{incident_id}/resolve")
 async def resolve_incident(
-    request: Request, incident_id: int, actor: Annotated[str, Depends(api_actor)]
+    request: Request, incident_id: StoredId, actor: Annotated[str, Depends(api_actor)]
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     return await in_store(
@@ -113,7 +114,7 @@ async def resolve_incident(
 
 @router.get("/audit")
 async def get_audit(
-    request: Request, since: AwareDatetime | None = None, subject: str | None = None, limit: int = 100
+    request: Request, since: UtcTime | None = None, subject: str | None = None, limit: int = 100
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     entries = await in_store(
@@ -124,8 +125,8 @@ async def get_audit(
 
 class SilenceRequest(BaseModel):
     matchers: list[str] = Field(min_length=1, description='e.g. ["alertname=HighCPU", "service=~api.*"]')
-    duration_minutes: float | None = Field(default=None, gt=0)
-    ends_at: AwareDatetime | None = None
+    duration_minutes: DurationMinutes | None = None
+    ends_at: UtcTime | None = None
     comment: str = ""
 
 
@@ -169,7 +170,7 @@ async def post_silence(
 
 @router.delete("/silences/{silence_id}")
 async def delete_silence(
-    request: Request, silence_id: int, actor: Annotated[str, Depends(api_actor)]
+    request: Request, silence_id: StoredId, actor: Annotated[str, Depends(api_actor)]
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     now = runtime.clock()

@@ -13,6 +13,7 @@ from bot.engine.approvals import Vote
 from bot.engine.views import approval_json, run_json
 from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, NotFound
 from bot.http.api import api_actor, in_store, runtime_of
+from bot.http.params import StoredId
 from bot.store.models import Approval, RunbookRun
 
 router = APIRouter(prefix="/api")
@@ -34,7 +35,7 @@ async def get_runs(request: Request, limit: int = 100) -> dict[str, Any]:
 
 
 @router.get("/runs/{run_id}")
-async def get_run(request: Request, run_id: int) -> dict[str, Any]:
+async def get_run(request: Request, run_id: StoredId) -> dict[str, Any]:
     runtime = runtime_of(request)
 
     def work(session: Any) -> dict[str, Any]:
@@ -66,7 +67,7 @@ class DecisionBody(BaseModel):
 
 @router.post("/approvals/{approval_id}")
 async def decide_approval(
-    request: Request, approval_id: int, body: DecisionBody, actor: Annotated[str, Depends(api_actor)]
+    request: Request, approval_id: StoredId, body: DecisionBody, actor: Annotated[str, Depends(api_actor)]
 ) -> dict[str, Any]:
     """Approve or deny as the user named in `X-Conductor-User` (required)."""
     runtime = runtime_of(request)
