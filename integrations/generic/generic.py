@@ -20,7 +20,8 @@ normalized alert's own field names (docs/sources/generic.md has the full descrip
 Strict where meaning depends on it (name, status, provider, times, the shape of objects);
 tolerant of everything else (unknown keys are ignored; numbers may be strings; dimensions may be
 a list of name/value pairs; severity words such as "page" or "warn" are mapped).
-Idempotency key: ``id`` when given, else a hash of each alert's fingerprint, status and times.
+Idempotency key: ``id`` when given (a batch's, or a single alert's own), else a hash of each
+alert's fingerprint, status and times.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ def parse(body: bytes, *, headers: Mapping[str, str], options: ParseOptions) -> 
         ]
     else:
         alerts = [alert_from_object(document, "")]
-    delivery_id = get_str(document, "id", "") if "alerts" in document else None
+    delivery_id = get_str(document, "id", "")  # a batch's id, or a single alert's own
     if delivery_id:
         key = f"{SOURCE}:{delivery_id}"
     else:
