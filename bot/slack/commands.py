@@ -228,9 +228,9 @@ def _matcher(text: str) -> Matcher:
     """One matcher via `bot.matching.parse_matcher` (so Slack, the CLI and the API agree)."""
     m = _MATCHER.match(text)
     if m is not None and m["op"] in ("=~", "!~"):
-        try:
-            re.compile(m["value"].strip().strip('"').strip("'"))
-        except re.error:
+        try:  # the regex dialect of every matcher (RE2), not Python's
+            Matcher("name", m["op"], m["value"].strip().strip('"').strip("'"))
+        except InvalidMatcher:
             raise _usage("silence", f"{_code(text)}: bad regular expression") from None
     try:
         return parse_matcher(text)
