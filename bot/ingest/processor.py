@@ -8,8 +8,10 @@ A claimed batch is processed several events per transaction (up to `BATCH_ALERTS
 the store's single writer lock is never held for long): one flip, one load of the alerts and
 incidents involved, one commit. If anything in such a transaction fails, it is rolled back and
 its events are processed again one per transaction, where a bad event is retried later or
-dead-lettered on its own. The webhook route only screened the body (see
-`integrations.base.Screen`); this is where its alerts are normalized.
+dead-lettered on its own. A large delivery is applied a slice per transaction instead
+(`bot.ingest.slices`). Bodies are normalized before the write transaction starts. The webhook
+route only screened the body (see `integrations.base.Screen`); this is where its alerts are
+normalized.
 """
 
 from __future__ import annotations
@@ -23,15 +25,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.alerts.normalized import NormalizedAlert
 from bot.audit import audit
 from bot.config.root import Settings
 from bot.errors import MalformedPayload
 from bot.incidents.apply import ApplyReport, IncidentBook, MutingContext
+from bot.ingest.event_failures import dead_letter, give_up, retry_later
 from bot.ingest.parsing import ParseFn
+from bot.ingest.slices import SLICE_ALERTS, add_report, apply_in_slices
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.store.db import Store
-from bot.store.models import DeadLetter, RawEvent
+from bot.store.models import RawEvent
 from integrations.base import DeliveryKind, ParsedDelivery
 
 log = get_logger(__name__)
@@ -60,9 +65,17 @@ class ProcessedEvent:
     alerts: tuple[tuple[str, str, int], ...] = ()  # (source, status, how many), for metrics
 
 
-def _status_counts(delivery: ParsedDelivery) -> tuple[tuple[str, str, int], ...]:
-    counts = Counter((a.source, a.status.value) for a in delivery.alerts)
+def _status_counts(alerts: Sequence[NormalizedAlert]) -> tuple[tuple[str, str, int], ...]:
+    counts = Counter((a.source, a.status.value) for a in alerts)
     return tuple((source, status, n) for (source, status), n in counts.items())
+
+
+@dataclass(frozen=True)
+class _Stored:
+    source: str
+    body: bytes
+    headers: dict[str, str]
+    alerts_done: int
 
 
 def worker_name() -> str:
@@ -122,7 +135,7 @@ class RawEventProcessor:
             alerts = 0
             for raw_event_id, count, attempts in session.execute(query).all():
                 if attempts >= max_attempts:  # every attempt so far ended without an answer
-                    self._give_up(session, int(raw_event_id), now)
+                    give_up(session, int(raw_event_id), now)
                     continue
                 if claimed and alerts + int(count or 0) > CLAIM_ALERTS:
                     break
@@ -135,13 +148,6 @@ class RawEventProcessor:
                     .values(claimed_by=worker, claimed_until=now + lease, attempts=RawEvent.attempts + 1)
                 )
         return claimed
-
-    def _give_up(self, session: Session, raw_event_id: int, now: datetime) -> None:
-        event = session.get(RawEvent, raw_event_id)
-        assert event is not None  # selected in this transaction
-        reason = f"gave up after {event.attempts} attempts that never finished"
-        log.error("raw event dead-lettered", raw_event_id=raw_event_id, reason=reason, last_error=event.error)
-        self._move_to_dead_letters(session, event, f"{reason}: {event.error}" if event.error else reason, now)
 
     def _normalize(self, source: str, body: bytes, headers: dict[str, str]) -> ParsedDelivery:
         """The event's alerts. Any failure to normalize is the event's own (a body no parser
@@ -263,26 +269,85 @@ class RawEventProcessor:
                 e.raw_event_id,
                 e.parsed.kind,
                 book.apply(e.parsed.alerts, now=now, raw_event_id=e.raw_event_id),
-                alerts=_status_counts(e.parsed),
+                alerts=_status_counts(e.parsed.alerts),
             )
             for e in mine
         ]
 
     def process(self, raw_event_id: int, worker: str) -> ProcessedEvent | None:
+        """Process one claimed event in its own transaction (a large group: a slice per
+        transaction, see `bot.ingest.slices`). The body is normalized before any transaction
+        starts, so parsing never holds the store's write lock."""
         try:
+            stored = self._read_claimed(raw_event_id, worker)
+            if stored is None:
+                return None  # another worker took it over or finished it
+            delivery = self._normalize(stored.source, stored.body, stored.headers)
+            if delivery.kind is DeliveryKind.ALERTS and len(delivery.alerts) > SLICE_ALERTS:
+                return self._process_in_slices(raw_event_id, worker, delivery, start=stored.alerts_done)
             with self._store.transaction() as session:
-                outcome = self._process_in(session, raw_event_id, worker)
+                outcome = self._process_in(session, raw_event_id, worker, stored.source, delivery)
         except MalformedPayload as exc:
             reason = exc.reason if isinstance(exc, NotNormalizable) else f"unparseable: {exc.reason}"
-            self._dead_letter(raw_event_id, reason)
+            dead_letter(self._store, raw_event_id, reason, now=self._clock())
             return None
         except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
             log.warning("raw event failed; will retry", raw_event_id=raw_event_id, error=str(exc))
-            self._retry_later(raw_event_id, str(exc))
+            retry_later(
+                self._store,
+                raw_event_id,
+                str(exc),
+                now=self._clock(),
+                max_attempts=self._settings.workers.max_attempts,
+            )
             return None
         if outcome is not None:
             self._finish(outcome)
         return outcome
+
+    def _read_claimed(self, raw_event_id: int, worker: str) -> _Stored | None:
+        with self._store.sessions() as session:
+            row = session.execute(
+                select(RawEvent.source, RawEvent.body, RawEvent.headers, RawEvent.alerts_done).where(
+                    RawEvent.id == raw_event_id, RawEvent.status == "pending", RawEvent.claimed_by == worker
+                )
+            ).first()
+        if row is None:
+            return None
+        return _Stored(str(row.source), bytes(row.body), dict(row.headers or {}), int(row.alerts_done or 0))
+
+    def _process_in_slices(
+        self, raw_event_id: int, worker: str, delivery: ParsedDelivery, *, start: int
+    ) -> ProcessedEvent | None:
+        """Apply a large delivery a slice per transaction; metrics and the listener hear of each
+        slice as it commits (the returned outcome sums them and is not finished again)."""
+
+        def apply(session: Session, alerts: Sequence[NormalizedAlert], now: datetime) -> ApplyReport:
+            book = IncidentBook(
+                session,
+                settings=self._settings.incidents,
+                muting=self._muting(session, now),
+                deliveries=[alerts],
+                now=now,
+            )
+            return book.apply(alerts, now=now, raw_event_id=raw_event_id)
+
+        lease = timedelta(seconds=self._settings.workers.claim_timeout_seconds)
+        total = ApplyReport()
+        sliced = apply_in_slices(
+            self._store,
+            raw_event_id,
+            worker,
+            delivery.alerts,
+            start=start,
+            lease=lease,
+            clock=self._clock,
+            apply=apply,
+        )
+        for part, report in sliced:
+            self._finish(ProcessedEvent(raw_event_id, delivery.kind, report, alerts=_status_counts(part)))
+            add_report(total, report)
+        return ProcessedEvent(raw_event_id, delivery.kind, total, alerts=_status_counts(delivery.alerts))
 
     def _finish(self, outcome: ProcessedEvent) -> None:
         """After the commit: metrics and the listener."""
@@ -292,7 +357,9 @@ class RawEventProcessor:
         if self._on_processed is not None:
             self._on_processed(outcome)
 
-    def _process_in(self, session: Session, raw_event_id: int, worker: str) -> ProcessedEvent | None:
+    def _process_in(
+        self, session: Session, raw_event_id: int, worker: str, source: str, delivery: ParsedDelivery
+    ) -> ProcessedEvent | None:
         now = self._clock()
         flipped = session.execute(
             update(RawEvent)
@@ -301,16 +368,13 @@ class RawEventProcessor:
         )
         if getattr(flipped, "rowcount", 0) != 1:
             return None  # another worker took it over or finished it
-        event = session.get(RawEvent, raw_event_id)
-        assert event is not None
-        delivery = self._normalize(event.source, event.body, dict(event.headers or {}))
         report = ApplyReport()
         if delivery.kind is DeliveryKind.SUBSCRIPTION_CONFIRMATION and delivery.subscribe_url:
             self._confirm(delivery.subscribe_url)
             audit(
                 session,
                 at=now,
-                actor=event.source,
+                actor=source,
                 subject=f"sns:{delivery.topic_arn}",
                 action="sns.subscription_confirmed",
                 details={"raw_event_id": raw_event_id},
@@ -319,7 +383,7 @@ class RawEventProcessor:
             audit(
                 session,
                 at=now,
-                actor=event.source,
+                actor=source,
                 subject=f"sns:{delivery.topic_arn}",
                 action="sns.unsubscribe_confirmation",
                 details={"raw_event_id": raw_event_id},
@@ -333,58 +397,10 @@ class RawEventProcessor:
                 now=now,
             )
             report = book.apply(delivery.alerts, now=now, raw_event_id=raw_event_id)
-        return ProcessedEvent(raw_event_id, delivery.kind, report, alerts=_status_counts(delivery))
+        return ProcessedEvent(raw_event_id, delivery.kind, report, alerts=_status_counts(delivery.alerts))
 
     def _count(self, outcome: ProcessedEvent) -> None:
         r = outcome.report
         for event, ids in (("opened", r.opened), ("reopened", r.reopened), ("resolved", r.resolved)):
             if ids:
                 self._metrics.incidents.labels(event=event).inc(len(ids))
-
-    def _retry_later(self, raw_event_id: int, error: str) -> None:
-        now = self._clock()
-        with self._store.transaction() as session:
-            event = session.get(RawEvent, raw_event_id)
-            if event is None or event.status != "pending":
-                return
-            if event.attempts >= self._settings.workers.max_attempts:
-                self._move_to_dead_letters(session, event, f"failed {event.attempts} times: {error}", now)
-                return
-            backoff = timedelta(seconds=min(300, 2**event.attempts))
-            event.error = error[:4000]
-            event.claimed_by = None
-            event.claimed_until = now + backoff
-
-    def _dead_letter(self, raw_event_id: int, reason: str) -> None:
-        now = self._clock()
-        with self._store.transaction() as session:
-            event = session.get(RawEvent, raw_event_id)
-            if event is not None and event.status == "pending":
-                self._move_to_dead_letters(session, event, reason, now)
-
-    @staticmethod
-    def _move_to_dead_letters(session: Session, event: RawEvent, reason: str, now: datetime) -> None:
-        event.status = "failed"
-        event.error = reason[:4000]
-        event.claimed_by = None
-        event.claimed_until = None
-        session.add(
-            DeadLetter(
-                source=event.source,
-                received_at=event.received_at,
-                content_type=event.content_type,
-                headers=event.headers,
-                body=event.body,
-                reason=reason,
-                request_id=event.request_id,
-                raw_event_id=event.id,
-            )
-        )
-        audit(
-            session,
-            at=now,
-            actor="system",
-            subject=f"raw_event:{event.id}",
-            action="raw_event.dead_lettered",
-            details={"reason": reason},
-        )
