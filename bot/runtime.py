@@ -135,6 +135,11 @@ class Runtime:
             stopped = self.workers.stop(grace)
         return stopped
 
+    def let_requests_commit(self) -> None:
+        """Background work between two of its transactions: webhooks in flight go first."""
+        if self.workers is not None:
+            self.workers.let_requests_commit()
+
     def pending_raw_events(self) -> int:
         from sqlalchemy import func, select
 
@@ -245,8 +250,11 @@ def build_runtime(
         confirm_subscription=confirm_subscription,
         metrics=metrics,
         clock=clock,
+        between_writes=lambda: runtime_ref[0].let_requests_commit(),
     )
-    jobs = JobRunner(store=store, settings=settings, clock=clock)
+    jobs = JobRunner(
+        store=store, settings=settings, clock=clock, between_jobs=lambda: runtime_ref[0].let_requests_commit()
+    )
     load_builtin_runbooks()
     load_runbook_dirs(list(settings.runbooks.directories))
     engine = Engine(

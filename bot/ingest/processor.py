@@ -103,6 +103,7 @@ class RawEventProcessor:
         metrics: Metrics,
         clock: Callable[[], datetime],
         on_processed: Callable[[ProcessedEvent], None] | None = None,
+        between_writes: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -112,6 +113,7 @@ class RawEventProcessor:
         self._metrics = metrics
         self._clock = clock
         self._on_processed = on_processed
+        self._between_writes = between_writes  # between two slices of a large delivery
 
     def claim(self, worker: str, limit: int) -> list[int]:
         return [raw_event_id for raw_event_id, _alerts in self._claim(worker, limit)]
@@ -343,6 +345,7 @@ class RawEventProcessor:
             lease=lease,
             clock=self._clock,
             apply=apply,
+            between=self._between_writes,
         )
         for part, report in sliced:
             self._finish(ProcessedEvent(raw_event_id, delivery.kind, report, alerts=_status_counts(part)))

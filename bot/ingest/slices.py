@@ -1,19 +1,22 @@
 """One large delivery (a big Alertmanager group) applied a bounded slice per transaction.
 
 Applying 13,000 alerts in one transaction held the store's write lock for seconds (minutes for
-100,000), and every webhook waited for it. Each slice is its own transaction, which also records
-how far the event has got (`raw_events.alerts_done`) and extends the worker's claim; the last
-one marks the event done. Other writers (the intake committing webhooks) get the lock between
-slices. A worker that dies part-way leaves the progress behind, and whoever claims the event
-next resumes at the first alert not yet applied: each alert is applied exactly once.
+100,000), and every webhook waited for it. Each slice is its own transaction, bounded in time
+and in alerts, which also records how far the event has got (`raw_events.alerts_done`) and
+extends the worker's claim; the last one marks the event done. Between slices the caller lets
+other writers in: on SQLite a writer waiting for the lock polls it every 100 ms or so, and a
+worker starting its next transaction at once would win the lock every time. A worker that dies
+part-way leaves the progress behind, and whoever claims the event next resumes at the first
+alert not yet applied: each alert is applied exactly once.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.alerts.normalized import NormalizedAlert
@@ -21,8 +24,11 @@ from bot.incidents.apply import ApplyReport
 from bot.store.db import Store
 from bot.store.models import RawEvent
 
-# Alerts per transaction: a few tens of milliseconds of write lock.
+# A transaction applies alerts STEP at a time until it has spent SLICE_SECONDS or applied
+# SLICE_ALERTS: a few tens of milliseconds of write lock even on a loaded machine.
 SLICE_ALERTS = 256
+SLICE_SECONDS = 0.05
+STEP = 16
 
 ApplySlice = Callable[[Session, Sequence[NormalizedAlert], datetime], ApplyReport]
 
@@ -37,33 +43,45 @@ def apply_in_slices(
     lease: timedelta,
     clock: Callable[[], datetime],
     apply: ApplySlice,
+    between: Callable[[], None] = lambda: None,
+    timer: Callable[[], float] = time.monotonic,
 ) -> Iterator[tuple[Sequence[NormalizedAlert], ApplyReport]]:
-    """Apply `alerts[start:]`, yielding each slice and its report once committed. Stops early
+    """Apply `alerts[start:]`, yielding each slice and its report once committed; `between` runs
+    between two slices (the workers let webhooks waiting for the lock commit first). Stops early
     when the event is no longer this worker's (its claim was taken over)."""
     offset = start
     while offset < len(alerts):
-        part = alerts[offset : offset + SLICE_ALERTS]
-        end = offset + len(part)
         with store.transaction() as session:
             now = clock()
-            last = end >= len(alerts)
-            progress = update(RawEvent).where(
+            mine = select(RawEvent.id).where(
                 RawEvent.id == raw_event_id,
                 RawEvent.status == "pending",
                 RawEvent.claimed_by == worker,
                 RawEvent.alerts_done == offset,
             )
-            if last:
+            if not store.is_sqlite:  # SQLite: BEGIN IMMEDIATE already holds the write lock
+                mine = mine.with_for_update()
+            if session.execute(mine).first() is None:
+                return
+            report = ApplyReport()
+            end = offset
+            deadline = timer() + SLICE_SECONDS
+            while end < len(alerts) and end - offset < SLICE_ALERTS and (end == offset or timer() < deadline):
+                step = alerts[end : min(end + STEP, offset + SLICE_ALERTS)]
+                add_report(report, apply(session, step, now))
+                end += len(step)
+            progress = update(RawEvent).where(RawEvent.id == raw_event_id)
+            if end >= len(alerts):
                 progress = progress.values(
                     alerts_done=end, status="done", processed_at=now, claimed_until=None
                 )
             else:
                 progress = progress.values(alerts_done=end, claimed_until=now + lease)
-            if getattr(session.execute(progress), "rowcount", 0) != 1:
-                return
-            report = apply(session, part, now)
-        yield part, report
+            session.execute(progress)
+        yield alerts[offset:end], report
         offset = end
+        if offset < len(alerts):
+            between()
 
 
 def add_report(total: ApplyReport, part: ApplyReport) -> None:

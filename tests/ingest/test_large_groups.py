@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.config.loader import parse_settings
-from bot.incidents.apply import IncidentBook, MutingContext
+from bot.incidents.apply import ApplyReport, IncidentBook, MutingContext
 from bot.ingest.committer import RawDelivery, write_deliveries
 from bot.ingest.parsing import make_parse
 from bot.ingest.processor import RawEventProcessor
@@ -116,6 +116,7 @@ def test_a_worker_that_dies_part_way_is_resumed_exactly_once(store: Store, tmp_p
         lease=timedelta(minutes=2),
         clock=lambda: NOW,
         apply=apply,  # type: ignore[arg-type]
+        timer=lambda: 0.0,  # a slice never runs out of time: SLICE_ALERTS each
     )
     next(slices)
     next(slices)  # two slices committed, then the worker is killed
@@ -150,3 +151,29 @@ def test_a_slice_of_a_taken_over_event_is_not_applied(store: Store, tmp_path: Pa
         apply=lambda _s, part, _n: applied.append(len(part)),  # type: ignore[arg-type,func-returns-value]
     )
     assert list(slices) == [] and applied == []
+
+
+def test_slices_are_bounded_in_time_and_let_other_writers_in_between(store: Store, tmp_path: Path) -> None:
+    from bot.ingest.slices import SLICE_SECONDS, STEP
+
+    raw_id = store_group(store, big_group())
+    assert processor(store, tmp_path).claim("w1", 1) == [raw_id]
+    ticks = iter(range(10**6))
+    between: list[int] = []
+    sizes = [
+        len(part)
+        for part, _report in apply_in_slices(
+            store,
+            raw_id,
+            "w1",
+            list(range(SIZE)),  # type: ignore[arg-type]
+            start=0,
+            lease=timedelta(minutes=2),
+            clock=lambda: NOW,
+            apply=lambda _s, part, _n: ApplyReport(),  # type: ignore[arg-type]
+            between=lambda: between.append(1),
+            timer=lambda: next(ticks) * SLICE_SECONDS * 0.6,  # each step costs 60% of the budget
+        )
+    ]
+    assert sum(sizes) == SIZE and max(sizes) <= 2 * STEP
+    assert len(between) == len(sizes) - 1
