@@ -103,7 +103,7 @@ class WorkerPool:
         once takes the lock first every time, and the request waits for the whole job."""
         deadline = time.monotonic() + max_wait
         while self._foreground > 0 and time.monotonic() < deadline and not self._stop.is_set():
-            self._stop.wait(DEFER_POLL_SECONDS / 5)
+            self._stop.wait(DEFER_POLL_SECONDS)
 
     def busy(self) -> bool:
         """Whether a storm of requests is in flight (or just was)."""
