@@ -22,4 +22,7 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(compact))
     if seconds <= 0:
         raise InvalidDuration(f"duration {text!r} must be positive")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:  # past timedelta's 999,999,999 days (or infinite)
+        raise InvalidDuration(f"duration {text!r} is too long") from None
