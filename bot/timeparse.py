@@ -15,6 +15,10 @@ class InvalidDuration(ConductorError):
     """A duration that cannot be read."""
 
 
+class DurationTooLong(InvalidDuration):
+    """A duration past what a timedelta holds (999,999,999 days)."""
+
+
 def parse_duration(text: str) -> timedelta:
     compact = text.strip().lower().replace(" ", "")
     if not compact or _PART.sub("", compact):
@@ -25,4 +29,4 @@ def parse_duration(text: str) -> timedelta:
     try:
         return timedelta(seconds=seconds)
     except OverflowError:  # past timedelta's 999,999,999 days (or infinite)
-        raise InvalidDuration(f"duration {text!r} is too long") from None
+        raise DurationTooLong(f"duration {text!r} is too long") from None
