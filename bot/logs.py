@@ -1,12 +1,23 @@
-"""Structured logs: human by default, JSON on request; a request id on every line; secrets redacted."""
+"""Structured logs: human by default, JSON on request; a request id on every line; secrets redacted.
+
+Redaction is the last step before a line is rendered, after the traceback (if any) has become
+text, so it covers the message, every field and the traceback alike, for our loggers and the
+libraries' (uvicorn, SDKs) and for exceptions nobody caught (`sys.excepthook`,
+`threading.excepthook`). It removes what looks like a credential (tokens, Authorization
+values, passwords in URLs, secret-named fields) and every value `register_secrets` was given:
+the configured secrets themselves, whatever their shape. Tracebacks are plain text without
+local variables (a rich traceback's locals once printed request headers and tokens).
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+import threading
+from collections.abc import Iterable, MutableMapping
 from contextvars import ContextVar
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -26,12 +37,25 @@ _SECRET_PATTERNS = [
     re.compile(r"(?i)(://[^:/\s]+:)[^@/\s]+(@)"),  # passwords inside URLs
 ]
 _SECRET_KEYS = re.compile(
-    r"(?i)(password|passwd|secret|token|authorization|api[_-]?key|signature|routing[_-]?key)"
+    r"(?i)(password|passwd|secret|token|authorization|api[_-]?key|signature|routing[_-]?key|cookie|credential)"
 )
 REDACTED = "[REDACTED]"
+# Shorter values are not redacted by value (they would blank out ordinary words).
+MIN_SECRET_LENGTH = 6
+_known_secrets: tuple[str, ...] = ()
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Redact these exact values (the configured secrets) wherever they appear in a log line."""
+    global _known_secrets
+    found = {v for v in (*_known_secrets, *values) if len(v) >= MIN_SECRET_LENGTH}
+    _known_secrets = tuple(sorted(found, key=len, reverse=True))  # longest first: no partial leftovers
 
 
 def redact_text(text: str) -> str:
+    for secret in _known_secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
     for pattern in _SECRET_PATTERNS:
         if pattern.groups >= 2:
             text = pattern.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
@@ -85,7 +109,9 @@ class _CurrentStderr:
 def configure_logging(*, level: str = "info", json: bool = False) -> None:
     """Route structlog and the standard library (uvicorn, SDKs) through one renderer."""
     renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -93,7 +119,6 @@ def configure_logging(*, level: str = "info", json: bool = False) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _redact,
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -102,7 +127,14 @@ def configure_logging(*, level: str = "info", json: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # The traceback becomes plain text (no locals) here, so the redaction below covers it
+            # and the JSON line keeps it under "exception".
+            structlog.processors.format_exc_info,
+            _redact,
+            renderer,
+        ],
         foreign_pre_chain=shared,
     )
     handler = logging.StreamHandler(_CurrentStderr())
@@ -113,6 +145,22 @@ def configure_logging(*, level: str = "info", json: bool = False) -> None:
     for noisy in ("botocore", "urllib3", "azure", "httpx", "httpcore", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    logging.getLogger("uncaught").critical("uncaught exception", exc_info=(kind, exc, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or isinstance(args.exc_value, SystemExit):
+        return
+    thread = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("uncaught").error(
+        f"uncaught exception in thread {thread}",
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )
 
 
 def get_logger(name: str) -> Any:

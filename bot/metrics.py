@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy.exc import SQLAlchemyError
 
 
 class Metrics:
@@ -63,7 +65,25 @@ class Metrics:
         self.queue_depth = Gauge(
             "conductor_work_queue_depth", "Pending work items", ["queue"], registry=self.registry
         )
+        self.queue_age = Gauge(
+            "conductor_work_queue_oldest_age_seconds",
+            "Age of the oldest pending raw event / due job (0: none)",
+            ["queue"],
+            registry=self.registry,
+        )
 
-    def watch_queue(self, name: str, read: Callable[[], float]) -> None:
-        """Report a queue's depth at scrape time."""
-        self.queue_depth.labels(queue=name).set_function(read)
+    def watch_queue(self, name: str, read: Callable[[], float], *, age: Callable[[], float]) -> None:
+        """Report a queue's depth and the age of its oldest item at scrape time (NaN while the
+        store cannot say: the rest of the scrape still answers)."""
+        self.queue_depth.labels(queue=name).set_function(_or_nan(read))
+        self.queue_age.labels(queue=name).set_function(_or_nan(age))
+
+
+def _or_nan(read: Callable[[], float]) -> Callable[[], float]:
+    def guarded() -> float:
+        try:
+            return read()
+        except SQLAlchemyError:
+            return math.nan
+
+    return guarded

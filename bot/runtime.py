@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bot.access.grants import Grants
 from bot.access.guard import Guard
 from bot.audit import audit
+from bot.backlog import backlog_ages
 from bot.claims import release_dead_claims
 from bot.clock import utc_now
 from bot.config.root import Settings
@@ -139,6 +140,11 @@ class Runtime:
             stopped = self.workers.stop(grace)
         return stopped
 
+    def let_requests_commit(self) -> None:
+        """Background work between two of its transactions: webhooks in flight go first."""
+        if self.workers is not None:
+            self.workers.let_requests_commit()
+
     def pending_raw_events(self) -> int:
         from sqlalchemy import func, select
 
@@ -250,8 +256,11 @@ def build_runtime(
         confirm_subscription=confirm_subscription,
         metrics=metrics,
         clock=clock,
+        between_writes=lambda: runtime_ref[0].let_requests_commit(),
     )
-    jobs = JobRunner(store=store, settings=settings, clock=clock)
+    jobs = JobRunner(
+        store=store, settings=settings, clock=clock, between_jobs=lambda: runtime_ref[0].let_requests_commit()
+    )
     load_builtin_runbooks()
     load_runbook_dirs(list(settings.runbooks.directories))
     engine = Engine(
@@ -284,8 +293,14 @@ def build_runtime(
 
         return _read
 
-    metrics.watch_queue("jobs", queue_depth(pending_count))
-    metrics.watch_queue("raw_events", lambda: float(runtime.pending_raw_events()))
+    metrics.watch_queue(
+        "jobs", queue_depth(pending_count), age=lambda: backlog_ages(store, clock()).jobs or 0.0
+    )
+    metrics.watch_queue(
+        "raw_events",
+        lambda: float(runtime.pending_raw_events()),
+        age=lambda: backlog_ages(store, clock()).raw_events or 0.0,
+    )
     with store.transaction() as session:
         now = clock()
         sync_config_silences(session, settings.silences, now=now)

@@ -9,9 +9,9 @@ from typing import Any
 import uvicorn
 
 from bot.config.loader import LoadedConfig
-from bot.config.validate import config_warnings
 from bot.http.app import create_app
 from bot.logs import configure_logging, get_logger
+from bot.preflight import startup_warnings
 from bot.runtime import build_runtime
 
 log = get_logger(__name__)
@@ -45,13 +45,13 @@ def serve(
         path=str(loaded.path) if loaded.path else "embedded defaults",
         data_dir=str(settings.data_dir),
     )
-    for warning in config_warnings(settings, os.environ):
+    bind_host = host or settings.server.host
+    bind_port = settings.server.port if port is None else port
+    for warning in startup_warnings(settings, host=bind_host, environ=os.environ):
         log.warning(warning)
     runtime = build_runtime(settings)
     log.info("store ready", database=runtime.store.engine.dialect.name)
     app = create_app(runtime)
-    bind_host = host or settings.server.host
-    bind_port = settings.server.port if port is None else port
     log.info("listening", host=bind_host, port=bind_port)
     # uvicorn turns SIGTERM/SIGINT into a graceful shutdown: stop accepting, finish in-flight
     # requests, then run the lifespan shutdown that stops the intake (after it has answered what

@@ -15,6 +15,10 @@ class InvalidDuration(ConductorError):
     """A duration that cannot be read."""
 
 
+class DurationTooLong(InvalidDuration):
+    """A duration past what a timedelta holds (999,999,999 days)."""
+
+
 def parse_duration(text: str) -> timedelta:
     compact = text.strip().lower().replace(" ", "")
     if not compact or _PART.sub("", compact):
@@ -22,4 +26,7 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(compact))
     if seconds <= 0:
         raise InvalidDuration(f"duration {text!r} must be positive")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:  # past timedelta's 999,999,999 days (or infinite)
+        raise DurationTooLong(f"duration {text!r} is too long") from None

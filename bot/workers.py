@@ -43,6 +43,8 @@ MAX_DEFER_SECONDS = 1.0
 DEFER_POLL_SECONDS = 0.01
 # What a round during a storm may take per task (raw events of up to 50 alerts, jobs).
 STORM_ROUND_ITEMS = 4
+# Between two transactions of one long job, wait at most this long for requests to commit.
+YIELD_MAX_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,15 @@ class WorkerPool:
                 if self._foreground >= STORM_IN_FLIGHT:
                     self._storm_seen = time.monotonic()
                 self._foreground -= 1
+
+    def let_requests_commit(self, max_wait: float = YIELD_MAX_SECONDS) -> None:
+        """Between two write transactions of one long piece of background work: wait while
+        webhook requests are in flight (at most `max_wait`). On SQLite a request waiting for the
+        write lock polls for it every 100 ms or so; a worker that starts its next transaction at
+        once takes the lock first every time, and the request waits for the whole job."""
+        deadline = time.monotonic() + max_wait
+        while self._foreground > 0 and time.monotonic() < deadline and not self._stop.is_set():
+            self._stop.wait(DEFER_POLL_SECONDS)
 
     def busy(self) -> bool:
         """Whether a storm of requests is in flight (or just was)."""

@@ -27,7 +27,9 @@ from bot.access.policy import AccessRequest, Refused
 from bot.access.roles import Principal
 from bot.clock import utc_now
 from bot.config.loader import LoadedConfig, load_config
+from bot.config.secrets import configured_secret_values
 from bot.engine.engine import Engine
+from bot.logs import register_secrets
 from bot.store import migrate
 from bot.store.db import Store
 
@@ -49,7 +51,10 @@ err_console = Console(stderr=True)
 
 
 def load(config: Path | None) -> LoadedConfig:
-    return load_config(config)
+    """The settings; from here on, the secrets they point at are redacted from every log line."""
+    loaded = load_config(config)
+    register_secrets(configured_secret_values(loaded.settings, os.environ))
+    return loaded
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from bot.errors import ConductorError
-from bot.logs import configure_logging
+from bot.logs import configure_logging, redact_text
 
 app = typer.Typer(
     name="conductor",
@@ -60,7 +60,7 @@ def run(argv: list[str] | None = None) -> int:
         return 1
     except ConductorError as exc:
         # Plain text, never wrapped: scripts and people grep these lines.
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {redact_text(str(exc))}\n")
         return 2
     return result if isinstance(result, int) else 0
 

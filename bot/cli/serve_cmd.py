@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.common import ConfigOption, console, err_console, load, open_store
-from bot.config.validate import config_warnings, validate_references
+from bot.preflight import check_startable, startup_warnings
 from bot.store import migrate
 
 
@@ -22,17 +22,17 @@ def serve(
     from bot.server import serve as run_server
 
     loaded = load(config)
-    validate_references(loaded.settings)
+    check_startable(loaded.settings, os.environ)
     run_server(loaded, host=host, port=port, json_logs=json_logs)
 
 
 def check_config(config: ConfigOption = None) -> None:
-    """Validate the configuration; on error print `key.path: reason` and exit 2. Warnings (a valid
-    configuration that refuses things, e.g. approvals nobody may give) go to stderr, exit 0."""
+    """Validate the configuration and build what `serve` builds from it (without starting
+    anything); on error print `key.path: reason` and exit 2. Unsafe settings are warned about."""
     loaded = load(config)
-    validate_references(loaded.settings)
-    for warning in config_warnings(loaded.settings, os.environ):
-        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    check_startable(loaded.settings, os.environ)
+    for warning in startup_warnings(loaded.settings, host=loaded.settings.server.host, environ=os.environ):
+        err_console.print(f"warning: {warning}", markup=False, highlight=False)
     where = str(loaded.path) if loaded.path else "embedded defaults"
     console.print(f"configuration OK ({where})")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.alerts.normalized import Severity
 
@@ -51,6 +51,12 @@ class SourceAuth(Section):
     # grafana: header names
     signature_header: str = "X-Grafana-Alerting-Signature"
     timestamp_header: str = ""
+
+    @model_validator(mode="after")
+    def _secret_named(self) -> SourceAuth:
+        if self.mode in ("bearer", "basic", "pagerduty", "grafana") and not self.secret_env.strip():
+            raise ValueError(f"mode {self.mode!r} needs secret_env (the variable holding the secret)")
+        return self
 
 
 class CloudWatchOptions(Section):

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from bot.access.policy import Action, AddSilence
@@ -19,6 +19,7 @@ from bot.access.roles import Principal
 from bot.audit import list_audit
 from bot.errors import ConductorError, InvalidTransition, NotFound, PermissionDenied
 from bot.http.access import caller, enforce, reading, require
+from bot.http.params import DurationMinutes, StoredId, UtcTime
 from bot.incidents import service as incidents
 from bot.incidents.silences import add_silence, expire_silence, list_silences, silence_json
 from bot.matching import InvalidMatcher, parse_matcher
@@ -66,7 +67,7 @@ async def get_incidents(
 
 
 @router.get("/incidents/{incident_id}")
-async def get_incident(request: Request, incident_id: int) -> dict[str, Any]:
+async def get_incident(request: Request, incident_id: StoredId) -> dict[str, Any]:
     runtime = runtime_of(request)
 
     def work(session: Any) -> dict[str, Any]:
@@ -79,7 +80,7 @@ async def get_incident(request: Request, incident_id: int) -> dict[str, Any]:
 
 @router.post("/incidents/{incident_id}/ack")
 async def ack_incident(
-    request: Request, incident_id: int, who: Annotated[Principal, Depends(require(Action.ACKNOWLEDGE))]
+    request: Request, incident_id: StoredId, who: Annotated[Principal, Depends(require(Action.ACKNOWLEDGE))]
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     return await in_store(
@@ -92,7 +93,7 @@ async def ack_incident(
 
 @router.post("/incidents/{incident_id}/resolve")
 async def resolve_incident(
-    request: Request, incident_id: int, who: Annotated[Principal, Depends(require(Action.RESOLVE))]
+    request: Request, incident_id: StoredId, who: Annotated[Principal, Depends(require(Action.RESOLVE))]
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     return await in_store(
@@ -105,7 +106,7 @@ async def resolve_incident(
 
 @router.get("/audit")
 async def get_audit(
-    request: Request, since: AwareDatetime | None = None, subject: str | None = None, limit: int = 100
+    request: Request, since: UtcTime | None = None, subject: str | None = None, limit: int = 100
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     entries = await in_store(
@@ -116,8 +117,8 @@ async def get_audit(
 
 class SilenceRequest(BaseModel):
     matchers: list[str] = Field(min_length=1, description='e.g. ["alertname=HighCPU", "service=~api.*"]')
-    duration_minutes: float | None = Field(default=None, gt=0)
-    ends_at: AwareDatetime | None = None
+    duration_minutes: DurationMinutes | None = None
+    ends_at: UtcTime | None = None
     comment: str = ""
 
 
@@ -167,7 +168,7 @@ async def post_silence(
 
 @router.delete("/silences/{silence_id}")
 async def delete_silence(
-    request: Request, silence_id: int, who: Annotated[Principal, Depends(require(Action.UNSILENCE))]
+    request: Request, silence_id: StoredId, who: Annotated[Principal, Depends(require(Action.UNSILENCE))]
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     now = runtime.clock()

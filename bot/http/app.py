@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.http import api, docs, health, runs_api, webhooks
 from bot.http import sweeps as sweeps_api
@@ -16,6 +18,12 @@ from bot.runtime import Runtime
 log = get_logger(__name__)
 
 Extension = Callable[[FastAPI, Runtime], None]
+
+
+async def _store_failed(request: Request, exc: Exception) -> JSONResponse:
+    """The store failing is not the caller's fault and may pass: 503, logged with its traceback."""
+    log.error("store failure while answering a request", path=request.url.path, exc_info=exc)
+    return JSONResponse({"error": "the store is unavailable; retry"}, status_code=503)
 
 
 def create_app(
@@ -45,6 +53,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.add_exception_handler(SQLAlchemyError, _store_failed)
     app.include_router(health.router)
     app.include_router(docs.router)
     app.include_router(webhooks.router)

@@ -15,6 +15,7 @@ from bot.engine.views import approval_json, run_json
 from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, NotFound
 from bot.http.access import caller, reading
 from bot.http.api import in_store, runtime_of
+from bot.http.params import StoredId
 from bot.store.models import Approval, RunbookRun
 
 router = APIRouter(prefix="/api", dependencies=[Depends(reading("api"))])
@@ -36,7 +37,7 @@ async def get_runs(request: Request, limit: int = 100) -> dict[str, Any]:
 
 
 @router.get("/runs/{run_id}")
-async def get_run(request: Request, run_id: int) -> dict[str, Any]:
+async def get_run(request: Request, run_id: StoredId) -> dict[str, Any]:
     runtime = runtime_of(request)
 
     def work(session: Any) -> dict[str, Any]:
@@ -68,7 +69,7 @@ class DecisionBody(BaseModel):
 
 @router.post("/approvals/{approval_id}")
 async def decide_approval(
-    request: Request, approval_id: int, body: DecisionBody, who: Annotated[Principal, Depends(caller)]
+    request: Request, approval_id: StoredId, body: DecisionBody, who: Annotated[Principal, Depends(caller)]
 ) -> dict[str, Any]:
     """Approve or deny as the token's principal: `api:<name>`, or — for a trusted-proxy token —
     the person named in `X-Conductor-User`. The run's `[approvals]` entry decides who may."""

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bot.errors import IntegrationError, MalformedPayload, Unauthenticated, UnknownSource
+from bot.http.body import BodyTooLarge, read_limited
 from bot.ingest.committer import StoreUnavailable
 from bot.ingest.intake import UnsupportedMediaType
 from bot.ingest.wire import IntakeUnavailable
@@ -19,24 +20,6 @@ from bot.runtime import Runtime
 
 log = get_logger(__name__)
 router = APIRouter()
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _error(status: int, message: str, **extra: object) -> JSONResponse:

@@ -20,6 +20,8 @@ from bot.errors import Unauthenticated
 from integrations.aws.sns_signature import SnsSignatureVerifier, check_signing_cert_url
 from integrations.base import DeliveryKind, Envelope
 from integrations.common.http_auth import check_basic, check_bearer
+from integrations.grafana.signature import verify_grafana_signature
+from integrations.pagerduty.pagerduty import verify_pagerduty_signature
 
 _SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 
@@ -69,10 +71,6 @@ def _secret_values(env_name: str, environ: Mapping[str, str]) -> list[str]:
 
 
 def _hmac_check(kind: str, auth: SourceAuth, environ: Mapping[str, str]) -> Check:
-    from integrations.pagerduty.signature import verify_pagerduty_signature
-
-    from integrations.grafana.signature import verify_grafana_signature
-
     def check(body: bytes, headers: Mapping[str, str], envelope: Envelope | None) -> None:
         if envelope is not None:
             return
@@ -114,10 +112,9 @@ def _build_check(auth: SourceAuth, environ: Mapping[str, str], cert_dir: Path) -
         )
 
         def check_sns(body: bytes, headers: Mapping[str, str], envelope: Envelope | None) -> None:
-            if envelope is None:
-                return
-            verifier.verify_body(body)
-            if envelope.kind is DeliveryKind.SUBSCRIPTION_CONFIRMATION and envelope.subscribe_url:
+            if envelope is None:  # before the screen: a body nobody signed is not read further
+                verifier.verify_body(body)
+            elif envelope.kind is DeliveryKind.SUBSCRIPTION_CONFIRMATION and envelope.subscribe_url:
                 check_subscribe_url(envelope.subscribe_url)
 
         return check_sns
@@ -125,7 +122,10 @@ def _build_check(auth: SourceAuth, environ: Mapping[str, str], cert_dir: Path) -
 
 
 class WebhookAuthenticator:
-    """Callable `(source, body, headers, envelope)`: called before screening (envelope=None) and after."""
+    """Callable `(source, body, headers, envelope)`: called before screening (envelope=None:
+    every signature and credential is checked here, so a 401 stores nothing, not even a dead
+    letter) and after (envelope given: what only the screened message can tell, such as an SNS
+    SubscribeURL)."""
 
     def __init__(self, checks: Mapping[str, Check], *, allow_unauthenticated: bool) -> None:
         self._checks = dict(checks)

@@ -22,10 +22,12 @@ from bot.errors import MalformedPayload, Unauthenticated, UnknownSource
 from bot.ingest.auth import WebhookAuthenticator
 from bot.ingest.committer import RawDelivery
 from bot.ingest.parsing import ScreenFn, make_screen
-from bot.logs import request_id_var
+from bot.logs import get_logger, request_id_var
 from bot.store.db import Store
 from bot.store.models import DeadLetter
 from integrations.base import Envelope
+
+log = get_logger(__name__)
 
 SOURCES = (
     "alertmanager",
@@ -136,7 +138,7 @@ class WebhookIntake:
         self._authenticate(source, body, lowered, None)
         try:
             check_content_type(content_type)
-            envelope = self._screen(source, body, lowered)
+            envelope = self._screen_or_refuse(source, body, lowered)
         except MalformedPayload as exc:
             if keep is not None:
                 keep(exc.reason)
@@ -155,6 +157,18 @@ class WebhookIntake:
             alert_count=envelope.alert_count,
         )
         return Prepared(delivery=delivery, envelope=envelope)
+
+    def _screen_or_refuse(self, source: str, body: bytes, headers: dict[str, str]) -> Envelope:
+        """The screen's envelope. A screen that fails in a way it did not foresee refuses the body
+        (400, kept as a dead letter for replay once fixed) rather than answering 503, which makes
+        the sender retry the same body forever."""
+        try:
+            return self._screen(source, body, headers)
+        except MalformedPayload:
+            raise
+        except Exception as exc:  # a bug in a screen; logged with its traceback
+            log.error("webhook screen failed", source=source, exc_info=True)
+            raise MalformedPayload(f"the body could not be read ({type(exc).__name__})") from exc
 
     def dead_letter(self, source: str, body: bytes, headers: Mapping[str, str], reason: str) -> int:
         with self._store.transaction() as session:

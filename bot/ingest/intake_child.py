@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 
 from bot.clock import utc_now
 from bot.config.root import Settings
+from bot.config.secrets import configured_secret_values
 from bot.ingest.committer import write_deliveries
 from bot.ingest.intake import Prepared, WebhookIntake, build_intake
 from bot.ingest.wire import (
@@ -42,7 +43,7 @@ from bot.ingest.wire import (
     refusal_of,
     unframe,
 )
-from bot.logs import configure_logging, get_logger, request_id_var
+from bot.logs import configure_logging, get_logger, register_secrets, request_id_var
 from bot.store.db import Store
 
 log = get_logger(__name__)
@@ -193,6 +194,16 @@ def main(settings: Settings, sock: socket.socket) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     configure_logging(level=settings.logging.level, json=settings.logging.format == "json")
+    register_secrets(configured_secret_values(settings, os.environ))  # a spawned process starts afresh
+    try:
+        _serve(settings, sock)
+    except Exception:
+        # Logged (redacted) here rather than printed raw by multiprocessing.
+        log.critical("intake process failed", exc_info=True)
+        sys.exit(1)
+
+
+def _serve(settings: Settings, sock: socket.socket) -> None:
     store = Store.connect(settings.database_url(), pool_size=2, echo=settings.database.echo)
     intake = build_intake(settings, store, utc_now)
     sock.setblocking(True)

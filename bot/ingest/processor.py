@@ -8,8 +8,10 @@ A claimed batch is processed several events per transaction (up to `BATCH_ALERTS
 the store's single writer lock is never held for long): one flip, one load of the alerts and
 incidents involved, one commit. If anything in such a transaction fails, it is rolled back and
 its events are processed again one per transaction, where a bad event is retried later or
-dead-lettered on its own. The webhook route only screened the body (see
-`integrations.base.Screen`); this is where its alerts are normalized.
+dead-lettered on its own. A large delivery is applied a slice per transaction instead
+(`bot.ingest.slices`). Bodies are normalized before the write transaction starts. The webhook
+route only screened the body (see `integrations.base.Screen`); this is where its alerts are
+normalized.
 """
 
 from __future__ import annotations
@@ -23,15 +25,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.alerts.normalized import NormalizedAlert
 from bot.audit import audit
 from bot.config.root import Settings
 from bot.errors import MalformedPayload
 from bot.incidents.apply import ApplyReport, IncidentBook, MutingContext
+from bot.ingest.event_failures import dead_letter, give_up, move_to_dead_letters, retry_later
 from bot.ingest.parsing import ParseFn
+from bot.ingest.slices import SLICE_ALERTS, add_report, apply_in_slices
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.store.db import Store
-from bot.store.models import DeadLetter, RawEvent
+from bot.store.models import RawEvent
 from integrations.base import DeliveryKind, ParsedDelivery
 
 log = get_logger(__name__)
@@ -45,6 +50,11 @@ BATCH_EVENTS = 32
 # One claim takes at most this many alerts' worth of events (at least one event), so a worker's
 # round stays short and the worker pool can yield to webhooks between rounds.
 CLAIM_ALERTS = 2 * BATCH_ALERTS
+
+
+class NotNormalizable(MalformedPayload):
+    """A stored body whose parser failed with an unexpected error (a bug or an input it did not
+    foresee); dead-lettered like a malformed body, with the error as its reason."""
 
 
 @dataclass(frozen=True)
@@ -63,16 +73,24 @@ def _outcome(raw_event_id: int, source: str, delivery: ParsedDelivery, report: A
         raw_event_id,
         delivery.kind,
         report,
-        alerts=_status_counts(delivery),
+        alerts=_status_counts(delivery.alerts),
         source=source,
         unsupported_type=delivery.unsupported_type,
         emptied_fields=tuple(warning.field for warning in delivery.warnings),
     )
 
 
-def _status_counts(delivery: ParsedDelivery) -> tuple[tuple[str, str, int], ...]:
-    counts = Counter((a.source, a.status.value) for a in delivery.alerts)
+def _status_counts(alerts: Sequence[NormalizedAlert]) -> tuple[tuple[str, str, int], ...]:
+    counts = Counter((a.source, a.status.value) for a in alerts)
     return tuple((source, status, n) for (source, status), n in counts.items())
+
+
+@dataclass(frozen=True)
+class _Stored:
+    source: str
+    body: bytes
+    headers: dict[str, str]
+    alerts_done: int
 
 
 def worker_name() -> str:
@@ -100,6 +118,7 @@ class RawEventProcessor:
         metrics: Metrics,
         clock: Callable[[], datetime],
         on_processed: Callable[[ProcessedEvent], None] | None = None,
+        between_writes: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -109,6 +128,7 @@ class RawEventProcessor:
         self._metrics = metrics
         self._clock = clock
         self._on_processed = on_processed
+        self._between_writes = between_writes  # between two slices of a large delivery
 
     def claim(self, worker: str, limit: int) -> list[int]:
         return [raw_event_id for raw_event_id, _alerts in self._claim(worker, limit)]
@@ -117,9 +137,10 @@ class RawEventProcessor:
         """(id, alert count) of up to `limit` pending events, now claimed by `worker`."""
         now = self._clock()
         lease = timedelta(seconds=self._settings.workers.claim_timeout_seconds)
+        max_attempts = self._settings.workers.max_attempts
         with self._store.transaction() as session:
             query = (
-                select(RawEvent.id, RawEvent.alert_count)
+                select(RawEvent.id, RawEvent.alert_count, RawEvent.attempts)
                 .where(RawEvent.status == "pending")
                 .where(or_(RawEvent.claimed_until.is_(None), RawEvent.claimed_until < now))
                 .order_by(RawEvent.id)
@@ -129,7 +150,10 @@ class RawEventProcessor:
                 query = query.with_for_update(skip_locked=True)
             claimed: list[tuple[int, int]] = []
             alerts = 0
-            for raw_event_id, count in session.execute(query).all():
+            for raw_event_id, count, attempts in session.execute(query).all():
+                if attempts >= max_attempts:  # every attempt so far ended without an answer
+                    give_up(session, int(raw_event_id), now)
+                    continue
                 if claimed and alerts + int(count or 0) > CLAIM_ALERTS:
                     break
                 claimed.append((int(raw_event_id), int(count or 0)))
@@ -141,6 +165,18 @@ class RawEventProcessor:
                     .values(claimed_by=worker, claimed_until=now + lease, attempts=RawEvent.attempts + 1)
                 )
         return claimed
+
+    def _normalize(self, source: str, body: bytes, headers: dict[str, str]) -> ParsedDelivery:
+        """The event's alerts. Any failure to normalize is the event's own (a body no parser
+        change will make readable until it is fixed): MalformedPayload, so it is dead-lettered
+        alone, with the reason, and never holds up the events claimed with it."""
+        try:
+            return self._parse(source, body, headers)
+        except MalformedPayload:
+            raise
+        except Exception as exc:  # see the docstring; logged with its traceback
+            log.error("raw event could not be normalized", source=source, exc_info=True)
+            raise NotNormalizable(f"could not be normalized: {type(exc).__name__}: {exc}") from exc
 
     def run_once(self, worker: str, limit: int | None = None) -> int:
         """Claim and process one batch (at most `limit` events, else `claim_batch`); returns how
@@ -204,7 +240,7 @@ class RawEventProcessor:
             mine.add(raw_event_id)
             sources[raw_event_id] = str(row.source)
             try:
-                parsed[raw_event_id] = self._parse(row.source, row.body, dict(row.headers or {}))
+                parsed[raw_event_id] = self._normalize(row.source, row.body, dict(row.headers or {}))
             except MalformedPayload:
                 continue  # dead-lettered by the one-by-one path
         loaded: list[_Loaded] = []
@@ -256,19 +292,96 @@ class RawEventProcessor:
         ]
 
     def process(self, raw_event_id: int, worker: str) -> ProcessedEvent | None:
+        """Process one claimed event in its own transaction (a large group: a slice per
+        transaction, see `bot.ingest.slices`). The body is normalized before any transaction
+        starts, so parsing never holds the store's write lock."""
         try:
+            stored = self._read_claimed(raw_event_id, worker)
+            if stored is None:
+                return None  # another worker took it over or finished it
+            delivery = self._normalize(stored.source, stored.body, stored.headers)
+            if delivery.kind is DeliveryKind.ALERTS and len(delivery.alerts) > SLICE_ALERTS:
+                return self._process_in_slices(
+                    raw_event_id, worker, stored.source, delivery, start=stored.alerts_done
+                )
             with self._store.transaction() as session:
-                outcome = self._process_in(session, raw_event_id, worker)
+                outcome = self._process_in(session, raw_event_id, worker, stored.source, delivery)
         except MalformedPayload as exc:
-            self._dead_letter(raw_event_id, f"unparseable: {exc.reason}")
+            reason = exc.reason if isinstance(exc, NotNormalizable) else f"unparseable: {exc.reason}"
+            dead_letter(self._store, raw_event_id, reason, now=self._clock())
             return None
         except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
             log.warning("raw event failed; will retry", raw_event_id=raw_event_id, error=str(exc))
-            self._retry_later(raw_event_id, str(exc))
+            retry_later(
+                self._store,
+                raw_event_id,
+                str(exc),
+                now=self._clock(),
+                max_attempts=self._settings.workers.max_attempts,
+            )
             return None
         if outcome is not None:
             self._finish(outcome)
         return outcome
+
+    def _read_claimed(self, raw_event_id: int, worker: str) -> _Stored | None:
+        with self._store.sessions() as session:
+            row = session.execute(
+                select(RawEvent.source, RawEvent.body, RawEvent.headers, RawEvent.alerts_done).where(
+                    RawEvent.id == raw_event_id, RawEvent.status == "pending", RawEvent.claimed_by == worker
+                )
+            ).first()
+        if row is None:
+            return None
+        return _Stored(str(row.source), bytes(row.body), dict(row.headers or {}), int(row.alerts_done or 0))
+
+    def _process_in_slices(
+        self, raw_event_id: int, worker: str, source: str, delivery: ParsedDelivery, *, start: int
+    ) -> ProcessedEvent | None:
+        """Apply a large delivery a slice per transaction; metrics and the listener hear of each
+        slice as it commits (the returned outcome sums them and is not finished again). The
+        delivery's emptied fields are counted once, with its first slice."""
+
+        def apply(session: Session, alerts: Sequence[NormalizedAlert], now: datetime) -> ApplyReport:
+            book = IncidentBook(
+                session,
+                settings=self._settings.incidents,
+                muting=self._muting(session, now),
+                deliveries=[alerts],
+                now=now,
+            )
+            return book.apply(alerts, now=now, raw_event_id=raw_event_id)
+
+        lease = timedelta(seconds=self._settings.workers.claim_timeout_seconds)
+        total = ApplyReport()
+        sliced = apply_in_slices(
+            self._store,
+            raw_event_id,
+            worker,
+            delivery.alerts,
+            start=start,
+            lease=lease,
+            clock=self._clock,
+            apply=apply,
+            between=self._between_writes,
+        )
+        emptied = tuple(warning.field for warning in delivery.warnings) if start == 0 else ()
+        for part, report in sliced:
+            self._finish(
+                ProcessedEvent(
+                    raw_event_id,
+                    delivery.kind,
+                    report,
+                    alerts=_status_counts(part),
+                    source=source,
+                    emptied_fields=emptied,
+                )
+            )
+            emptied = ()
+            add_report(total, report)
+        return ProcessedEvent(
+            raw_event_id, delivery.kind, total, alerts=_status_counts(delivery.alerts), source=source
+        )
 
     def _finish(self, outcome: ProcessedEvent) -> None:
         """After the commit: metrics and the listener."""
@@ -298,7 +411,9 @@ class RawEventProcessor:
         if self._on_processed is not None:
             self._on_processed(outcome)
 
-    def _process_in(self, session: Session, raw_event_id: int, worker: str) -> ProcessedEvent | None:
+    def _process_in(
+        self, session: Session, raw_event_id: int, worker: str, source: str, delivery: ParsedDelivery
+    ) -> ProcessedEvent | None:
         now = self._clock()
         flipped = session.execute(
             update(RawEvent)
@@ -307,16 +422,13 @@ class RawEventProcessor:
         )
         if getattr(flipped, "rowcount", 0) != 1:
             return None  # another worker took it over or finished it
-        event = session.get(RawEvent, raw_event_id)
-        assert event is not None
-        delivery = self._parse(event.source, event.body, dict(event.headers or {}))
         report = ApplyReport()
         if delivery.kind is DeliveryKind.SUBSCRIPTION_CONFIRMATION and delivery.subscribe_url:
             self._confirm(delivery.subscribe_url)
             audit(
                 session,
                 at=now,
-                actor=event.source,
+                actor=source,
                 subject=f"sns:{delivery.topic_arn}",
                 action="sns.subscription_confirmed",
                 details={"raw_event_id": raw_event_id},
@@ -324,12 +436,14 @@ class RawEventProcessor:
         elif delivery.kind is DeliveryKind.UNSUPPORTED:
             # Acknowledged but not understood: kept for replay once a parser handles the type.
             reason = f"unsupported event type {delivery.unsupported_type}"
-            self._move_to_dead_letters(session, event, reason, now)
+            event = session.get(RawEvent, raw_event_id)
+            if event is not None:
+                move_to_dead_letters(session, event, reason, now)
         elif delivery.kind is DeliveryKind.UNSUBSCRIBE_CONFIRMATION:
             audit(
                 session,
                 at=now,
-                actor=event.source,
+                actor=source,
                 subject=f"sns:{delivery.topic_arn}",
                 action="sns.unsubscribe_confirmation",
                 details={"raw_event_id": raw_event_id},
@@ -343,58 +457,10 @@ class RawEventProcessor:
                 now=now,
             )
             report = book.apply(delivery.alerts, now=now, raw_event_id=raw_event_id)
-        return _outcome(raw_event_id, event.source, delivery, report)
+        return _outcome(raw_event_id, source, delivery, report)
 
     def _count(self, outcome: ProcessedEvent) -> None:
         r = outcome.report
         for event, ids in (("opened", r.opened), ("reopened", r.reopened), ("resolved", r.resolved)):
             if ids:
                 self._metrics.incidents.labels(event=event).inc(len(ids))
-
-    def _retry_later(self, raw_event_id: int, error: str) -> None:
-        now = self._clock()
-        with self._store.transaction() as session:
-            event = session.get(RawEvent, raw_event_id)
-            if event is None or event.status != "pending":
-                return
-            if event.attempts >= self._settings.workers.max_attempts:
-                self._move_to_dead_letters(session, event, f"failed {event.attempts} times: {error}", now)
-                return
-            backoff = timedelta(seconds=min(300, 2**event.attempts))
-            event.error = error[:4000]
-            event.claimed_by = None
-            event.claimed_until = now + backoff
-
-    def _dead_letter(self, raw_event_id: int, reason: str) -> None:
-        now = self._clock()
-        with self._store.transaction() as session:
-            event = session.get(RawEvent, raw_event_id)
-            if event is not None and event.status == "pending":
-                self._move_to_dead_letters(session, event, reason, now)
-
-    @staticmethod
-    def _move_to_dead_letters(session: Session, event: RawEvent, reason: str, now: datetime) -> None:
-        event.status = "failed"
-        event.error = reason[:4000]
-        event.claimed_by = None
-        event.claimed_until = None
-        session.add(
-            DeadLetter(
-                source=event.source,
-                received_at=event.received_at,
-                content_type=event.content_type,
-                headers=event.headers,
-                body=event.body,
-                reason=reason,
-                request_id=event.request_id,
-                raw_event_id=event.id,
-            )
-        )
-        audit(
-            session,
-            at=now,
-            actor="system",
-            subject=f"raw_event:{event.id}",
-            action="raw_event.dead_lettered",
-            details={"reason": reason},
-        )

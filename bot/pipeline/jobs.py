@@ -16,11 +16,20 @@ JobHandler = Callable[[ClaimedJob], None]
 
 
 class JobRunner:
-    def __init__(self, *, store: Store, settings: Settings, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        between_jobs: Callable[[], None] = lambda: None,
+    ) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
         self._handlers: dict[str, JobHandler] = {}
+        # Called between two jobs of a claimed batch: each job writes, and webhooks go first.
+        self._between_jobs = between_jobs
 
     def register(self, kind: str, handler: JobHandler) -> None:
         self._handlers[kind] = handler
@@ -43,7 +52,9 @@ class JobRunner:
                 limit=limit or self._settings.workers.claim_batch,
                 kinds=self.kinds,
             )
-        for job in claimed:
+        for index, job in enumerate(claimed):
+            if index:
+                self._between_jobs()
             self.run_job(job)
         return len(claimed)
 

@@ -24,11 +24,13 @@ from slack_bolt import Ack, App, BoltResponse, Respond, Say
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
+from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.errors import IntegrationError
+from bot.http.body import BodyTooLarge, read_limited
 from bot.logs import get_logger
 from bot.slack.blocks import SlackMessage, section
 from bot.slack.dispatch import handle_approval_click, handle_command_text
@@ -42,7 +44,6 @@ log = get_logger(__name__)
 
 COMMAND = "/conductor"
 EVENTS_PATH = "/slack/events"
-MAX_BODY_BYTES = 1 << 20  # Slack's own payloads are a few kB
 SORRY = SlackMessage(
     text="Something went wrong; it has been logged.",
     blocks=[section(":warning: Something went wrong on our side; it has been logged. Try again shortly.")],
@@ -177,22 +178,32 @@ def register_listeners(app: App, h: SlackListeners) -> None:
         log.error("slack: bolt error", error=f"{type(error).__name__}: {error}")
 
 
-def http_route(app: App, *, path: str = EVENTS_PATH) -> Callable[[Any, Any], None]:
+def http_route(app: App, *, signing_secret: str, path: str = EVENTS_PATH) -> Callable[[Any, Any], None]:
     """A `runtime.http_extensions` entry mounting the app on `POST {path}`.
 
-    Bolt checks the signature and refuses requests older than 5 minutes (401); the dispatch
-    runs on a worker thread so a slow listener never blocks the event loop.
+    The body is read as it streams in, up to `[ingest] max_body_bytes` (413 past it, never
+    buffered whole). The signature and the 5-minute freshness are checked before the body is
+    parsed (401, and a body nobody signed is never read further); a signed body Bolt cannot
+    parse (`payload=notjson`) is a 400. The dispatch runs on a worker thread so a slow listener
+    never blocks the event loop.
     """
+    verifier = SignatureVerifier(signing_secret)
 
-    def extend(api: Any, _runtime: Any) -> None:
+    def extend(api: Any, runtime: Any) -> None:
+        limit = int(runtime.settings.ingest.max_body_bytes)
+
         async def slack_events(request: Request) -> Response:
-            declared = request.headers.get("content-length", "0")
-            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-                return Response(status_code=413, content="payload too large")
-            body = await request.body()
-            if len(body) > MAX_BODY_BYTES:
-                return Response(status_code=413, content="payload too large")
-            response: BoltResponse = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+            try:
+                body = await read_limited(request, limit)
+            except BodyTooLarge:
+                return Response(status_code=413, content=f"body larger than {limit} bytes")
+            if not verifier.is_valid_request(body, dict(request.headers)):
+                return Response(status_code=401, content="invalid request signature or timestamp")
+            try:
+                bolt_request = to_bolt_request(request, body)
+            except ValueError as exc:  # a form field `payload` that is not JSON
+                return Response(status_code=400, content=f"malformed Slack payload: {exc}")
+            response: BoltResponse = await run_in_threadpool(app.dispatch, bolt_request)
             return to_starlette_response(response)
 
         api.add_api_route(path, slack_events, methods=["POST"], include_in_schema=False)

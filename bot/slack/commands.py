@@ -18,7 +18,7 @@ from typing import ClassVar
 from bot.errors import ConductorError, InvalidTarget
 from bot.matching import InvalidMatcher, Matcher, parse_matcher
 from bot.runbooks.targets import Target, parse_target
-from bot.timeparse import InvalidDuration, parse_duration
+from bot.timeparse import DurationTooLong, InvalidDuration, parse_duration
 
 MAX_SILENCE = timedelta(days=90)
 
@@ -213,12 +213,12 @@ def _duration(text: str) -> timedelta:
     """A silence length via `bot.timeparse.parse_duration`: positive, at most `MAX_SILENCE`."""
     try:
         duration = parse_duration(text)
+    except DurationTooLong:  # more days than timedelta holds
+        duration = MAX_SILENCE + timedelta(seconds=1)
     except InvalidDuration:
         raise _usage(
             "silence", f"{_code(text)} is not a positive duration (use e.g. 30m, 2h, 1d, 1h30m)"
         ) from None
-    except OverflowError:  # more days than timedelta holds
-        duration = MAX_SILENCE + timedelta(seconds=1)
     if duration > MAX_SILENCE:
         raise _usage("silence", f"a silence may last at most {MAX_SILENCE.days} days")
     return duration
@@ -228,9 +228,9 @@ def _matcher(text: str) -> Matcher:
     """One matcher via `bot.matching.parse_matcher` (so Slack, the CLI and the API agree)."""
     m = _MATCHER.match(text)
     if m is not None and m["op"] in ("=~", "!~"):
-        try:
-            re.compile(m["value"].strip().strip('"').strip("'"))
-        except re.error:
+        try:  # the regex dialect of every matcher (RE2), not Python's
+            Matcher("name", m["op"], m["value"].strip().strip('"').strip("'"))
+        except InvalidMatcher:
             raise _usage("silence", f"{_code(text)}: bad regular expression") from None
     try:
         return parse_matcher(text)

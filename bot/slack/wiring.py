@@ -120,7 +120,7 @@ def attach_slack(runtime: Runtime, *, environ: Mapping[str, str] | None = None) 
         wiring.socket_mode = SocketModeService(app, app_token=secrets.app_token, api_url=secrets.api_url)
         runtime.services.append(wiring.socket_mode)  # stopped before the pool drains
     else:
-        runtime.http_extensions.append(http_route(app))
+        runtime.http_extensions.append(http_route(app, signing_secret=secrets.signing_secret or ""))
     runtime.extras[RUNTIME_KEY] = wiring
     where = "POST /slack/events" if secrets.mode == "http" else "Socket Mode"
     log.info(f"slack: listening ({where})", api_url=secrets.api_url)

@@ -87,6 +87,9 @@ class RawEvent(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     alert_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Alerts of this event applied so far: a large group is applied a bounded slice per
+    # transaction, and a worker that takes it over after a crash resumes here.
+    alerts_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class DeadLetter(Base):

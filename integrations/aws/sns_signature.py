@@ -122,7 +122,7 @@ class SnsSignatureVerifier:
         """Verify a raw request body; returns the decoded SNS message."""
         try:
             message = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, too deep, too many digits
             raise Unauthenticated("body is not an SNS message (not JSON)") from None
         if not isinstance(message, dict):
             raise Unauthenticated("body is not an SNS message (not a JSON object)")

@@ -33,26 +33,62 @@ _EPOCH = re.compile(r"\d{9,13}(\.\d+)?")
 _RFC_1123 = re.compile(r"(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
 
 
+# Deeper than this is refused: no real payload comes close (Azure's common schema nests about
+# eight levels), and readers that recurse (hashing, rendering label values) stay far from
+# Python's recursion limit.
+MAX_NESTING = 100
+
+
 def load_json(body: bytes, *, what: str = "body") -> Any:
     """Decode a JSON body, or raise MalformedPayload naming the position of the error.
 
     orjson decodes (several times faster: this runs for every webhook before its 202); what it
     refuses goes to the standard library's decoder, which decides (it also reads the NaN,
-    Infinity and integers beyond 64 bits that some senders emit) and words the error."""
+    Infinity and integers beyond 64 bits that some senders emit) and words the error. Text that
+    is not text (lone surrogates), numbers past Python's digit limit and nesting deeper than
+    MAX_NESTING are refused too, so nothing downstream meets them."""
     if not body.strip():
         raise MalformedPayload(f"{what}: empty")
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError:
-        pass
+        value = _load_with_stdlib(body, what)
+    if body.count(b"[") + body.count(b"{") > MAX_NESTING and _nesting_exceeds(value, MAX_NESTING):
+        raise MalformedPayload(f"{what}: nested too deeply (more than {MAX_NESTING} levels)")
+    return value
+
+
+def _load_with_stdlib(body: bytes, what: str) -> Any:
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except UnicodeDecodeError as exc:
         raise MalformedPayload(f"{what}: not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise MalformedPayload(
             f"{what}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise MalformedPayload(f"{what}: nested too deeply (more than {MAX_NESTING} levels)") from None
+    except ValueError:  # int(): past sys.get_int_max_str_digits()
+        raise MalformedPayload(f"{what}: a number has too many digits") from None
+    try:  # orjson refuses lone surrogates; the standard library lets them through as str
+        json.dumps(value, ensure_ascii=False, allow_nan=True).encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedPayload(f"{what}: a string holds a lone surrogate (not text)") from None
+    except RecursionError:
+        raise MalformedPayload(f"{what}: nested too deeply (more than {MAX_NESTING} levels)") from None
+    return value
+
+
+def _nesting_exceeds(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def load_json_object(body: bytes, *, what: str = "body") -> JsonObject:
@@ -182,7 +218,10 @@ def to_float(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        result = float(value)
+        try:
+            result = float(value)
+        except OverflowError:  # an integer past the largest float
+            return None
     elif isinstance(value, str):
         cleaned = value.strip().replace(",", "").lstrip("$€£").rstrip("%").strip()
         if not cleaned:
@@ -266,11 +305,12 @@ def _read_time(value: Any) -> datetime | None:
     if isinstance(value, bool):
         raise _NotATime("expected a time, got a boolean")
     if isinstance(value, int | float):
-        seconds = value / 1000 if value > 100_000_000_000 else value
         try:
+            seconds = value / 1000 if value > 100_000_000_000 else value
             return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
-            raise _NotATime(f"time out of range: {value}") from None
+            shown = str(value)
+            raise _NotATime(f"time out of range: {shown[:24]}{'...' if len(shown) > 24 else ''}") from None
     if not isinstance(value, str):
         raise _NotATime(f"expected a time, got {_type_name(value)}")
     raw = value.strip()
@@ -284,7 +324,10 @@ def _read_time(value: Any) -> datetime | None:
         parsed = _lenient_iso(raw, value)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 is past the year 9999 in UTC
+        raise _NotATime(f"time out of range: {value!r}") from None
 
 
 def _lenient_iso(raw: str, value: str) -> datetime:

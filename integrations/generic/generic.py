@@ -22,7 +22,8 @@ and the ``resource`` and ``labels`` the default fingerprint is made of); a malfo
 field (a time, the metric, annotations, links) is emptied with a warning. Tolerant of the rest:
 unknown keys are ignored; numbers may be strings; dimensions may be a list of name/value pairs;
 severity words such as "page" or "warn" are mapped.
-Idempotency key: ``id`` when given, else a hash of each alert's fingerprint, status and times.
+Idempotency key: ``id`` when given (a batch's, or a single alert's own), else a hash of each
+alert's fingerprint, status and times.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def _read(document: JsonObject) -> ParsedDelivery:
         ]
     else:
         alerts = [alert_from_object(document, "")]
-    delivery_id = get_str(document, "id", "") if "alerts" in document else None
+    delivery_id = get_str(document, "id", "")  # a batch's id, or a single alert's own
     if delivery_id:
         key = f"{SOURCE}:{delivery_id}"
     else:

@@ -121,8 +121,10 @@ def _checked_time(element: JsonObject, key: str, path: str) -> str:
     value = element.get(key)
     if type(value) is str:
         try:
-            datetime.fromisoformat(value)  # the usual RFC 3339 forms, cheaply
-            return value
+            # the usual RFC 3339 forms, cheaply; near the ends of the calendar an offset can
+            # carry the time out of range in UTC, so those take the full check
+            if 1 < datetime.fromisoformat(value).year < 9999:
+                return value
         except ValueError:
             pass
     get_time(element, key, path)  # raises unless it reads as a time (or as none)

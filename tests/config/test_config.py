@@ -143,3 +143,69 @@ def test_permission_settings_are_checked(raw: dict[str, object], expected: str) 
     with pytest.raises(ConfigError) as caught:
         parse_settings(raw, {})
     assert expected in str(caught.value)
+
+
+def test_an_auth_mode_that_needs_a_secret_must_name_its_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings({"ingest": {"auth": {"pagerduty": {"mode": "pagerduty"}}}}, {})
+    assert info.value.problems == [
+        "ingest.auth.pagerduty: mode 'pagerduty' needs secret_env (the variable holding the secret)"
+    ]
+
+
+def test_check_config_builds_what_serve_builds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A database URL whose driver is not installed passes the schema but would stop `serve`."""
+    config = tmp_path / "config.toml"
+    config.write_text('[database]\nurl = "mysql+nosuchdriver://conductor@db/conductor"\n')
+    assert run(["check-config", "--config", str(config)]) == 2
+    assert "database.url: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("host", "env", "expected"),
+    [
+        pytest.param("127.0.0.1", {}, [], id="loopback-is-quiet"),
+        pytest.param("localhost", {}, [], id="localhost-is-quiet"),
+        pytest.param(
+            "0.0.0.0", {"CONDUCTOR_API_TOKEN": "t"}, ["accept unauthenticated requests"], id="open-sources"
+        ),
+        pytest.param("10.0.0.5", {}, ["accept unauthenticated", "no API token"], id="open-and-no-token"),
+    ],
+)
+def test_start_up_warnings_on_a_reachable_address(
+    host: str, env: dict[str, str], expected: list[str]
+) -> None:
+    from bot.preflight import startup_warnings
+
+    warnings = startup_warnings(parse_settings({}, {}), host=host, environ=env)
+    assert len(warnings) == len(expected)
+    for warning, words in zip(warnings, expected, strict=True):
+        assert words in warning and host in warning
+
+
+def test_closed_sources_and_a_token_give_no_warning() -> None:
+    from bot.preflight import startup_warnings
+
+    settings = parse_settings(
+        {
+            "ingest": {
+                "allow_unauthenticated": False,
+                "auth": {"alertmanager": {"mode": "bearer", "secret_env": "AM_TOKEN"}},
+            }
+        },
+        {},
+    )
+    env = {"CONDUCTOR_API_TOKEN": "t", "AM_TOKEN": "a"}
+    assert startup_warnings(settings, host="0.0.0.0", environ=env) == []
+    missing = startup_warnings(settings, host="0.0.0.0", environ={"CONDUCTOR_API_TOKEN": "t"})
+    assert missing == [
+        "ingest.auth.alertmanager: AM_TOKEN is not set; every alertmanager webhook will get 401"
+    ]
+
+
+def test_check_config_prints_the_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[server]\nhost = "0.0.0.0"\n')
+    assert run(["check-config", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: serving on 0.0.0.0" in err and "accept unauthenticated requests" in err

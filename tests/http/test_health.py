@@ -19,7 +19,12 @@ def test_healthz(client: TestClient) -> None:
 
 
 def test_readyz_reports_store_and_migrations(client: TestClient, runtime: Runtime) -> None:
-    assert client.get("/readyz").json() == {"status": "ready", "store": "ok", "intake": "ok"}
+    assert client.get("/readyz").json() == {
+        "status": "ready",
+        "store": "ok",
+        "intake": "ok",
+        "backlog": {"oldest_pending_event_age_seconds": None, "oldest_queued_job_age_seconds": None},
+    }
     with runtime.store.engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = 'older'"))
     response = client.get("/readyz")
@@ -43,8 +48,27 @@ def test_metrics_in_prometheus_text_format(data_dir: Path, monkeypatch: pytest.M
     assert 'conductor_http_requests_total{method="GET",route="/healthz",status="200"}' in body
     assert "conductor_http_request_duration_seconds_bucket" in body
     assert 'conductor_work_queue_depth{queue="jobs"}' in body
+    assert 'conductor_work_queue_oldest_age_seconds{queue="raw_events"}' in body
     assert 'conductor_webhooks_total{outcome="accepted",source="generic"} 1.0' in body
 
 
 def test_request_id_is_echoed(client: TestClient) -> None:
     assert client.get("/healthz", headers={"X-Request-ID": "abc123"}).headers["x-request-id"] == "abc123"
+
+
+def test_readyz_shows_how_old_the_backlog_is(client: TestClient, runtime: Runtime) -> None:
+    from datetime import timedelta
+
+    from bot.jobs import enqueue
+
+    with runtime.store.transaction() as session:
+        enqueue(session, kind="stuck", payload={}, now=runtime.clock() - timedelta(minutes=5))
+    backlog = client.get("/readyz").json()["backlog"]
+    assert backlog["oldest_queued_job_age_seconds"] >= 300
+    metrics = client.get("/metrics").text
+    [line] = [
+        x
+        for x in metrics.splitlines()
+        if x.startswith('conductor_work_queue_oldest_age_seconds{queue="jobs"}')
+    ]
+    assert float(line.split()[-1]) >= 300

@@ -90,3 +90,42 @@ def test_subscribe_url_must_be_an_https_sns_endpoint(url: str) -> None:
 
     with pytest.raises(Unauthenticated):
         check_subscribe_url(url)
+
+
+@pytest.mark.parametrize("intake", ["process", "inline"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(
+            b'{"Type": "Notification", "Message": "not an alarm"}', id="unsigned-unreadable-message"
+        ),
+        pytest.param(b"not json at all", id="not-json"),
+        pytest.param(b'{"Type": "Notification", "Message": ' + b"[" * 2000 + b"]" * 2000 + b"}", id="deep"),
+    ],
+)
+def test_an_unsigned_body_is_refused_before_it_is_read_and_stores_nothing(
+    data_dir: Path, intake: str, body: bytes
+) -> None:
+    """The signature is checked first: a 401, no raw event, no dead letter (nothing an
+    unauthenticated sender can make us keep)."""
+    from bot.store.models import DeadLetter
+
+    settings = parse_settings(
+        {
+            "data_dir": str(data_dir),
+            "ingest": {
+                "intake": intake,
+                "auth": {"cloudwatch": {"mode": "sns", "allowed_topic_arns": [TOPIC]}},
+            },
+        },
+        {},
+    )
+    runtime = build_runtime(settings)
+    headers = {"content-type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "Notification"}
+    with TestClient(create_app(runtime)) as client:
+        response = client.post("/webhooks/cloudwatch", content=body, headers=headers)
+    assert response.status_code == 401, response.text
+    with runtime.store.sessions() as session:
+        assert session.scalars(select(RawEvent)).all() == []
+        assert session.scalars(select(DeadLetter)).all() == []
+    runtime.store.dispose()

@@ -62,3 +62,65 @@ def test_serve_with_slack(server: ServerProcess, fake_slack: FakeSlack) -> None:
     assert response.status_code == 200
     [reply] = eventually(lambda: fake_slack.responses("serve"), timeout=10)
     assert "*Open incidents* 1" in str(reply["blocks"])
+
+
+def peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM in /proc")
+
+
+def test_a_huge_chunked_body_is_refused_without_being_buffered(server: ServerProcess) -> None:
+    """No Content-Length to refuse early: the body streams in, and 413 comes once it passes the
+    limit (1 MiB by default). The client offers 400 MiB; the server must stop reading long
+    before (what the sender could push is socket buffers plus the limit), and its peak memory
+    must not grow by anything near the body."""
+    import socket
+
+    assert server.proc is not None
+    before = peak_rss_kib(server.proc.pid)
+    chunk = b"x" * (64 * 1024)
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    sent = 0
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(
+            b"POST /slack/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+        )
+        conn.setblocking(False)
+        answer = b""
+        while sent < 400 * 1024 * 1024 and not answer:
+            try:
+                sent += conn.send(framed)
+            except BlockingIOError:
+                pass
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            try:
+                answer = conn.recv(4096)
+            except BlockingIOError:
+                pass
+            except ConnectionResetError:
+                break
+        conn.setblocking(True)
+        if not answer:
+            answer = conn.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert sent < 64 * 1024 * 1024
+    assert peak_rss_kib(server.proc.pid) - before < 64 * 1024
+
+
+def test_a_signed_payload_that_is_not_json_is_a_400_and_an_unsigned_one_a_401(server: ServerProcess) -> None:
+    body = b"payload=notjson"
+    signed = httpx.post(
+        f"{server.url}/slack/events", content=body, headers=sign_request(SECRET, body), timeout=10
+    )
+    assert signed.status_code == 400 and "malformed Slack payload" in signed.text
+    unsigned = httpx.post(
+        f"{server.url}/slack/events",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    assert unsigned.status_code == 401

@@ -128,3 +128,15 @@ def test_a_bad_optional_field_is_emptied_with_a_warning(
     assert (alert.name, alert.status, alert.fingerprint) == (sound.name, sound.status, sound.fingerprint)
     assert check(alert)
     assert [w.path for w in delivery.warnings] == [path]
+
+
+def test_a_single_alerts_own_id_counts_in_its_idempotency_key() -> None:
+    """A repeat of the same alert without starts_at is a new delivery when its id differs, and a
+    duplicate when the id is the same (a retry)."""
+    alert = {"name": "ProbeFailed", "status": "firing", "fingerprint": "probe"}
+    first = parse("generic", {**alert, "id": "run-1"}).idempotency_key
+    second = parse("generic", {**alert, "id": "run-2"}).idempotency_key
+    retry = parse("generic", {**alert, "id": "run-1"}).idempotency_key
+    without = parse("generic", alert).idempotency_key
+    assert first != second and first == retry
+    assert without not in (first, second)
