@@ -29,16 +29,17 @@ def main() -> int:
     from bot.http.app import create_app
     from bot.logs import configure_logging
     from tests.http.conftest import make_runtime
-    from tests.http.test_api_fuzz import TOKEN, fuzz
+    from tests.http.test_api_fuzz import SETTINGS, TOKEN, fuzz
 
-    os.environ["CONDUCTOR_API_TOKEN"] = TOKEN
+    os.environ["CONDUCTOR_FUZZ_TOKEN"] = TOKEN
     configure_logging(level="error")
-    runtime = make_runtime(Path(tempfile.mkdtemp(prefix="api-fuzz-")), ingest={"intake": "inline"})
+    runtime = make_runtime(Path(tempfile.mkdtemp(prefix="api-fuzz-")), **SETTINGS)
     app = create_app(runtime, background=False)
     with TestClient(app):
         sent, failures = fuzz(app, examples=args.examples)
     runtime.store.dispose()
-    print(f"requests sent {sent}; answered 5xx {len(failures)}")
+    by_code = ", ".join(f"{code}: {n}" for code, n in sorted(sent.items()))
+    print(f"requests sent {sum(sent.values())} ({by_code}); answered 5xx {len(failures)}")
     for failure in failures[:20]:
         print(f"  {failure}")
     return 1 if failures else 0

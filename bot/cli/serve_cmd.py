@@ -32,7 +32,7 @@ def check_config(config: ConfigOption = None) -> None:
     loaded = load(config)
     check_startable(loaded.settings, os.environ)
     for warning in startup_warnings(loaded.settings, host=loaded.settings.server.host, environ=os.environ):
-        err_console.print(f"warning: {warning}", markup=False, highlight=False)
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     where = str(loaded.path) if loaded.path else "embedded defaults"
     console.print(f"configuration OK ({where})")
 

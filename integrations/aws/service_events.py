@@ -114,7 +114,13 @@ def glue_run_status_alerts(detail: JsonObject, path: str, context: EventContext)
             status=AlertStatus.FIRING,
             severity=Severity.WARNING,
             summary=f"Glue job {job} is still {state} past its notify delay"
-            + (f" of {delay:g} min" if isinstance(delay, int | float) else ""),
+            + (
+                f" of {delay} min"
+                if isinstance(delay, int)
+                else f" of {delay:g} min"
+                if isinstance(delay, float)
+                else ""
+            ),
             description=message,
             resource=_glue_resource(context, job),
             starts_at=context.event_time or started,

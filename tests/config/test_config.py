@@ -161,6 +161,17 @@ def test_check_config_builds_what_serve_builds(tmp_path: Path, capsys: pytest.Ca
     assert "database.url: " in capsys.readouterr().err
 
 
+# Someone may approve every runbook that can need it, so only the warnings under test remain.
+APPROVERS = {"approvals": {"approvers": {"risk:high": {"users": ["U1"]}, "risk:medium": {"users": ["U1"]}}}}
+
+
+def test_start_up_warnings_include_the_configurations_own() -> None:
+    from bot.preflight import startup_warnings
+
+    warnings = startup_warnings(parse_settings({}, {}), host="127.0.0.1", environ={})
+    assert [w.split(":")[0] for w in warnings] == ["approvals.approvers", "approvals.approvers"]
+
+
 @pytest.mark.parametrize(
     ("host", "env", "expected"),
     [
@@ -177,7 +188,7 @@ def test_start_up_warnings_on_a_reachable_address(
 ) -> None:
     from bot.preflight import startup_warnings
 
-    warnings = startup_warnings(parse_settings({}, {}), host=host, environ=env)
+    warnings = startup_warnings(parse_settings(APPROVERS, {}), host=host, environ=env)
     assert len(warnings) == len(expected)
     for warning, words in zip(warnings, expected, strict=True):
         assert words in warning and host in warning
@@ -188,10 +199,11 @@ def test_closed_sources_and_a_token_give_no_warning() -> None:
 
     settings = parse_settings(
         {
+            **APPROVERS,
             "ingest": {
                 "allow_unauthenticated": False,
                 "auth": {"alertmanager": {"mode": "bearer", "secret_env": "AM_TOKEN"}},
-            }
+            },
         },
         {},
     )

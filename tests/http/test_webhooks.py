@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from bot.deadletters import replay_dead_letter
@@ -24,7 +22,7 @@ from bot.runtime import Runtime
 from bot.store.models import Alert, DeadLetter, Incident, RawEvent
 from integrations.aws import eventbridge
 from integrations.aws.service_events import glue_job_alerts
-from tests.http.conftest import make_runtime
+from tests.http.conftest import make_runtime, metric_value
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
 
@@ -203,20 +201,6 @@ def test_a_malformed_alert_deep_in_a_group_gets_400_before_anything_is_stored(
         f"alerts[{len(group['alerts']) - 1}].status: expected firing or resolved, got 'pending'"
     )
     assert count(runtime, RawEvent) == 0 and count(runtime, DeadLetter) == 1
-
-
-def metric_value(runtime: Runtime, name: str, timeout: float = 5.0, **labels: str) -> float:
-    """One sample of what GET /metrics serves (the runtime's registry in Prometheus text), once it
-    is there (workers count right after their commit); 0 when it never shows up."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = generate_latest(runtime.metrics.registry).decode()
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name and sample.labels == labels:
-                    return float(sample.value)
-        time.sleep(0.02)
-    return 0.0
 
 
 def test_an_unsupported_event_is_acknowledged_then_kept_as_a_dead_letter(
