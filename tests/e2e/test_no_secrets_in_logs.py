@@ -29,6 +29,7 @@ pytestmark = pytest.mark.e2e
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
 SECRETS = {
     "CONDUCTOR_API_TOKEN": "api-token-5be3c1d7",
+    "CONDUCTOR_ADMIN_TOKEN": "admin-token-77d0e2b4",
     "AM_BEARER": "bearer-token-9e4a21",
     "GENERIC_BASIC": "ops:basic-pass-c0ffee",
     "PD_SECRET": "pd-hmac-secret-31c4",
@@ -70,6 +71,14 @@ ops = "PD_ROUTING_KEY_OPS"
 [workers]
 threads = 1
 poll_interval_seconds = 0.05
+[[permissions.api_tokens]]
+name = "ops-admin"
+secret_env = "CONDUCTOR_ADMIN_TOKEN"
+role = "admin"
+[approvals.approvers."risk:high"]
+role = "admin"
+[approvals.approvers."risk:medium"]
+role = "admin"
 """
 
 
@@ -120,11 +129,8 @@ def api_calls(openapi: dict[str, object]) -> list[tuple[str, str, dict[str, obje
 def call_every_route(http: httpx.Client, openapi: dict[str, object], response_url: str) -> list[int]:
     """Every route once, with valid credentials; the statuses answered."""
     close = {"connection": "close"}  # a route that fails may take its connection down with it
-    token = {
-        "authorization": f"Bearer {SECRETS['CONDUCTOR_API_TOKEN']}",
-        "x-conductor-user": "alice",
-        **close,
-    }
+    # an admin token, so every route gets past its permission check to the work that fails
+    token = {"authorization": f"Bearer {SECRETS['CONDUCTOR_ADMIN_TOKEN']}", **close}
     requests = [http.build_request(m, url, json=body, headers=token) for m, url, body in api_calls(openapi)]
     requests += [http.build_request("GET", p, headers=token) for p in ("/healthz", "/readyz", "/metrics")]
     for source, data, headers in webhook_requests():
@@ -166,7 +172,8 @@ def test_no_secret_reaches_the_log_when_every_route_fails(
     try:
         server.start()
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            openapi = http.get("/api/openapi.json").json()
+            auth = {"authorization": f"Bearer {SECRETS['CONDUCTOR_ADMIN_TOKEN']}"}
+            openapi = http.get("/api/openapi.json", headers=auth).json()
             working = call_every_route(http, openapi, slack.response_url())
             break_the_store(data_dir / "conductor.sqlite3")
             broken = call_every_route(http, openapi, slack.response_url())
