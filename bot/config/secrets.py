@@ -51,8 +51,13 @@ def _shapes(raw: str) -> Iterator[str]:
             yield base64.b64encode(part.encode()).decode()
 
 
+def secret_variable_names(settings: Settings) -> set[str]:
+    """Every environment variable the configuration names for a secret (not the SDKs' own)."""
+    return {*_env_names(settings), *settings.pagerduty.routing_keys.values()}
+
+
 def configured_secret_values(settings: Settings, environ: Mapping[str, str]) -> set[str]:
-    names = {*_env_names(settings), *settings.pagerduty.routing_keys.values(), *SDK_SECRET_VARIABLES}
+    names = {*secret_variable_names(settings), *SDK_SECRET_VARIABLES}
     values = {shape for name in names if environ.get(name) for shape in _shapes(environ[name])}
     try:
         password = make_url(settings.database_url()).password

@@ -7,39 +7,19 @@ these tests check what no linter can: that the files fit this application's sett
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel
 
 from bot.config.loader import parse_settings
+from bot.config.secrets import secret_variable_names
 from bot.config.validate import validate_references
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose"
 KUBE = ROOT / "deploy" / "kubernetes"
-
-
-def env_names(model: BaseModel) -> Iterator[str]:
-    """Every environment variable a settings tree names in a `*_env` field (and PagerDuty routing keys)."""
-    for name, value in model:
-        if isinstance(value, BaseModel):
-            yield from env_names(value)
-        elif isinstance(value, list):
-            for item in value:
-                if isinstance(item, BaseModel):
-                    yield from env_names(item)
-        elif isinstance(value, dict):
-            for item in value.values():
-                if isinstance(item, BaseModel):
-                    yield from env_names(item)
-            if name == "routing_keys":
-                yield from (str(v) for v in value.values())
-        elif name.endswith("_env") and isinstance(value, str) and value:
-            yield value
 
 
 def kube(name: str) -> dict[str, Any]:
@@ -74,7 +54,7 @@ def test_recipe_config_passes_check_config() -> None:
 def test_every_secret_the_config_names_comes_from_the_secret(manifest: str) -> None:
     settings = parse_settings(tomllib.loads(recipe_config_text()), {})
     env = container_env(kube(manifest))
-    wanted = set(env_names(settings)) | {"CONDUCTOR_DATABASE_URL"}
+    wanted = secret_variable_names(settings) | {"CONDUCTOR_DATABASE_URL"}
     missing = sorted(name for name in wanted if name not in env)
     assert missing == [], f"{manifest} does not set {missing}"
     for name in wanted:
@@ -96,7 +76,7 @@ def test_compose_env_example_names_every_secret() -> None:
         COMPOSE / "slack-socket.env.example"
     ).read_text()
     names = {line.split("=", 1)[0].lstrip("# ").strip() for line in listed.splitlines() if "=" in line}
-    assert set(env_names(settings)) <= names
+    assert secret_variable_names(settings) <= names
 
 
 def test_probes_point_at_the_health_routes() -> None:
