@@ -22,10 +22,9 @@ from bot.config.settings import (
 )
 from bot.sweeps.settings import SchedulerSettings, SweepList
 from detectors.settings import DetectorSettings
-from integrations.aws.cloudwatch_metrics import CloudWatchSettings
-from integrations.aws.settings import AwsSettings
+from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.azure.settings import AzureSettings
-from integrations.gcp.monitoring import CloudMonitoringSettings
+from integrations.gcp.settings import CloudMonitoringSettings
 from integrations.jira.settings import JiraSettings
 from integrations.pagerduty.settings import PagerDutySettings
 from integrations.slack.settings import SlackSettings
