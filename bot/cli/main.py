@@ -45,17 +45,26 @@ COMMANDS: dict[str, CommandEntry] = {
     "approvals": CommandEntry("bot.cli.runbooks_cmd", "Runs waiting for a human decision."),
     "alerts": CommandEntry("bot.cli.alerts_cmd", "Inspect alert payloads."),
     "sweep": CommandEntry("bot.cli.sweep_cmd", "Scheduled sweeps: run one now, list them."),
+    "report": CommandEntry("bot.cli.report_cmd", "KPIs: MTTD, MTTA, MTTR, automatic resolution, noise."),
 }
 
 
 def _new_app() -> typer.Typer:
-    return typer.Typer(
+    app = typer.Typer(
         name="conductor",
         help="Cloud Conductor: alarms in, verified remediation out.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
     )
+
+    # A callback keeps `conductor` a group even when only one command is registered (typer would
+    # otherwise make that command the whole program, and `conductor report` an extra argument).
+    @app.callback()
+    def conductor() -> None:
+        pass
+
+    return app
 
 
 def _placeholder(app: typer.Typer, name: str, entry: CommandEntry) -> None:
