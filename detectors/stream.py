@@ -23,18 +23,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from detectors.explain import Explanation, explain
-from detectors.kernel import (
-    ALERT_T,
-    CAL_N,
-    DAY_RES_VAR,
-    MIN_TAIL,
-    STEP,
-    VAR,
-    KernelParams,
-    KernelState,
-    Scores,
-    feed,
-)
+from detectors.kernel import KernelParams, KernelState, Scores, feed
+from detectors.layout import ALERT_T, CAL_N, DAY_RES_VAR, MIN_TAIL, STEP, VAR
 from detectors.settings import DetectorSettings
 from detectors.signals import M_SEASONAL, TAU_MIN_STEPS, TAUS
 
