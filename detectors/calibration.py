@@ -71,18 +71,18 @@ def push_sorted(sorted_m: Arr, ring_m: Arr, n: int, pos: int, r: float, slot: in
 @njit(cache=True)
 def calibrate(
     m: int, raw: float, iv: Arr, cal_sorted: Arr, cal_ring: Arr, smooth: Arr, tail_share: float,
-    smoothing: int, unit: float, keep: float,
+    width: int, unit: float, keep: float,
 ) -> float:  # fmt: skip
-    """Tail probability of member m's next raw value (smoothed over `smoothing` points), then remember it;
-    1.0 while the member has too little history."""
-    width = smooth.shape[1] if smoothing else 1
+    """Tail probability of member m's next raw value (the mean of its last `width` raw values, at most
+    the smoothing ring's size), then remember it; 1.0 while the member has too little history."""
+    ring = smooth.shape[1]
     k = iv[SM_N + m]
-    smooth[m, k % width] = raw
+    smooth[m, k % ring] = raw
     iv[SM_N + m] = k + 1
-    have = min(k + 1, width)
+    have = min(k + 1, max(1, min(width, ring)))
     value = 0.0
     for i in range(have):
-        value += smooth[m, i]
+        value += smooth[m, (k - i) % ring]
     value /= have
     n = iv[CAL_N + m]
     p = 1.0 if n < MIN_CALIBRATION else tail_probability(cal_sorted[m], n, tail_share, value, unit)

@@ -14,7 +14,9 @@ from detectors.layout import (
     CNT,
     DAY_BINS,
     DAY_RES_VAR,
+    DEFAULT_STEP,
     DIFF_VAR,
+    DT_N,
     LAST_T,
     LAST_X,
     LEVEL,
@@ -52,6 +54,16 @@ def slog(z: float) -> float:
 
 
 @njit(cache=True)
+def update_step(sc: Arr, iv: Arr, dts: Arr, dt: float) -> None:
+    """The series' step: the median of its last len(dts) positive time steps (a gap or a burst of
+    jittered points does not move it; a change of sampling rate does, within len(dts) points)."""
+    n = iv[DT_N]
+    dts[n % dts.shape[0]] = dt
+    iv[DT_N] = n + 1
+    sc[STEP] = np.median(dts[: min(n + 1, dts.shape[0])])
+
+
+@njit(cache=True)
 def record_excess(sc: Arr, block_hi: Arr, block_lo: Arr, t: float, x: float, floor: float) -> float:
     """How far x goes beyond the highest (+) or lowest (-) value of the last 7 days, in units of that
     range (signed log); 0 inside it. Then folds x into its hourly block."""
@@ -80,8 +92,8 @@ def record_excess(sc: Arr, block_hi: Arr, block_lo: Arr, t: float, x: float, flo
 
 @njit(cache=True)
 def features(
-    sc: Arr, day_profile: Arr, day_seen: Arr, block_hi: Arr, block_lo: Arr, t: float, x: float,
-    row: Arr, base: Arr,
+    sc: Arr, iv: Arr, dts: Arr, day_profile: Arr, day_seen: Arr, block_hi: Arr, block_lo: Arr, t: float,
+    x: float, row: Arr, base: Arr,
 ) -> None:  # fmt: skip
     """Feature row of point (t, x) from the state left by earlier points; then fold the point in.
     `base` receives the expected value and its spread (for charts)."""
@@ -99,8 +111,8 @@ def features(
     t = max(t, sc[LAST_T])
     dt = t - sc[LAST_T]
     if not first and dt > 0:
-        sc[STEP] = dt if math.isnan(sc[STEP]) else sc[STEP] + 0.05 * (min(dt, 4 * sc[STEP]) - sc[STEP])
-    step = sc[STEP] if sc[STEP] > 0 else 300.0
+        update_step(sc, iv, dts, dt)
+    step = sc[STEP] if sc[STEP] > 0 else DEFAULT_STEP
     elapsed = dt if dt > 0 else step * 0.1
     floor = 1e-3 * sc[LEVEL] + 1e-12
     f2 = floor * floor

@@ -25,14 +25,18 @@ from detectors.layout import (
     ALERT_T,
     CAL_N,
     DAY_BINS,
+    DEFAULT_STEP,
     FITS,
     FOREST_COLUMNS,
+    LAST_FIT_T,
     LAST_T,
     MIN_CALIBRATION,
     N_COUNTERS,
     N_MEMBERS,
     N_SCALARS,
     P_COMBINED_FLOOR,
+    PEAK_BLOCK,
+    PEAK_BLOCKS,
     RECORD_BLOCKS,
     RECORD_TOLERANCE,
     RES_SIZE,
@@ -40,8 +44,9 @@ from detectors.layout import (
     RESERVOIR_HORIZON,
     RNG_STATE,
     SETTLE_POINTS,
-    SINCE_FIT,
+    SMOOTH_MAX,
     STEP,
+    STEP_SAMPLES,
     T0,
     UNIT,
     Arr,
@@ -58,13 +63,13 @@ class KernelParams:
     n_trees: int
     tree_samples: int
     warmup_points: int
-    refit_interval: int
+    refit_seconds: float
     calibration_window: int
-    calibration_horizon: int
-    smoothing_points: int
+    calibration_horizon_seconds: float
+    smoothing_seconds: float
     tail_share: float
     min_points: int
-    refractory_points: int
+    refractory_seconds: float
     repeat_factor: float
     recent_points: int
 
@@ -75,6 +80,7 @@ class KernelState:
 
     sc: np.ndarray
     iv: np.ndarray
+    dts: np.ndarray  # the last time steps (their median is the series' step)
     day_profile: np.ndarray
     day_seen: np.ndarray
     block_hi: np.ndarray
@@ -84,8 +90,8 @@ class KernelState:
     tree_thr: np.ndarray
     cal_sorted: np.ndarray
     cal_ring: np.ndarray
-    smooth: np.ndarray
-    peaks: np.ndarray
+    smooth: np.ndarray  # each signal's last raw values (smoothing)
+    peaks: np.ndarray  # lowest tail probability per block of the refractory window
     recent_t: np.ndarray
     recent_s: np.ndarray
     recent_p: np.ndarray
@@ -105,6 +111,7 @@ class KernelState:
         return cls(
             sc=sc,
             iv=iv,
+            dts=np.zeros(STEP_SAMPLES),
             day_profile=np.zeros(DAY_BINS),
             day_seen=np.zeros(DAY_BINS, dtype=np.int32),
             block_hi=np.full(RECORD_BLOCKS, -np.inf),
@@ -114,8 +121,8 @@ class KernelState:
             tree_thr=np.zeros((p.n_trees, nodes), dtype=np.float32),
             cal_sorted=np.zeros((N_MEMBERS, p.calibration_window), dtype=np.float32),
             cal_ring=np.zeros((N_MEMBERS, p.calibration_window), dtype=np.float32),
-            smooth=np.zeros((N_MEMBERS, p.smoothing_points)),
-            peaks=np.ones(p.refractory_points, dtype=np.float32),  # tail probabilities (1 - score)
+            smooth=np.zeros((N_MEMBERS, SMOOTH_MAX)),
+            peaks=np.ones(PEAK_BLOCKS, dtype=np.float32),  # tail probabilities (1 - score)
             recent_t=np.full(p.recent_points, np.nan),
             recent_s=np.full(p.recent_points, np.nan, dtype=np.float32),  # 1 - score: exact near 1
             recent_p=np.full(p.recent_points, np.nan, dtype=np.float32),
@@ -164,13 +171,14 @@ def feed(state: KernelState, p: KernelParams, timestamps: np.ndarray, values: np
     out = np.empty((5, len(values)))
     st = state
     run_points(
-        st.sc, st.iv, st.day_profile, st.day_seen, st.block_hi, st.block_lo, st.reservoir, st.tree_feat,
-        st.tree_thr, st.cal_sorted, st.cal_ring, st.smooth, st.peaks, st.recent_t, st.recent_s, st.recent_p,
-        st.last_row, st.last_p, st.alert_row, st.alert_p,
+        st.sc, st.iv, st.dts, st.day_profile, st.day_seen, st.block_hi, st.block_lo, st.reservoir,
+        st.tree_feat, st.tree_thr, st.cal_sorted, st.cal_ring, st.smooth, st.peaks, st.recent_t, st.recent_s,
+        st.recent_p, st.last_row, st.last_p, st.alert_row, st.alert_p,
         timestamps if timestamps.dtype == np.float64 else timestamps.astype(np.float64),
         values if values.dtype == np.float64 else values.astype(np.float64),
-        out, FOREST_COLUMNS, p.tree_samples, p.warmup_points, p.refit_interval, p.tail_share, p.min_points,
-        p.repeat_factor, min(1.0, p.calibration_window / p.calibration_horizon),
+        out, FOREST_COLUMNS, p.tree_samples, p.warmup_points, p.refit_seconds, p.tail_share, p.min_points,
+        p.repeat_factor, p.calibration_window, p.calibration_horizon_seconds, p.smoothing_seconds,
+        p.refractory_seconds,
     )  # fmt: skip
     return Scores(out[0], out[1], out[2], out[3], out[4])
 
@@ -181,23 +189,30 @@ def feed(state: KernelState, p: KernelParams, timestamps: np.ndarray, values: np
 
 @njit(cache=True)
 def run_points(
-    sc: Arr, iv: Arr, day_profile: Arr, day_seen: Arr, block_hi: Arr, block_lo: Arr, reservoir: Arr,
+    sc: Arr, iv: Arr, dts: Arr, day_profile: Arr, day_seen: Arr, block_hi: Arr, block_lo: Arr, reservoir: Arr,
     tree_feat: Arr, tree_thr: Arr, cal_sorted: Arr, cal_ring: Arr, smooth: Arr, peaks: Arr, recent_t: Arr,
     recent_s: Arr, recent_p: Arr, last_row: Arr, last_p: Arr, alert_row: Arr, alert_p: Arr,
     timestamps: Arr, values: Arr, out: Arr, forest_features: Arr, tree_samples: int, warmup_points: int,
-    refit_interval: int, tail_share: float, min_points: int, repeat_factor: float, keep: float,
+    refit_seconds: float, tail_share: float, min_points: int, repeat_factor: float, window: int,
+    horizon_seconds: float, smoothing_seconds: float, refractory_seconds: float,
 ) -> None:  # fmt: skip
+    """Score each point in turn. Durations (seconds) become points of this series with its step, per
+    point: smoothing width, the calibration window's memory, the reservoir's, the refractory window
+    (time blocks) and the refit interval (elapsed time)."""
     n_forest = forest_features.shape[0]
     row = np.zeros(last_row.shape[0])
     row32 = np.zeros(n_forest, dtype=np.float32)
     base = np.zeros(2)
-    smoothing = smooth.shape[1]
-    n_peaks = peaks.shape[0]
+    n_peaks = peaks.shape[0] if refractory_seconds > 0 else 0
+    block_seconds = refractory_seconds / peaks.shape[0] if refractory_seconds > 0 else 1.0
     n_recent = recent_t.shape[0]
     for k in range(values.shape[0]):
         t = max(timestamps[k], sc[LAST_T]) if sc[N] > 0 else timestamps[k]
         x = values[k]
-        features(sc, day_profile, day_seen, block_hi, block_lo, t, x, row, base)
+        features(sc, iv, dts, day_profile, day_seen, block_hi, block_lo, t, x, row, base)
+        step = sc[STEP] if sc[STEP] > 0 else DEFAULT_STEP
+        smoothing = max(1, round(smoothing_seconds / step))
+        keep = min(1.0, window * step / horizon_seconds)
         for j in range(n_forest):
             row32[j] = np.float32(row[forest_features[j]])
         # members: raw signals, each calibrated on this series' own recent history. The first
@@ -242,15 +257,20 @@ def run_points(
             if size < reservoir.shape[0]:
                 reservoir[size, :] = row32
                 iv[RES_SIZE] = size + 1
-            elif rand_uniform(iv) < reservoir.shape[0] / RESERVOIR_HORIZON:
+            elif rand_uniform(iv) < reservoir.shape[0] * step / RESERVOIR_HORIZON:
                 reservoir[int(rand_uniform(iv) * size), :] = row32
-        iv[SINCE_FIT] += 1
         if (iv[FITS] == 0 and iv[RES_SIZE] >= warmup_points) or (
-            iv[FITS] > 0 and iv[SINCE_FIT] >= refit_interval
+            iv[FITS] > 0 and t - sc[LAST_FIT_T] >= refit_seconds
         ):
             fit_forest(reservoir, iv[RES_SIZE], tree_feat, tree_thr, iv, tree_samples)
             iv[FITS] += 1
-            iv[SINCE_FIT] = 0
+            sc[LAST_FIT_T] = t
+        if n_peaks > 0:  # the refractory window moves on: blocks older than it are forgotten
+            b = int(t // block_seconds)
+            bid = int(sc[PEAK_BLOCK]) if sc[N] > 1 else b
+            for j in range(bid + 1, min(b, bid + n_peaks) + 1):
+                peaks[j % n_peaks] = 1.0
+            sc[PEAK_BLOCK] = max(b, bid)
         # combine: geometric mean of the consensus members, times the record's probability
         scored = sc[N] >= min_points and iv[CAL_N + M_SEASONAL] >= MIN_CALIBRATION
         prob = math.nan
@@ -274,7 +294,7 @@ def run_points(
                     rarest = m
             score = prob
             q_score = q
-            if n_peaks > 0 and np.float32(q) >= peaks.min():  # no higher than one of the last n_peaks
+            if n_peaks > 0 and np.float32(q) >= peaks.min():  # no higher than a point of the window
                 q_score = float(np.float32(1.0 - prob * repeat_factor))
                 score = 1.0 - q_score
             else:
@@ -283,8 +303,9 @@ def run_points(
                     alert_row[j] = row[j]
                 for m in range(4):
                     alert_p[m] = ps[m]
-        if n_peaks > 0:
-            peaks[int(sc[N] - 1) % n_peaks] = 1.0 if math.isnan(prob) else q
+        if n_peaks > 0 and not math.isnan(prob):
+            slot_b = int(sc[PEAK_BLOCK]) % n_peaks
+            peaks[slot_b] = min(peaks[slot_b], q)
         slot = int(sc[N] - 1) % n_recent
         recent_t[slot] = t
         recent_s[slot] = math.nan if math.isnan(score) else q_score
