@@ -33,7 +33,7 @@ def test_the_step_is_the_median_time_step_despite_gaps_repeats_and_jitter() -> N
 
 
 def _two_spikes(step: float, apart_hours: float, settings: DetectorSettings) -> tuple[float, float, float]:
-    """(score, probability) of a second, smaller spike `apart_hours` after a first one; and the first's score."""
+    """Score and probability of a second, smaller spike `apart_hours` after a first; the first's score."""
     n = int(30 * 86400 / step)
     ts, vs = _daily(n, step)
     first = int(20 * 86400 / step)
