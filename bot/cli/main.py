@@ -45,6 +45,9 @@ COMMANDS: dict[str, CommandEntry] = {
     "approvals": CommandEntry("bot.cli.runbooks_cmd", "Runs waiting for a human decision."),
     "alerts": CommandEntry("bot.cli.alerts_cmd", "Inspect alert payloads."),
     "sweep": CommandEntry("bot.cli.sweep_cmd", "Scheduled sweeps: run one now, list them."),
+    "simulate": CommandEntry(
+        "bot.cli.simulate_cmd", "What would the bot do with this payload? (changes nothing)"
+    ),
     "report": CommandEntry("bot.cli.report_cmd", "KPIs: MTTD, MTTA, MTTR, automatic resolution, noise."),
 }
 

@@ -56,6 +56,7 @@ def create_app(
     app.add_exception_handler(SQLAlchemyError, _store_failed)
     app.include_router(health.router)
     app.include_router(docs.router)
+    docs.mount_assets(app)
     app.include_router(webhooks.router)
     app.include_router(api.router)
     app.include_router(kpis_api.router)
