@@ -9,6 +9,7 @@ from pydantic import Field
 from bot.config.permissions import PermissionSettings
 from bot.config.rules import ApprovalSettings, RuleSettings
 from bot.config.settings import (
+    ConsoleSettings,
     DatabaseSettings,
     IncidentSettings,
     IngestSettings,
@@ -41,6 +42,7 @@ class RunbookSettings(Section):
 class Settings(Section):
     data_dir: Path = Path("./var")
     server: ServerSettings = Field(default_factory=ServerSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.console.routes import mount_console
 from bot.http import api, docs, health, kpis_api, runs_api, webhooks
 from bot.http import sweeps as sweeps_api
 from bot.http.middleware import RequestContext
@@ -62,6 +63,7 @@ def create_app(
     app.include_router(kpis_api.router)
     app.include_router(runs_api.router)
     app.include_router(sweeps_api.router)
+    mount_console(app, runtime)
     for extend in (*extensions, *runtime.http_extensions):
         extend(app, runtime)
     app.add_middleware(RequestContext, metrics=runtime.metrics)
