@@ -194,9 +194,7 @@ SCENARIOS = [
         ),
         id="last-alert-resolving-resolves-the-incident",
     ),
-    pytest.param(
-        Scenario(_resolved, [alert("a1")], [alert("a2")], _check_one_reopen), id="reopened-once"
-    ),
+    pytest.param(Scenario(_resolved, [alert("a1")], [alert("a2")], _check_one_reopen), id="reopened-once"),
     pytest.param(
         Scenario(lambda store: None, [alert("a1")], [alert("a2")], _check_one_opened),
         id="new-group-opened-once",
@@ -204,7 +202,6 @@ SCENARIOS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="apply.py reads without locks; fixed in the next commit")
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_two_workers_on_one_incident_apply_as_if_one_after_the_other(
     pg_store: Store, scenario: Scenario
