@@ -235,7 +235,7 @@ def build_runtime(
 ) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.connect(
-        settings.database_url(), pool_size=settings.database.pool_size, echo=settings.database.echo
+        settings.database_url(), echo=settings.database.echo, options=settings.database.pool_options()
     )
     if migrate_store:
         migrate.upgrade(store)
