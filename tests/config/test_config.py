@@ -73,7 +73,9 @@ def test_rule_naming_an_unknown_runbook_is_an_error() -> None:
     )
     with pytest.raises(ConfigError) as info:
         validate_references(settings)
-    assert 'rules[1].runbook: no runbook named "glue.restrt_job"' in info.value.problems
+    assert info.value.problems == [
+        'rules[1].runbook: no runbook named "glue.restrt_job" (did you mean "aws.glue.restart_failed_job"?)'
+    ]
 
 
 def test_environment_overrides_data_dir_and_database_url() -> None:
