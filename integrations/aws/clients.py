@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.runbooks.services import ServiceRegistry
+from integrations.aws.messaging import SnsClient, SqsClient
 from integrations.aws.session import AwsError, AwsSession, aws_errors
 from integrations.aws.settings import AwsSettings
 
@@ -334,4 +335,6 @@ def register_aws_services(
     registry.provide(AutoScalingClient, lambda: AutoScalingClient(aws))
     registry.provide(Ec2Client, lambda: Ec2Client(aws))
     registry.provide(CloudWatchClient, lambda: CloudWatchClient(aws))
+    registry.provide(SqsClient, lambda: SqsClient(aws))
+    registry.provide(SnsClient, lambda: SnsClient(aws))
     return aws
