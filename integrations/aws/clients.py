@@ -330,6 +330,7 @@ def register_aws_services(
     """Provide `AwsSettings` and every AWS client to the runbooks; clients are built on first use."""
     aws = session or AwsSession(settings)
     registry.put(AwsSettings, settings)
+    registry.put(AwsSession, aws)  # user runbooks: `ctx.services.get(AwsSession).client("sqs")`
     registry.provide(GlueClient, lambda: GlueClient(aws))
     registry.provide(EcsClient, lambda: EcsClient(aws))
     registry.provide(AutoScalingClient, lambda: AutoScalingClient(aws))
