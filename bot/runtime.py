@@ -15,7 +15,7 @@ from bot.access.grants import Grants
 from bot.access.guard import Guard
 from bot.audit import audit
 from bot.backlog import backlog_ages
-from bot.claims import release_dead_claims
+from bot.claims import release_dead_claims, worker_name
 from bot.clock import utc_now
 from bot.config.root import Settings
 from bot.engine.deps import EngineDeps
@@ -30,7 +30,7 @@ from bot.ingest.inline import InlineIntake
 from bot.ingest.intake import build_intake
 from bot.ingest.intake_process import ProcessIntake
 from bot.ingest.parsing import make_parse
-from bot.ingest.processor import RawEventProcessor, worker_name
+from bot.ingest.processor import RawEventProcessor
 from bot.ingest.wire import WebhookIntakeService
 from bot.jobs import pending_count
 from bot.kpis.observe import KpiObserver
@@ -237,7 +237,7 @@ def build_runtime(
 ) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.connect(
-        settings.database_url(), pool_size=settings.database.pool_size, echo=settings.database.echo
+        settings.database_url(), echo=settings.database.echo, options=settings.database.pool_options()
     )
     if migrate_store:
         migrate.upgrade(store)

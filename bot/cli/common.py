@@ -57,7 +57,7 @@ def load(config: Path | None) -> LoadedConfig:
 def open_store(config: Path | None, *, upgrade: bool = True) -> Iterator[tuple[LoadedConfig, Store]]:
     loaded = load(config)
     loaded.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.connect(loaded.settings.database_url())
+    store = Store.connect(loaded.settings.database_url(), options=loaded.settings.database.pool_options())
     try:
         if upgrade:
             migrate.upgrade(store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -30,6 +31,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON Lines (one 
 
 class InvalidParam(ConductorError):
     """A --param that is not KEY=VALUE."""
+
+
+class NothingToTest(ConductorError):
+    """`conductor runbooks test PATH`: PATH is missing or holds no runbook module."""
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -94,6 +99,48 @@ def show_runbook(
     lines += ["", info["help"]]
     for line in lines:
         console.print(line, markup=False, highlight=False)
+
+
+@runbooks_app.command("test")
+def check_runbooks(
+    path: Annotated[Path, typer.Argument(help="A runbook module (.py) or a directory of them.")],
+    pytest_arg: Annotated[
+        list[str] | None, typer.Option("--pytest-arg", help="Passed on to pytest, repeatable.")
+    ] = None,
+) -> None:
+    """Load runbook modules, check their declarations and run their tests against moto.
+
+    A module foo.py is tested by test_foo.py beside it (or in tests/ beside it), written with the
+    fixtures of bot.runbook_testing.plugin (docs/runbooks.md). Exit 0: loaded and tests passed;
+    1: a test failed or a module has no tests; 2: PATH is missing or a module does not load.
+    """
+    from bot.runbook_testing.check import inspect, run_tests
+
+    if not path.exists():
+        raise NothingToTest(f"{path}: no such file or directory")
+    load_builtin_runbooks()
+    checks = inspect(path)
+    if not checks:
+        raise NothingToTest(f"{path}: no runbook modules (*.py) found")
+    untested = []
+    for check in checks:
+        for spec in check.runbooks:
+            console.print(
+                f"{spec.id}: loaded from {check.path.name} (risk {spec.risk.value}, target "
+                f"{spec.target_kind}, approval {spec.approval.describe()})",
+                markup=False,
+            )
+        for note in check.notes:
+            console.print(f"  note: {note}", markup=False)
+        if not check.tests:
+            untested.append(check.path)
+            console.print(f"{check.path.name}: no tests (expected test_{check.path.stem}.py beside it)")
+    files = [t for check in checks for t in check.tests]
+    code = run_tests(files, extra_args=pytest_arg or []) if files else 0
+    if code != 0 or untested:
+        console.print("runbook tests: FAILED" if code != 0 else "runbook tests: some modules have no tests")
+        raise typer.Exit(1)
+    console.print(f"runbook tests: passed ({len(files)} test file(s))")
 
 
 def run(

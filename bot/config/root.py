@@ -25,6 +25,7 @@ from bot.sweeps.settings import SchedulerSettings, SweepList
 from detectors.settings import DetectorSettings
 from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.azure.settings import AzureSettings
+from integrations.downstream.settings import DownstreamSettings
 from integrations.gcp.settings import CloudMonitoringSettings
 from integrations.jira.settings import JiraSettings
 from integrations.pagerduty.settings import PagerDutySettings
@@ -64,6 +65,7 @@ class Settings(Section):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     jira: JiraSettings | None = None  # no [jira] section: Jira is off
     pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
+    downstream: DownstreamSettings = Field(default_factory=DownstreamSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     sweeps: SweepList = Field(default_factory=list)
 

@@ -16,7 +16,6 @@ normalized.
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -91,12 +90,6 @@ class _Stored:
     body: bytes
     headers: dict[str, str]
     alerts_done: int
-
-
-def worker_name() -> str:
-    import os
-
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
