@@ -1,5 +1,6 @@
-# Two commands set everything up on a fresh machine with Python 3.11+ and make:
+# Three commands set everything up on a fresh machine with Python 3.11+ and make:
 #   make run   - create .venv, install, start `conductor serve` on the embedded defaults
+#   make demo  - the same plus a local AWS (moto): alerts -> incidents -> decisions -> runs -> KPIs
 #   make test  - install dev dependencies, lint, type-check, run the whole test suite
 
 PYTHON ?= python3
@@ -11,11 +12,20 @@ ARGS   ?=
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "==> creating a virtual environment in $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	@echo "==> installing Cloud Conductor and its dependencies into $(VENV)"
+	@echo "    (the first time takes a few minutes: the cloud SDKs, numba, matplotlib; pip's own output follows)"
+	$(BIN)/pip install --progress-bar on -e .
+	@touch $@
+	@echo "==> installed: $(BIN)/conductor (try $(BIN)/conductor --help)"
+
+$(VENV)/.installed-demo: pyproject.toml | $(VENV)/.installed
+	@echo "==> installing the demo's local AWS (moto)"
+	$(BIN)/pip install --quiet -e '.[demo]'
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
@@ -26,7 +36,16 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
+	@echo "==> starting conductor serve on the embedded defaults (store: ./var; Ctrl-C stops it)"
+	@echo "    next: the web console at http://127.0.0.1:8080/ui/ (sign in with an API token: README, Web console)"
+	@echo "          send an alert: curl -XPOST localhost:8080/webhooks/generic -H 'content-type: application/json' -d '{\"name\":\"DiskFull\",\"status\":\"firing\"}'"
+	@echo "          then: $(BIN)/conductor incidents list · make demo shows the whole loop with a local AWS"
 	$(BIN)/conductor serve $(ARGS)
+
+# A walk-through with no cloud account: a local AWS (moto), config.demo.toml, two alerts, a scale-out
+# that runs on its own, a reboot that waits for you in the console, and the KPIs.
+demo: $(VENV)/.installed-demo
+	$(BIN)/python -m bot.demo $(ARGS)
 
 lint: install-dev
 	$(BIN)/ruff format --check .
