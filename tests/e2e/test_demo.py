@@ -12,10 +12,11 @@ import pytest
 
 from tests.e2e.server import free_port
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e]
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_the_demo_walks_through_the_whole_loop() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CONDUCTOR_"))}
     done = subprocess.run(
@@ -41,3 +42,10 @@ def test_the_demo_walks_through_the_whole_loop() -> None:
     ):
         assert expected in out, out
     assert "Traceback" not in out + done.stderr
+
+
+def test_the_demo_config_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli.main import run
+
+    assert run(["check-config", "--config", str(ROOT / "config.demo.toml")]) == 0
+    assert "configuration OK" in capsys.readouterr().out
