@@ -3,7 +3,8 @@
 
 A webhook arrives; the incident appears on the incidents page; its page shows the decision (the
 reboot needs approval) and the pending run; a viewer who tries to approve is refused; an approver
-approves and the run goes ahead. /api/docs renders with every request outside the server blocked.
+approves and the run goes ahead — all with JavaScript off. /api/docs renders with every request
+outside the server blocked.
 Screenshots are kept under $CONDUCTOR_SCREENSHOTS (default var/screenshots, git-ignored).
 """
 
@@ -13,6 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +91,8 @@ def server(tmp_path: Path, aws: MotoServer) -> Iterator[ServerProcess]:
     process.stop()
 
 
-@pytest.fixture
-def page(server: ServerProcess) -> Iterator[Any]:
+@contextmanager
+def browser_page(server: ServerProcess, *, javascript: bool) -> Iterator[Any]:
     require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -98,7 +100,7 @@ def page(server: ServerProcess) -> Iterator[Any]:
     with sync_playwright() as playwright:
         args = ["--no-sandbox"] if os.geteuid() == 0 else []  # root cannot use Chromium's sandbox
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=javascript)
         # Nothing may come from anywhere but the server under test (no CDN).
         outside: list[str] = []
 
@@ -116,6 +118,20 @@ def page(server: ServerProcess) -> Iterator[Any]:
         context.close()
         browser.close()
         assert outside == [], f"requests left the server: {outside}"
+
+
+@pytest.fixture
+def page(server: ServerProcess) -> Iterator[Any]:
+    """The console is plain HTML: the whole walk-through runs with JavaScript off."""
+    with browser_page(server, javascript=False) as tab:
+        yield tab
+
+
+@pytest.fixture
+def js_page(server: ServerProcess) -> Iterator[Any]:
+    """Swagger UI is a JavaScript application (served locally)."""
+    with browser_page(server, javascript=True) as tab:
+        yield tab
 
 
 def shot(page: Any, name: str) -> None:
@@ -193,8 +209,8 @@ def test_incident_to_approval_in_a_real_browser(page: Any, server: ServerProcess
     shot(page, "06-incident-after-approval")
 
 
-def test_api_docs_render_offline(page: Any, server: ServerProcess) -> None:
-    page.goto(f"{server.url}/api/docs")
-    page.wait_for_selector(".swagger-ui .info .title")
-    assert "Cloud Conductor" in page.text_content(".swagger-ui .info .title")
-    shot(page, "07-api-docs-offline")
+def test_api_docs_render_offline(js_page: Any, server: ServerProcess) -> None:
+    js_page.goto(f"{server.url}/api/docs")
+    js_page.wait_for_selector(".swagger-ui .info .title")
+    assert "Cloud Conductor" in js_page.text_content(".swagger-ui .info .title")
+    shot(js_page, "07-api-docs-offline")
