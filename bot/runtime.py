@@ -32,6 +32,7 @@ from bot.ingest.intake_process import ProcessIntake
 from bot.ingest.parsing import make_parse
 from bot.ingest.processor import RawEventProcessor, worker_name
 from bot.ingest.wire import WebhookIntakeService
+from bot.job_runner import JobRunner
 from bot.jobs import pending_count
 from bot.logs import get_logger
 from bot.matching import Matcher
@@ -39,11 +40,10 @@ from bot.metrics import Metrics
 from bot.pipeline.detect import DetectStage
 from bot.pipeline.fanout import Fanout
 from bot.pipeline.incident_flow import IncidentFlow
-from bot.pipeline.jobs import JobRunner
 from bot.pipeline.metric_history import MetricHistory
 from bot.reporting.jira import JiraReporter
 from bot.reporting.pagerduty import PagerDutyReporter
-from bot.runbooks.loader import load_builtin_runbooks, load_runbook_dirs
+from bot.runbook_kit.loader import load_builtin_runbooks, load_runbook_dirs
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.models import RawEvent

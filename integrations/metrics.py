@@ -27,7 +27,7 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from bot.clock import Clock, utc_now
-from bot.errors import IntegrationError
+from bot.errors import ConductorError, IntegrationError
 from detectors.series import MetricSeries
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def sorted_points(points: Sequence[tuple[datetime, float]]) -> tuple[list[dateti
 # --------------------------------------------------------------------------- retries
 
 
-class TransientError(Exception):
+class TransientError(ConductorError):
     """Raised inside a retried call for a failure that may pass (throttled, unavailable, timeout).
 
     `retry_after` (seconds) is the server's own hint, e.g. an HTTP `Retry-After` header.

@@ -15,8 +15,8 @@ from bot.engine.approvals import Vote
 from bot.engine.requests import RunRequest
 from bot.engine.views import approval_json, plan_lines
 from bot.errors import ConductorError
-from bot.runbooks.loader import load_builtin_runbooks
-from bot.runbooks.spec import REGISTRY
+from bot.runbook_kit.loader import load_builtin_runbooks
+from bot.runbook_kit.spec import REGISTRY
 from bot.store.models import Approval
 
 runbooks_app = typer.Typer(help="The runbooks the bot can run.", no_args_is_help=True)

@@ -20,7 +20,7 @@ from bot.config.settings import (
     StaticSilence,
     WorkerSettings,
 )
-from bot.sweeps.settings import SchedulerSettings, SweepList
+from bot.config.sweeps import SchedulerSettings, SweepList
 from detectors.settings import DetectorSettings
 from integrations.aws.cloudwatch_metrics import CloudWatchSettings
 from integrations.aws.settings import AwsSettings

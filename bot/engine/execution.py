@@ -29,8 +29,8 @@ from bot.errors import IntegrationError
 from bot.incidents.service import resolve as resolve_incident
 from bot.jobs import enqueue
 from bot.logs import get_logger
-from bot.runbooks.spec import Outcome, RunbookSpec, RunResult, VerifyStatus
-from bot.runbooks.targets import Target
+from bot.runbook_kit.spec import Outcome, RunbookSpec, RunResult, VerifyStatus
+from bot.runbook_kit.targets import Target
 from bot.store.models import Incident, RunbookRun
 
 log = get_logger(__name__)

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.runbooks.spec import ApprovalMode, ApprovalPolicy, Risk
+from bot.runbook_kit.spec import ApprovalMode, ApprovalPolicy, Risk
 
 
 class Decision(StrEnum):

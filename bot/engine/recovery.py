@@ -19,7 +19,7 @@ from bot.engine.serialize import result_to_json
 from bot.engine.states import RunStatus, transition
 from bot.errors import IntegrationError
 from bot.jobs import enqueue
-from bot.runbooks.spec import ReconcileDecision, RunResult
+from bot.runbook_kit.spec import ReconcileDecision, RunResult
 from bot.store.models import RunbookRun
 
 if TYPE_CHECKING:

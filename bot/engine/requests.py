@@ -23,7 +23,7 @@ from bot.engine.serialize import plan_to_json
 from bot.engine.states import FINAL, RunStatus, transition
 from bot.errors import IntegrationError
 from bot.jobs import enqueue
-from bot.runbooks.spec import Plan, RunbookSpec
+from bot.runbook_kit.spec import Plan, RunbookSpec
 from bot.store.models import Incident, RunbookRun
 
 

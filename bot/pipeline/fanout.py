@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from bot.errors import ConductorError
+from bot.job_runner import JobRunner
 from bot.jobs import ClaimedJob
 from bot.logs import get_logger
-from bot.pipeline.jobs import JobRunner
 from bot.reporting.base import Reporter
 
 log = get_logger(__name__)

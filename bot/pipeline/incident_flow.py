@@ -22,12 +22,12 @@ from bot.engine.rules import match_rule
 from bot.engine.states import RunStatus, transition
 from bot.engine.templating import TemplateError
 from bot.errors import ConductorError
+from bot.job_runner import JobRunner
 from bot.jobs import ClaimedJob
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.pipeline.detect import Detection, DetectStage
 from bot.pipeline.fanout import Fanout
-from bot.pipeline.jobs import JobRunner
 from bot.reporting.base import NotificationLog
 from bot.store.db import Store
 from bot.store.models import Alert, Approval, Incident, RunbookRun

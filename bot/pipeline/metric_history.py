@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.alerts.normalized import NormalizedAlert, Provider
+from bot.errors import ConductorError
 from detectors.series import MetricSeries
 from integrations.aws.cloudwatch_metrics import CloudWatchMetricSource, CloudWatchSettings
 from integrations.aws.settings import AwsSettings
@@ -16,7 +17,7 @@ from integrations.azure.settings import AzureSettings
 from integrations.gcp.monitoring import CloudMonitoringMetricSource, CloudMonitoringSettings
 
 
-class NoMetric(Exception):
+class NoMetric(ConductorError):
     """The alert names no metric we can fetch; the reason says what is missing."""
 
 

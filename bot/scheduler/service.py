@@ -24,6 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.config.sweeps import SchedulerSettings, SweepSettings
 from bot.logs import get_logger
 from bot.scheduler.executor import TickExecutor
 from bot.scheduler.lease import LeaseKeeper
@@ -31,7 +32,6 @@ from bot.scheduler.triggers import sweep_trigger
 from bot.sweeps.report import SweepReport
 from bot.sweeps.runner import SweepContext, find_sweep, run_sweep
 from bot.sweeps.runs import abandon_runs, claim_tick
-from bot.sweeps.settings import SchedulerSettings, SweepSettings
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime

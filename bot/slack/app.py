@@ -30,8 +30,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.errors import IntegrationError
-from bot.http.body import BodyTooLarge, read_limited
 from bot.logs import get_logger
+from bot.request_body import BodyTooLarge, read_limited
 from bot.slack.blocks import SlackMessage, section
 from bot.slack.dispatch import handle_approval_click, handle_command_text
 from bot.slack.ports import SlackActor, SlackCore

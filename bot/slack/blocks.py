@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.runbooks.spec import Plan, PlannedCall
+from bot.runbook_kit.spec import Plan, PlannedCall
 from bot.slack.signing import ACTION_IDS, ActionSigner, ApprovalAction
 from bot.slack.text import code, compact, mention, plain, safe, slack_time
 from bot.slack.views import ApprovalState, ApprovalView, IncidentLinks, IncidentView

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from bot.access.grants import Grants
 from bot.access.guard import Guard
 from bot.access.policy import AccessRequest
-from bot.access.roles import Principal
 from bot.audit import audit
 from bot.engine.approvals import Vote
 from bot.engine.engine import Engine
@@ -36,7 +35,8 @@ from bot.errors import NotFound
 from bot.incidents import service as incidents
 from bot.incidents import silences
 from bot.matching import Matcher
-from bot.runbooks.targets import Target
+from bot.roles import Principal
+from bot.runbook_kit.targets import Target
 from bot.slack.commands import IncidentScope
 from bot.slack.ports import (
     IntegrationHealth,

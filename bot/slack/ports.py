@@ -18,8 +18,8 @@ from typing import Protocol
 
 from bot.access.policy import AccessRequest
 from bot.matching import Matcher
-from bot.runbooks.spec import Plan, Risk
-from bot.runbooks.targets import Target
+from bot.runbook_kit.spec import Plan, Risk
+from bot.runbook_kit.targets import Target
 from bot.slack.commands import IncidentScope
 from bot.slack.signing import ApprovalAction
 from bot.slack.views import ApprovalView, IncidentView

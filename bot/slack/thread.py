@@ -3,7 +3,7 @@ escalations and the resolution summary."""
 
 from __future__ import annotations
 
-from bot.runbooks.spec import Outcome, RunResult, VerifyStatus
+from bot.runbook_kit.spec import Outcome, RunResult, VerifyStatus
 from bot.slack.blocks import Block, SlackMessage, context, link, render_plan, section
 from bot.slack.text import code, compact, format_duration, mask_secrets, mention, safe, slack_time
 from bot.slack.views import (

@@ -24,10 +24,10 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackClientError
 
 from bot.logs import get_logger
-from bot.reporting.slack import SlackReporter
 from bot.slack.app import SlackListeners, build_app, http_route
 from bot.slack.core import StoreSlackCore
 from bot.slack.replay import SeenRequests
+from bot.slack.reporter import SlackReporter
 from bot.slack.signing import ActionSigner
 from bot.slack.socket_mode import SocketModeService
 from bot.slack.usergroups import UserGroupCache

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 from bot.clock import Clock, utc_now
 from bot.config.root import Settings
+from bot.config.sweeps import SweepSettings
 from bot.errors import ConductorError
 from bot.ingest.processor import worker_name
 from bot.logs import get_logger
 from bot.store.db import Store
 from bot.sweeps.report import KindResult, Progress, RunStatus, SweepReport, iso, status_of
 from bot.sweeps.runs import claim_tick, finish_run
-from bot.sweeps.settings import SweepSettings
 from bot.sweeps.sources import SweepSources
 from detectors.api import DetectionResult
 from detectors.series import MetricSeries

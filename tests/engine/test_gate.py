@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.engine.gate import Anomaly, AnomalyStatus, Decision, GateInput, decide
-from bot.runbooks.spec import ApprovalPolicy, Risk
+from bot.runbook_kit.spec import ApprovalPolicy, Risk
 
 HIGH = Anomaly(AnomalyStatus.OK, score=0.99, threshold=0.9, is_anomalous=True)
 LOW = Anomaly(AnomalyStatus.OK, score=0.2, threshold=0.9)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.runbooks.spec import Plan, PlannedCall, Risk
+from bot.runbook_kit.spec import Plan, PlannedCall, Risk
 from bot.slack.blocks import SlackMessage
 from bot.slack.signing import ActionSigner
 from bot.slack.views import (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.runbooks.spec import Outcome, Plan, PlannedCall, RunResult, VerifyStatus
+from bot.runbook_kit.spec import Outcome, Plan, PlannedCall, RunResult, VerifyStatus
 from bot.slack.blocks import APPROVAL_BLOCK_PREFIX, SlackMessage, render_incident
 from bot.slack.signing import ACTION_IDS, ApprovalAction
 from bot.slack.text import format_duration, redact

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.access.roles import Role
+from bot.roles import Role
 from bot.slack.dispatch import ClickResult, handle_approval_click, handle_command_text
 from bot.slack.ports import SlackActor, SlackCore
 from bot.slack.signing import ACTION_IDS, ActionSigner, ApprovalAction

@@ -22,10 +22,10 @@ from sqlalchemy import select
 
 from bot.logs import get_logger
 from bot.reporting.base import NotificationLog
-from bot.reporting.slack_messages import ThreadMessage, escalation_key, incident_note, run_message
 from bot.slack.blocks import SlackMessage, render_incident
 from bot.slack.charts import render_metric_chart
 from bot.slack.core import RUN_PARENT_KEY, message_ref
+from bot.slack.reporter_messages import ThreadMessage, escalation_key, incident_note, run_message
 from bot.slack.run_parent import RunParentView, render_run_parent
 from bot.slack.signing import ActionSigner
 from bot.slack.thread import render_escalation, render_repeat, render_resolution

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.runbooks.spec import VerifyStatus
+from bot.runbook_kit.spec import VerifyStatus
 from bot.slack.blocks import SlackMessage, context, section
 from bot.slack.text import code, mention, safe, slack_time
 from bot.slack.thread import render_run, render_verification
