@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.engine.action_thread import AbandonedActions, ActionEnded, ActionThread
 from bot.engine.deps import EngineDeps, incident_context, parse_for
-from bot.engine.requests import _budget_problem, escalate
+from bot.engine.requests import budget_problem, escalate
 from bot.engine.serialize import result_from_json, result_to_json
 from bot.engine.states import RunStatus, transition
 from bot.errors import IntegrationError
@@ -84,10 +84,11 @@ class Executor:
             if run is None or run.status != RunStatus.APPROVED.value:
                 return  # already taken, decided or finished: executing is idempotent
             spec = self.deps.spec(run.runbook_id)
-            problem = _budget_problem(session, spec, run.target, now, exclude=run.id)
-            if problem:
-                transition(session, run, RunStatus.REJECTED, now=now, reason=problem)
-                escalate(session, self.deps, run, problem, now)
+            problem = budget_problem(session, spec, run.target, now, exclude=run.id)
+            if problem is not None:
+                _, why = problem
+                transition(session, run, RunStatus.REJECTED, now=now, reason=why)
+                escalate(session, self.deps, run, why, now)
                 self.deps.notify(session, run.id, "rejected")
                 return
             transition(session, run, RunStatus.RUNNING, now=now)

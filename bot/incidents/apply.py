@@ -23,7 +23,14 @@ from bot.config.settings import IncidentSettings
 from bot.incidents.book_store import LoadedIncidents, firing_alerts
 from bot.incidents.flapping import record_change
 from bot.incidents.grouping import group_key, incident_title
-from bot.incidents.muting import ActiveSilence, FiringAlert, InhibitionRule, inhibited_by, silenced_by
+from bot.incidents.muting import (
+    ActiveSilence,
+    FiringAlert,
+    InhibitionRule,
+    MuteReason,
+    inhibited_by,
+    silenced_by,
+)
 from bot.incidents.tracked_rows import AlertRow, IncidentRow
 
 SEVERITY_RANK = {
@@ -99,14 +106,14 @@ class IncidentBook(LoadedIncidents):
             if alert.status is AlertStatus.FIRING:
                 silence_id = silenced_by(alert, self.muting.silences, now)
                 if silence_id is not None:
-                    reason = f"silenced:{silence_id}"
+                    reason = MuteReason.SILENCED.say(by=silence_id)
                 elif self.muting.inhibit_rules:
                     if firing_cache is None:
                         self.write_rows()  # the query must see this delivery's earlier alerts (and this one)
                         firing_cache = firing_alerts(self.session)  # reads what _write_rows wrote
                     source = inhibited_by(alert, self.muting.inhibit_rules, firing_cache)
                     if source is not None:
-                        reason = f"inhibited:{source}"
+                        reason = MuteReason.INHIBITED.say(by=source)
             row.set("muted_reason", reason)
             if reason:
                 report.alerts_muted += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 
@@ -16,7 +17,7 @@ from bot.alerts.normalized import AlertStatus, Metric, NormalizedAlert, Resource
 from bot.audit import audit
 from bot.config.root import Settings
 from bot.engine.engine import Engine
-from bot.engine.gate import Decision
+from bot.engine.gate import Decision, GateReason
 from bot.engine.requests import RunRequest
 from bot.engine.rules import match_rule
 from bot.engine.states import RunStatus, transition
@@ -28,11 +29,52 @@ from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.pipeline.detect import Detection, DetectStage
 from bot.pipeline.fanout import Fanout
+from bot.reasons import ReasonCode
 from bot.reporting.base import NotificationLog
 from bot.store.db import Store
 from bot.store.models import Alert, Approval, Incident, RunbookRun
 
 log = get_logger(__name__)
+
+
+class DecisionCode(ReasonCode):
+    """What the pipeline decided for an incident, as stored in `incidents.decision_reason`."""
+
+    RULE_TEMPLATE_FAILED = "rule_template_failed", "no action: rule template failed: {error}"
+    NO_RULE = "no_rule", "no action: no rule matches this alert"
+    REQUEST_FAILED = "request_failed", "no action: {runbook} could not be requested: {error}"
+    GATE_SAID_NO = "gate_said_no", "no action: {reason}"
+    RUN_BLOCKED = "run_blocked", "no action: run {run_id} blocked: {reason}"
+    RUNS_AUTOMATICALLY = "runs_automatically", "{runbook} runs automatically: {reason}"
+    WAITS_FOR_APPROVAL = "waits_for_approval", "{runbook} waits for approval: {reason}"
+    NOTHING_TO_CHANGE = "nothing_to_change", "{runbook} found nothing to change: {reason}"
+    RUN_STATUS = "run_status", "{runbook} {status}: {reason}"
+
+
+class Choice(NamedTuple):
+    decision: str  # a `Decision` value
+    code: DecisionCode
+    reason: str  # the code's sentence, filled in
+    run_id: int | None
+    gate: GateReason | None = None  # why the gate decided, when it was asked
+
+
+def _chose(
+    decision: Decision,
+    code: DecisionCode,
+    run_id: int | None = None,
+    gate: GateReason | None = None,
+    /,
+    **facts: object,
+) -> Choice:
+    return Choice(decision.value, code, code.say(**facts), run_id, gate)
+
+
+_STATUS_CODES = {
+    "approved": DecisionCode.RUNS_AUTOMATICALLY,
+    "awaiting_approval": DecisionCode.WAITS_FOR_APPROVAL,
+    "succeeded": DecisionCode.NOTHING_TO_CHANGE,
+}
 
 
 def stored_alert(row: Alert) -> NormalizedAlert:
@@ -134,7 +176,7 @@ class IncidentFlow:
             return
         now = self._clock()
         detection = self._detect.detect(alert, now)
-        decision, reason, run_id = self._choose(incident, alert, detection)
+        decision, code, reason, run_id, gate = self._choose(incident, alert, detection)
         with self._store.transaction() as session:
             row = session.get(Incident, incident_id)
             if row is None:
@@ -155,6 +197,8 @@ class IncidentFlow:
                 action="incident.decided",
                 details={
                     "decision": decision,
+                    "code": code.value,
+                    "gate_code": gate.value if gate is not None else None,
                     "reason": reason,
                     "run_id": run_id,
                     "anomaly_status": detection.status.value,
@@ -166,15 +210,13 @@ class IncidentFlow:
         self._metrics.decisions.labels(decision=decision).inc()
         self._fanout.incident_changed(incident_id, "decided")
 
-    def _choose(
-        self, incident: Incident, alert: NormalizedAlert, detection: Detection
-    ) -> tuple[str, str, int | None]:
+    def _choose(self, incident: Incident, alert: NormalizedAlert, detection: Detection) -> Choice:
         try:
             match = match_rule(self._settings.rules, alert)
         except TemplateError as exc:
-            return Decision.NO_ACTION.value, f"no action: rule template failed: {exc}", None
+            return _chose(Decision.NO_ACTION, DecisionCode.RULE_TEMPLATE_FAILED, error=exc)
         if match is None:
-            return Decision.NO_ACTION.value, "no action: no rule matches this alert", None
+            return _chose(Decision.NO_ACTION, DecisionCode.NO_RULE)
         rule = match.rule
         request = RunRequest(
             runbook_id=rule.runbook,
@@ -191,21 +233,30 @@ class IncidentFlow:
         try:
             outcome = self._engine.request(request)
         except ConductorError as exc:
-            return Decision.NO_ACTION.value, f"no action: {rule.runbook} could not be requested: {exc}", None
+            return _chose(Decision.NO_ACTION, DecisionCode.REQUEST_FAILED, runbook=rule.runbook, error=exc)
         if outcome.run_id is None:
-            return outcome.decision.value, f"no action: {outcome.reason}", None
-        if outcome.blocked:
-            return (
-                Decision.NO_ACTION.value,
-                f"no action: run {outcome.run_id} blocked: {outcome.reason}",
-                outcome.run_id,
+            return _chose(
+                outcome.decision, DecisionCode.GATE_SAID_NO, None, outcome.gate, reason=outcome.reason
             )
-        what = {
-            "approved": "runs automatically",
-            "awaiting_approval": "waits for approval",
-            "succeeded": "found nothing to change",
-        }.get(outcome.status or "", outcome.status or "")
-        return outcome.decision.value, f"{rule.runbook} {what}: {outcome.reason}", outcome.run_id
+        if outcome.blocked:
+            return _chose(
+                Decision.NO_ACTION,
+                DecisionCode.RUN_BLOCKED,
+                outcome.run_id,
+                outcome.gate,
+                run_id=outcome.run_id,
+                reason=outcome.reason,
+            )
+        code = _STATUS_CODES.get(outcome.status or "", DecisionCode.RUN_STATUS)
+        return _chose(
+            outcome.decision,
+            code,
+            outcome.run_id,
+            outcome.gate,
+            runbook=rule.runbook,
+            status=outcome.status or "",
+            reason=outcome.reason,
+        )
 
     def _cancel_pending_runs(self, incident_id: int) -> None:
         """An incident that resolved on its own needs no approval any more."""

@@ -4,40 +4,15 @@ point can render any of them; and `bot/errors.py` stays a leaf that every layer 
 from __future__ import annotations
 
 import ast
-import importlib
-import inspect
-import pkgutil
-from pathlib import Path
 
 import pytest
 
 from bot.errors import ConductorError
-
-ROOT = Path(__file__).resolve().parents[2]
-FIRST_PARTY = ("bot", "detectors", "runbooks", "integrations")
-# Modules that only run under Alembic (they need its operation context to import).
-NOT_IMPORTABLE_ALONE = ("bot.store.migrations",)
-
-
-def first_party_modules() -> list[str]:
-    names: list[str] = []
-    for package in FIRST_PARTY:
-        names.append(package)
-        path = [str(ROOT / package)]
-        for info in pkgutil.walk_packages(path, prefix=f"{package}."):
-            if not info.name.startswith(NOT_IMPORTABLE_ALONE):
-                names.append(info.name)
-    return sorted(names)
+from tests.structure.walk import FIRST_PARTY, ROOT, first_party_classes, first_party_modules
 
 
 def error_classes() -> list[type[BaseException]]:
-    found: list[type[BaseException]] = []
-    for name in first_party_modules():
-        module = importlib.import_module(name)
-        for _, value in inspect.getmembers(module, inspect.isclass):
-            if value.__module__ == name and issubclass(value, BaseException):
-                found.append(value)
-    return found
+    return [cls for cls in first_party_classes() if issubclass(cls, BaseException)]
 
 
 def test_the_walk_finds_the_modules_and_errors_it_should() -> None:
