@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -44,10 +44,13 @@ from bot.pipeline.metric_history import MetricHistory
 from bot.reporting.jira import JiraReporter
 from bot.reporting.pagerduty import PagerDutyReporter
 from bot.runbook_kit.loader import load_builtin_runbooks, load_runbook_dirs
+from bot.scheduler.service import SchedulerService, start_scheduler
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.models import RawEvent
-from bot.workers import NamedTask, WorkerPool
+from bot.sweeps.runner import SweepContext
+from bot.sweeps.sources import SweepSources
+from bot.workers import BackgroundService, NamedTask, WorkerPool
 from detectors.api import AnomalyDetector
 from integrations.jira.client import JiraTickets
 from integrations.pagerduty.events import PagerDutyEvents
@@ -63,12 +66,6 @@ def inhibition_rules(settings: Settings) -> list[InhibitionRule]:
         InhibitionRule(matchers(r.source_match), matchers(r.target_match), tuple(r.equal))
         for r in settings.inhibit_rules
     ]
-
-
-class BackgroundService(Protocol):
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
 
 
 @dataclass
@@ -91,6 +88,7 @@ class Runtime:
     # Extra HTTP routes (the Slack events endpoint); create_app calls each with the app.
     http_extensions: list[Callable[[Any, Runtime], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    scheduler: SchedulerService | None = None  # running sweeps (see start_background)
 
     def muting(self, session: Session, now: datetime) -> MutingContext:
         return MutingContext(
@@ -124,14 +122,18 @@ class Runtime:
         self.workers.start()
         for service in self.services:
             service.start()
-        from bot.scheduler.service import start_scheduler
+        # Sweeps; only the replica holding the scheduler lease runs them.
+        self.scheduler = start_scheduler(self.settings, self.sweep_context)
 
-        start_scheduler(self)  # sweeps; only the replica holding the scheduler lease runs them
+    def sweep_context(self) -> SweepContext:
+        return SweepContext(
+            self.settings, self.store, SweepSources(self.settings), clock=self.clock, holder=self.identity
+        )
 
     def stop_background(self, grace: float) -> bool:
-        from bot.scheduler.service import stop_scheduler
-
-        stop_scheduler(self, grace)
+        if self.scheduler is not None:
+            self.scheduler.stop(grace)
+            self.scheduler = None
         for service in reversed(self.services):
             service.stop()
         self.intake.stop()
@@ -312,7 +314,28 @@ def build_runtime(
             action="config.loaded",
             details={"data_dir": str(settings.data_dir), "database": store.engine.dialect.name},
         )
-    from bot.slack.wiring import attach_slack  # Slack is optional: its modules load only here
-
     attach_slack(runtime)
     return runtime
+
+
+def attach_slack(runtime: Runtime) -> None:
+    """Hook Slack in when it is configured (the wiring says why not, otherwise)."""
+    from bot.slack.wiring import SlackParts, build_slack  # Slack is optional: its modules load only here
+
+    wiring = build_slack(
+        SlackParts(
+            settings=runtime.settings,
+            store=runtime.store,
+            engine=runtime.engine,
+            clock=runtime.clock,
+            grants=runtime.grants,
+            guard=runtime.guard,
+        )
+    )
+    if wiring is None:
+        return
+    runtime.fanout.reporters.append(wiring.reporter)
+    runtime.services.extend(wiring.services)
+    if wiring.http_route is not None:
+        runtime.http_extensions.append(wiring.http_route)
+    runtime.extras["slack"] = wiring

@@ -17,14 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.engine.action_thread import AbandonedActions, ActionEnded, ActionThread
 from bot.engine.deps import EngineDeps, incident_context, parse_for
 from bot.engine.requests import budget_problem, escalate
 from bot.engine.serialize import result_from_json, result_to_json
-from bot.engine.states import RunStatus, transition
+from bot.engine.states import RunStatus, load_run, transition
 from bot.errors import IntegrationError
 from bot.incidents.service import resolve as resolve_incident
 from bot.jobs import enqueue
@@ -34,13 +33,6 @@ from bot.runbook_kit.targets import Target
 from bot.store.models import Incident, RunbookRun
 
 log = get_logger(__name__)
-
-
-def load_run(session: Session, run_id: int) -> RunbookRun | None:
-    query = select(RunbookRun).where(RunbookRun.id == run_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return session.scalars(query).first()
 
 
 def result_of(ended: ActionEnded, *, run_id: int, runbook_id: str) -> RunResult:

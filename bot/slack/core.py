@@ -64,7 +64,6 @@ from bot.store.models import Silence as SilenceRow
 
 if TYPE_CHECKING:
     from bot.config.root import Settings
-    from bot.runtime import Runtime
 
 IN_FLIGHT = (
     RunStatus.APPROVED.value,
@@ -113,18 +112,6 @@ class StoreSlackCore:
         self.guard = guard
         self.usergroups = usergroups
         self.environ = environ
-
-    @classmethod
-    def from_runtime(cls, runtime: Runtime, *, usergroups: UserGroupCache | None = None) -> StoreSlackCore:
-        return cls(
-            store=runtime.store,
-            engine=runtime.engine,
-            settings=runtime.settings,
-            clock=runtime.clock,
-            grants=runtime.grants,
-            guard=runtime.guard,
-            usergroups=usergroups,
-        )
 
     @property
     def views(self) -> ViewContext:
