@@ -15,6 +15,11 @@ from bot.store.db import Store
 from bot.store.models import Job, RawEvent, RunbookRun
 
 
+def worker_name() -> str:
+    """This process's claim name: `host:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

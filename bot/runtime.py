@@ -15,7 +15,7 @@ from bot.access.grants import Grants
 from bot.access.guard import Guard
 from bot.audit import audit
 from bot.backlog import backlog_ages
-from bot.claims import release_dead_claims
+from bot.claims import release_dead_claims, worker_name
 from bot.clock import utc_now
 from bot.config.root import Settings
 from bot.engine.deps import EngineDeps
@@ -30,7 +30,7 @@ from bot.ingest.inline import InlineIntake
 from bot.ingest.intake import build_intake
 from bot.ingest.intake_process import ProcessIntake
 from bot.ingest.parsing import make_parse
-from bot.ingest.processor import RawEventProcessor, worker_name
+from bot.ingest.processor import RawEventProcessor
 from bot.ingest.wire import WebhookIntakeService
 from bot.job_runner import JobRunner
 from bot.jobs import pending_count
@@ -52,6 +52,7 @@ from bot.sweeps.runner import SweepContext
 from bot.sweeps.sources import SweepSources
 from bot.workers import BackgroundService, NamedTask, WorkerPool
 from detectors.api import AnomalyDetector
+from integrations.aws.sns_subscription import confirm_subscription as confirm_sns_subscription
 from integrations.jira.client import JiraTickets
 from integrations.pagerduty.events import PagerDutyEvents
 
@@ -208,15 +209,6 @@ def attach_pipeline(runtime: Runtime) -> None:
     for status in integration_status(settings):
         if status.name != "slack":  # the Slack wiring reports its own state, after trying the token
             log.info(f"{status.name}: {status.detail}", integration=status.name, enabled=status.enabled)
-
-
-def confirm_sns_subscription(url: str) -> None:
-    import httpx
-
-    from bot.ingest.auth import check_subscribe_url
-
-    check_subscribe_url(url)
-    httpx.get(url, timeout=10, follow_redirects=False).raise_for_status()
 
 
 def webhook_intake(settings: Settings, store: Store, clock: Callable[[], datetime]) -> WebhookIntakeService:

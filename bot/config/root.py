@@ -22,7 +22,7 @@ from bot.config.settings import (
 )
 from bot.config.sweeps import SchedulerSettings, SweepList
 from detectors.settings import DetectorSettings
-from integrations.aws.cloudwatch_metrics import CloudWatchSettings
+from integrations.aws.cloudwatch_queries import CloudWatchSettings
 from integrations.aws.settings import AwsSettings
 from integrations.azure.settings import AzureSettings
 from integrations.gcp.monitoring import CloudMonitoringSettings

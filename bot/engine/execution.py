@@ -1,5 +1,10 @@
 """Running an approved run: act (once, with a timeout), verify, roll back.
 
+Stage: act.
+Takes: an approved run (the `run.execute` job; `run.verify` and `run.rollback` follow).
+Gives: the run's result and final state — succeeded, ineffective (rolled back), failed or
+  timed out — with an escalation when a human must look.
+
 Crash safety: the run is marked `running` with `in_flight="acting"` and committed *before*
 the call; the result is stored after it. A run found in that state at start-up is reconciled
 against the target's real state before anything is repeated (`bot.engine.recovery`).

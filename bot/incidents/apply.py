@@ -1,5 +1,10 @@
 """Apply normalized alerts to the store: upsert, mute, detect flapping, group into incidents.
 
+Stage: dedupe, mute, group (`IncidentBook.dedupe`, `.mute`, `.group`, in that order per alert).
+Takes: one delivery's `NormalizedAlert`s.
+Gives: `ApplyReport` — alerts stored (new, repeated, muted with their `MuteReason`), incidents
+  opened, reopened, updated and resolved, and an `incident.event` job for each.
+
 Runs inside the worker's transaction that also marks the raw event processed, so a crash
 either applies a delivery completely or not at all.
 
@@ -81,6 +86,7 @@ class IncidentBook(LoadedIncidents):
         now: datetime,
     ) -> None:
         self.muting = muting
+        self._firing: list[FiringAlert] | None = None  # for inhibition, read once per delivery
         self._flap_window = timedelta(minutes=settings.flap_window_minutes)
         super().__init__(session, settings=settings, deliveries=deliveries, now=now)
 
@@ -91,53 +97,13 @@ class IncidentBook(LoadedIncidents):
     ) -> ApplyReport:
         """Apply one delivery; written on return, so the next delivery sees it in the database too."""
         report = ApplyReport()
-        firing_cache: list[FiringAlert] | None = None
+        self._firing = None
         touched: dict[int, IncidentRow] = {}
-        for alert in alerts:
-            row = self._upsert_alert(alert, now=now, raw_event_id=raw_event_id, report=report)
-            self.audit(
-                at=now,
-                actor=alert.source,
-                subject=f"alert:{alert.source}:{alert.fingerprint}",
-                action="alert.received",
-                details={"name": alert.name, "status": alert.status.value, "severity": alert.severity.value},
-            )
-            reason = ""
-            if alert.status is AlertStatus.FIRING:
-                silence_id = silenced_by(alert, self.muting.silences, now)
-                if silence_id is not None:
-                    reason = MuteReason.SILENCED.say(by=silence_id)
-                elif self.muting.inhibit_rules:
-                    if firing_cache is None:
-                        self.write_rows()  # the query must see this delivery's earlier alerts (and this one)
-                        firing_cache = firing_alerts(self.session)  # reads what _write_rows wrote
-                    source = inhibited_by(alert, self.muting.inhibit_rules, firing_cache)
-                    if source is not None:
-                        reason = MuteReason.INHIBITED.say(by=source)
-            row.set("muted_reason", reason)
-            if reason:
-                report.alerts_muted += 1
-                self.audit(
-                    at=now,
-                    actor="system",
-                    subject=f"alert:{alert.source}:{alert.fingerprint}",
-                    action="alert.muted",
-                    details={"reason": reason},
-                )
+        for alert in alerts:  # the stages of bot.pipeline.stages.PIPELINE, in its order
+            row = self.dedupe(alert, now=now, raw_event_id=raw_event_id, report=report)
+            if self.mute(alert, row, now=now, report=report) is not None:
                 continue
-            incident: IncidentRow | None = None
-            if alert.status is AlertStatus.FIRING:
-                current = self.incident(row.incident_id) if row.incident_id else None
-                incident = current if current is not None and current.status != "resolved" else None
-                if incident is None:
-                    incident = self._open_incident(alert, now, report)
-                self._attach(row, incident)
-                self.change(incident, "alert_events", incident["alert_events"] + 1)
-                self.change(incident, "updated_at", now)
-                if incident.id not in report.opened and incident.id not in report.reopened:
-                    report.updated.append(incident.id)
-            elif row.incident_id is not None:
-                incident = self.incident(row.incident_id)
+            incident = self.group(alert, row, now=now, report=report)
             if incident is not None:
                 touched[incident.id] = incident
         for incident in touched.values():
@@ -155,6 +121,69 @@ class IncidentBook(LoadedIncidents):
                 self.enqueue_incident_event(payload, now)
         self.flush()
         return report
+
+    def dedupe(
+        self, alert: NormalizedAlert, *, now: datetime, raw_event_id: int | None, report: ApplyReport
+    ) -> AlertRow:
+        """Stage `dedupe`: the alert's row, keyed by (source, fingerprint) — new, or a repeat whose
+        status changes are counted for flapping."""
+        row = self._upsert_alert(alert, now=now, raw_event_id=raw_event_id, report=report)
+        self.audit(
+            at=now,
+            actor=alert.source,
+            subject=f"alert:{alert.source}:{alert.fingerprint}",
+            action="alert.received",
+            details={"name": alert.name, "status": alert.status.value, "severity": alert.severity.value},
+        )
+        return row
+
+    def mute(
+        self, alert: NormalizedAlert, row: AlertRow, *, now: datetime, report: ApplyReport
+    ) -> str | None:
+        """Stage `mute`: why a firing alert is muted (`MuteReason`'s sentence), or None. A muted
+        alert is stored and audited, and goes no further."""
+        reason = ""
+        if alert.status is AlertStatus.FIRING:
+            silence_id = silenced_by(alert, self.muting.silences, now)
+            if silence_id is not None:
+                reason = MuteReason.SILENCED.say(by=silence_id)
+            elif self.muting.inhibit_rules:
+                if self._firing is None:
+                    self.write_rows()  # the query must see this delivery's earlier alerts (and this one)
+                    self._firing = firing_alerts(self.session)  # reads what write_rows wrote
+                source = inhibited_by(alert, self.muting.inhibit_rules, self._firing)
+                if source is not None:
+                    reason = MuteReason.INHIBITED.say(by=source)
+        row.set("muted_reason", reason)
+        if not reason:
+            return None
+        report.alerts_muted += 1
+        self.audit(
+            at=now,
+            actor="system",
+            subject=f"alert:{alert.source}:{alert.fingerprint}",
+            action="alert.muted",
+            details={"reason": reason},
+        )
+        return reason
+
+    def group(
+        self, alert: NormalizedAlert, row: AlertRow, *, now: datetime, report: ApplyReport
+    ) -> IncidentRow | None:
+        """Stage `group`: the incident an unmuted alert belongs to — a firing alert joins (or opens,
+        or reopens) the open incident of its group key; a resolved one reports to its incident."""
+        if alert.status is not AlertStatus.FIRING:
+            return self.incident(row.incident_id) if row.incident_id is not None else None
+        current = self.incident(row.incident_id) if row.incident_id else None
+        incident = current if current is not None and current.status != "resolved" else None
+        if incident is None:
+            incident = self._open_incident(alert, now, report)
+        self._attach(row, incident)
+        self.change(incident, "alert_events", incident["alert_events"] + 1)
+        self.change(incident, "updated_at", now)
+        if incident.id not in report.opened and incident.id not in report.reopened:
+            report.updated.append(incident.id)
+        return incident
 
     def _upsert_alert(
         self, alert: NormalizedAlert, *, now: datetime, raw_event_id: int | None, report: ApplyReport

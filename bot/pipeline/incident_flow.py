@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import NamedTuple
 
 from sqlalchemy import select
 
@@ -17,64 +16,20 @@ from bot.alerts.normalized import AlertStatus, Metric, NormalizedAlert, Resource
 from bot.audit import audit
 from bot.config.root import Settings
 from bot.engine.engine import Engine
-from bot.engine.gate import Decision, GateReason
-from bot.engine.requests import RunRequest
-from bot.engine.rules import match_rule
 from bot.engine.states import RunStatus, transition
-from bot.engine.templating import TemplateError
-from bot.errors import ConductorError
 from bot.job_runner import JobRunner
 from bot.jobs import ClaimedJob
 from bot.logs import get_logger
 from bot.metrics import Metrics
+from bot.pipeline.decide import Choice, DecideStage, Suspect
 from bot.pipeline.detect import Detection, DetectStage
 from bot.pipeline.fanout import Fanout
-from bot.reasons import ReasonCode
+from bot.pipeline.stages import Stage
 from bot.reporting.base import NotificationLog
 from bot.store.db import Store
 from bot.store.models import Alert, Approval, Incident, RunbookRun
 
 log = get_logger(__name__)
-
-
-class DecisionCode(ReasonCode):
-    """What the pipeline decided for an incident, as stored in `incidents.decision_reason`."""
-
-    RULE_TEMPLATE_FAILED = "rule_template_failed", "no action: rule template failed: {error}"
-    NO_RULE = "no_rule", "no action: no rule matches this alert"
-    REQUEST_FAILED = "request_failed", "no action: {runbook} could not be requested: {error}"
-    GATE_SAID_NO = "gate_said_no", "no action: {reason}"
-    RUN_BLOCKED = "run_blocked", "no action: run {run_id} blocked: {reason}"
-    RUNS_AUTOMATICALLY = "runs_automatically", "{runbook} runs automatically: {reason}"
-    WAITS_FOR_APPROVAL = "waits_for_approval", "{runbook} waits for approval: {reason}"
-    NOTHING_TO_CHANGE = "nothing_to_change", "{runbook} found nothing to change: {reason}"
-    RUN_STATUS = "run_status", "{runbook} {status}: {reason}"
-
-
-class Choice(NamedTuple):
-    decision: str  # a `Decision` value
-    code: DecisionCode
-    reason: str  # the code's sentence, filled in
-    run_id: int | None
-    gate: GateReason | None = None  # why the gate decided, when it was asked
-
-
-def _chose(
-    decision: Decision,
-    code: DecisionCode,
-    run_id: int | None = None,
-    gate: GateReason | None = None,
-    /,
-    **facts: object,
-) -> Choice:
-    return Choice(decision.value, code, code.say(**facts), run_id, gate)
-
-
-_STATUS_CODES = {
-    "approved": DecisionCode.RUNS_AUTOMATICALLY,
-    "awaiting_approval": DecisionCode.WAITS_FOR_APPROVAL,
-    "succeeded": DecisionCode.NOTHING_TO_CHANGE,
-}
 
 
 def stored_alert(row: Alert) -> NormalizedAlert:
@@ -111,7 +66,8 @@ class IncidentFlow:
         self._store = store
         self._settings = settings
         self._engine = engine
-        self._detect = detect
+        self._detect: Stage[NormalizedAlert, Detection] = detect
+        self._decide: Stage[Suspect, Choice] = DecideStage(rules=settings.rules, engine=engine)
         self._fanout = fanout
         self._metrics = metrics
         self._clock = clock
@@ -164,7 +120,7 @@ class IncidentFlow:
         found = self._trigger_alert(incident_id)
         if found is None:
             return None
-        return self._detect.detect(found[1], self._clock()).probability
+        return self._detect.run(found[1], self._clock()).probability
 
     def decide(self, incident_id: int) -> None:
         found = self._trigger_alert(incident_id)
@@ -175,8 +131,10 @@ class IncidentFlow:
         if self._log.sent(key) is not None or incident.status == "resolved":
             return
         now = self._clock()
-        detection = self._detect.detect(alert, now)
-        decision, code, reason, run_id, gate = self._choose(incident, alert, detection)
+        detection = self._detect.run(alert, now)
+        decision, code, reason, run_id, gate = self._decide.run(
+            Suspect(incident.id, incident.flapping, alert, detection), now
+        )
         with self._store.transaction() as session:
             row = session.get(Incident, incident_id)
             if row is None:
@@ -209,54 +167,6 @@ class IncidentFlow:
         self._log.record(key, channel="pipeline", ref=str(run_id or ""), incident_id=incident_id)
         self._metrics.decisions.labels(decision=decision).inc()
         self._fanout.incident_changed(incident_id, "decided")
-
-    def _choose(self, incident: Incident, alert: NormalizedAlert, detection: Detection) -> Choice:
-        try:
-            match = match_rule(self._settings.rules, alert)
-        except TemplateError as exc:
-            return _chose(Decision.NO_ACTION, DecisionCode.RULE_TEMPLATE_FAILED, error=exc)
-        if match is None:
-            return _chose(Decision.NO_ACTION, DecisionCode.NO_RULE)
-        rule = match.rule
-        request = RunRequest(
-            runbook_id=rule.runbook,
-            target=match.target,
-            params=match.params,
-            incident_id=incident.id,
-            requested_by=f"rule:{rule.name}",
-            rule_approval=rule.approval,
-            min_anomaly_score=rule.min_anomaly_score,
-            on_insufficient_data=rule.on_insufficient_data,
-            anomaly=detection.anomaly,
-            flapping=incident.flapping,
-        )
-        try:
-            outcome = self._engine.request(request)
-        except ConductorError as exc:
-            return _chose(Decision.NO_ACTION, DecisionCode.REQUEST_FAILED, runbook=rule.runbook, error=exc)
-        if outcome.run_id is None:
-            return _chose(
-                outcome.decision, DecisionCode.GATE_SAID_NO, None, outcome.gate, reason=outcome.reason
-            )
-        if outcome.blocked:
-            return _chose(
-                Decision.NO_ACTION,
-                DecisionCode.RUN_BLOCKED,
-                outcome.run_id,
-                outcome.gate,
-                run_id=outcome.run_id,
-                reason=outcome.reason,
-            )
-        code = _STATUS_CODES.get(outcome.status or "", DecisionCode.RUN_STATUS)
-        return _chose(
-            outcome.decision,
-            code,
-            outcome.run_id,
-            outcome.gate,
-            runbook=rule.runbook,
-            status=outcome.status or "",
-            reason=outcome.reason,
-        )
 
     def _cancel_pending_runs(self, incident_id: int) -> None:
         """An incident that resolved on its own needs no approval any more."""

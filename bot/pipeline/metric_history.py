@@ -10,7 +10,8 @@ from typing import Any
 from bot.alerts.normalized import NormalizedAlert, Provider
 from bot.errors import ConductorError
 from detectors.series import MetricSeries
-from integrations.aws.cloudwatch_metrics import CloudWatchMetricSource, CloudWatchSettings
+from integrations.aws.cloudwatch_metrics import CloudWatchMetricSource
+from integrations.aws.cloudwatch_queries import CloudWatchSettings
 from integrations.aws.settings import AwsSettings
 from integrations.azure.monitor_metrics import AzureMonitorMetricSource
 from integrations.azure.settings import AzureSettings

@@ -59,7 +59,7 @@ class StageSpec:
 PIPELINE: tuple[StageSpec, ...] = (
     StageSpec(
         StageName.NORMALIZE,
-        "bot.ingest.parsing:make_parse",
+        "bot.ingest.parsing:normalize",
         takes="a stored webhook body (source, bytes, headers)",
         gives="ParsedDelivery: normalized alerts, or a malformed body dead-lettered with its reason",
         runs_in="worker, before the apply transaction (bot.ingest.processor)",

@@ -44,7 +44,6 @@ from bot.slack.ports import (
     RunRequestState,
     RunRequestView,
     SilenceView,
-    SlackActor,
     StatusView,
 )
 from bot.slack.signing import ApprovalAction
@@ -61,6 +60,7 @@ from bot.slack.views import ApprovalView, IncidentView
 from bot.store.db import Store
 from bot.store.models import Approval, Incident, Notification, RunbookRun
 from bot.store.models import Silence as SilenceRow
+from integrations.slack.wire import SlackActor
 
 if TYPE_CHECKING:
     from bot.config.root import Settings

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from bot.logs import get_logger
 from bot.reporting.base import NotificationLog
-from bot.slack.blocks import SlackMessage, render_incident
+from bot.slack.blocks import render_incident
 from bot.slack.charts import render_metric_chart
 from bot.slack.core import RUN_PARENT_KEY, message_ref
 from bot.slack.reporter_messages import ThreadMessage, escalation_key, incident_note, run_message
@@ -45,6 +45,7 @@ from bot.store.db import Store
 from bot.store.models import Incident, Notification, RunbookRun
 from integrations.slack.client import SlackPort
 from integrations.slack.settings import SlackSettings
+from integrations.slack.wire import SlackMessage
 
 log = get_logger(__name__)
 CHANNEL = "slack"  # the notification log's channel column

@@ -20,26 +20,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from slack_bolt import App
-from slack_bolt.error import BoltError
-from slack_sdk.errors import SlackClientError
-
 from bot.access.grants import Grants
 from bot.access.guard import Guard
 from bot.config.root import Settings
 from bot.engine.engine import Engine
 from bot.logs import get_logger
-from bot.slack.app import SlackListeners, build_app, http_route
 from bot.slack.core import StoreSlackCore
+from bot.slack.listeners import slack_handlers
 from bot.slack.replay import SeenRequests
 from bot.slack.reporter import SlackReporter
 from bot.slack.signing import ActionSigner
-from bot.slack.socket_mode import SocketModeService
 from bot.slack.usergroups import UserGroupCache
 from bot.store.db import Store
 from bot.workers import BackgroundService
+from integrations.slack.bolt_app import BoltApp, SlackUnavailable, build_app, http_route
 from integrations.slack.client import SlackPoster
 from integrations.slack.settings import SlackOff, SlackSecrets, resolve_secrets
+from integrations.slack.socket_mode import SocketModeService
 
 log = get_logger(__name__)
 
@@ -61,7 +58,7 @@ class SlackParts:
 @dataclass
 class SlackWiring:
     secrets: SlackSecrets
-    app: App
+    app: BoltApp
     poster: SlackPoster
     core: StoreSlackCore
     reporter: SlackReporter
@@ -119,7 +116,7 @@ def build_slack(parts: SlackParts, *, environ: Mapping[str, str] | None = None) 
         escalate_to=_escalation_target(settings),
     )
     pool = ListenerPool()
-    listeners = SlackListeners(
+    handlers = slack_handlers(
         core=core,
         signer=signer,
         poster=poster,
@@ -128,11 +125,11 @@ def build_slack(parts: SlackParts, *, environ: Mapping[str, str] | None = None) 
         seen=SeenRequests(parts.store, parts.clock),
     )
     try:
-        app = build_app(secrets, listeners, executor=pool.executor)
-    except (BoltError, SlackClientError, OSError) as exc:
+        app = build_app(secrets, handlers, executor=pool.executor)
+    except SlackUnavailable as exc:
         # Slack being unreachable or the token revoked must not keep webhooks from being taken.
         pool.stop()
-        log.error(f"slack: off (the bot token was refused or Slack is unreachable: {type(exc).__name__})")
+        log.error(f"slack: off (the bot token was refused or Slack is unreachable: {exc})")
         return None
     wiring = SlackWiring(secrets, app, poster, core, reporter, signer, services=[pool])
     if secrets.mode == "socket":

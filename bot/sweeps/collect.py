@@ -92,9 +92,9 @@ def collect(
 def _cloudwatch_fetcher(
     selector: CloudWatchSelector, start: datetime, end: datetime, period: timedelta
 ) -> Callable[[Any], list[TaggedSeries]]:
-    from integrations.aws.cloudwatch_metrics import (
+    from integrations.aws.cloudwatch_metrics import CloudWatchMetricSource
+    from integrations.aws.cloudwatch_queries import (
         CloudWatchMetricQuery,
-        CloudWatchMetricSource,
         CloudWatchSearch,
         normalize_statistic,
     )

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.claims import worker_name
 from bot.clock import Clock, utc_now
 from bot.config.root import Settings
 from bot.config.sweeps import SweepSettings
 from bot.errors import ConductorError
-from bot.ingest.processor import worker_name
 from bot.logs import get_logger
 from bot.store.db import Store
 from bot.sweeps.report import KindResult, Progress, RunStatus, SweepReport, iso, status_of

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.engine.gate import GateReason
 from bot.http.app import create_app
-from bot.pipeline.incident_flow import DecisionCode
+from bot.pipeline.decide import DecisionCode
 from bot.runtime import Runtime
 from bot.store.models import AuditRecord, Incident, Job, RunbookRun
 from tests.fakes.moto_server import MotoServer

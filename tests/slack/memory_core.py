@@ -21,16 +21,10 @@ from bot.roles import Principal, Role
 from bot.runbook_kit.spec import Risk
 from bot.runbook_kit.targets import Target
 from bot.slack.commands import IncidentScope
-from bot.slack.ports import (
-    RunbookSummary,
-    RunRequestState,
-    RunRequestView,
-    SilenceView,
-    SlackActor,
-    StatusView,
-)
+from bot.slack.ports import RunbookSummary, RunRequestState, RunRequestView, SilenceView, StatusView
 from bot.slack.signing import ApprovalAction
 from bot.slack.views import ApprovalState, ApprovalView, IncidentView, Vote
+from integrations.slack.wire import SlackActor
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pytest
 from bot.engine.gate import GateReason
 from bot.engine.requests import BlockedBy
 from bot.incidents.muting import MuteReason
-from bot.pipeline.incident_flow import DecisionCode
+from bot.pipeline.decide import DecisionCode
 from bot.reasons import ReasonCode
 from tests.structure.walk import first_party_classes
 

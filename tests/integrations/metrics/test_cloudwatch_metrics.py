@@ -11,9 +11,9 @@ import pytest
 from tenacity import wait_none
 
 from bot.errors import ConfigError, IntegrationError
-from integrations.aws.cloudwatch_metrics import (
+from integrations.aws.cloudwatch_metrics import CloudWatchMetricSource
+from integrations.aws.cloudwatch_queries import (
     CloudWatchMetricQuery,
-    CloudWatchMetricSource,
     CloudWatchSearch,
     CloudWatchSettings,
     normalize_statistic,

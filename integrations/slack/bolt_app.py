@@ -1,27 +1,29 @@
 """The Bolt app: `/conductor`, the Approve / Deny buttons and a few events, as thin listeners.
 
-Each listener acks first (Slack wants an answer within 3 s), then does the work: Bolt runs the
-rest of the listener on its executor after the ack (`process_before_response=False`). The work
-is one call into `bot.slack.dispatch`; the answer goes back to the user alone (an ephemeral
-response for commands, chat.postEphemeral for refused clicks), and a recorded vote re-renders
-the incident's parent message.
+All of Slack's inbound wire handling is here: the Bolt app and its listeners, the signature check
+and body limit of `POST /slack/events`, the replay guard middleware; Socket Mode
+(`integrations.slack.socket_mode`) feeds the same app over a websocket. What a command or a click
+*means* is the bot's business: the listeners call the `SlackHandlers` they are given
+(`bot.slack.listeners` builds them) with a `SlackActor` and send back the `SlackMessage` they get.
 
-HTTP mode mounts the app on `POST /slack/events` of the one FastAPI server through Bolt's
-Starlette adapter; Socket Mode (bot/slack/socket_mode.py) feeds the same app over a websocket.
+Each listener acks first (Slack wants an answer within 3 s), then does the work: Bolt runs the
+rest of the listener on its executor after the ack (`process_before_response=False`). The answer
+goes back to the user alone (an ephemeral response for commands, chat.postEphemeral for refused
+clicks), and a recorded vote re-renders the incident's parent message.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from slack_bolt import Ack, App, BoltResponse, Respond, Say
+from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond, Say
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.signature import SignatureVerifier
@@ -32,37 +34,60 @@ from starlette.responses import Response
 from bot.errors import IntegrationError
 from bot.logs import get_logger
 from bot.request_body import BodyTooLarge, read_limited
-from bot.slack.blocks import SlackMessage, section
-from bot.slack.dispatch import handle_approval_click, handle_command_text
-from bot.slack.ports import SlackActor, SlackCore
-from bot.slack.replay import SeenRequests, ignore_replays
-from bot.slack.signing import ACTION_IDS, ActionSigner
 from integrations.slack.client import SlackPort
 from integrations.slack.settings import SlackSecrets
+from integrations.slack.wire import SlackActor, SlackMessage
 
 log = get_logger(__name__)
 
 COMMAND = "/conductor"
 EVENTS_PATH = "/slack/events"
-SORRY = SlackMessage(
-    text="Something went wrong; it has been logged.",
-    blocks=[section(":warning: Something went wrong on our side; it has been logged. Try again shortly.")],
-)
-MENTION_REPLY = "Hi! I answer to `/conductor` — try `/conductor help`."
+SIGNATURE = "x-slack-signature"
+TIMESTAMP = "x-slack-request-timestamp"
+
+BoltApp = App
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonClick:
+    """An Approve / Deny press, as the bot's click handler takes it."""
+
+    value: str
+    action_id: str
+    channel: str
+    message_ts: str
+    actor: SlackActor
+
+
+@dataclass(frozen=True, slots=True)
+class ClickAnswer:
+    """`ephemeral`: shown to the clicker alone; `refresh`: re-render the clicked message."""
+
+    ephemeral: SlackMessage | None = None
+    refresh: bool = False
 
 
 @dataclass(frozen=True)
-class SlackListeners:
-    """What the listeners need: the core, the button signer, the poster for ephemeral
-    refusals, `refresh(channel, ts)` to re-render a parent message from the store, and the
-    signed requests already handled (replays are ignored)."""
+class SlackHandlers:
+    """What the listeners call. `first_time(signature, timestamp)` records a signed request and says
+    whether it is new; `changes_state(body)` says whether a request would change anything (only
+    those are guarded against replays); `refuse(actor, attempt, reason)` audits a refusal;
+    `refresh(channel, ts)` re-renders a parent message from the store."""
 
-    core: SlackCore
-    signer: ActionSigner
+    command: Callable[[str, SlackActor], SlackMessage]
+    click: Callable[[ButtonClick], ClickAnswer]
+    action_ids: Sequence[str]
     poster: SlackPort
     refresh: Callable[[str, str], object]
-    clock: Callable[[], datetime]
-    seen: SeenRequests
+    first_time: Callable[[str, str], bool]
+    changes_state: Callable[[Mapping[str, Any]], bool]
+    refuse: Callable[[SlackActor, str, str], None]
+    sorry: SlackMessage  # the answer when a handler fails (a bug): never a stack trace in Slack
+    mention_reply: str
+
+
+class SlackUnavailable(IntegrationError):
+    """Slack refused the bot token or could not be reached while the app was built."""
 
 
 class _QuietBolt(logging.Filter):
@@ -78,21 +103,25 @@ BOLT_LOGGER.addFilter(_QuietBolt())
 
 
 def build_app(
-    secrets: SlackSecrets, listeners: SlackListeners, *, executor: Executor | None = None, timeout: int = 10
+    secrets: SlackSecrets, handlers: SlackHandlers, *, executor: Executor | None = None, timeout: int = 10
 ) -> App:
-    """The Bolt app. Its constructor calls auth.test, so a bad token fails here, at start-up."""
-    app = App(
-        client=WebClient(token=secrets.bot_token, base_url=secrets.api_url, timeout=timeout),
-        # Never Bolt's own environment lookup: config may name another variable. Socket Mode
-        # requests are not signed (the websocket is authenticated instead).
-        signing_secret=secrets.signing_secret or "",
-        token_verification_enabled=True,
-        process_before_response=False,
-        raise_error_for_unhandled_request=False,
-        listener_executor=executor,
-        logger=BOLT_LOGGER,
-    )
-    register_listeners(app, listeners)
+    """The Bolt app. Its constructor calls auth.test, so a bad token fails here, at start-up
+    (`SlackUnavailable`, whose cause is the SDK's error)."""
+    try:
+        app = App(
+            client=WebClient(token=secrets.bot_token, base_url=secrets.api_url, timeout=timeout),
+            # Never Bolt's own environment lookup: config may name another variable. Socket Mode
+            # requests are not signed (the websocket is authenticated instead).
+            signing_secret=secrets.signing_secret or "",
+            token_verification_enabled=True,
+            process_before_response=False,
+            raise_error_for_unhandled_request=False,
+            listener_executor=executor,
+            logger=BOLT_LOGGER,
+        )
+    except (BoltError, SlackClientError, OSError) as exc:
+        raise SlackUnavailable(type(exc).__name__, system="slack") from exc
+    register_listeners(app, handlers)
     return app
 
 
@@ -105,13 +134,9 @@ def _actor(user: dict[str, Any], *, channel: str | None, team: str | None) -> Sl
     )
 
 
-def register_listeners(app: App, h: SlackListeners) -> None:
+def register_listeners(app: App, h: SlackHandlers) -> None:
     """Attach the listeners; each is a plain function, as Bolt's decorators expect."""
-
-    def refuse(actor: SlackActor, attempt: str, reason: str) -> None:
-        h.core.audit_refusal(actor=actor, action=attempt, reason=reason)
-
-    app.middleware(ignore_replays(h.seen, refuse))
+    app.middleware(ignore_replays(h))
 
     @app.command(COMMAND)
     def conductor(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
@@ -123,12 +148,10 @@ def register_listeners(app: App, h: SlackListeners) -> None:
             team_id=command.get("team_id"),
         )
         try:
-            message = handle_command_text(
-                str(command.get("text", "")), actor=actor, core=h.core, now=h.clock()
-            )
+            message = h.command(str(command.get("text", "")), actor)
         except Exception:  # the listener's one top-level handler: a bug, never a stack trace in Slack
             log.exception("slack: /conductor failed", user=actor.user_id)
-            message = SORRY
+            message = h.sorry
         try:
             respond(text=message.text, blocks=message.blocks, response_type="ephemeral")
         except (SlackClientError, OSError) as exc:
@@ -140,34 +163,28 @@ def register_listeners(app: App, h: SlackListeners) -> None:
         channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
         message_ts = str(container.get("message_ts") or (body.get("message") or {}).get("ts") or "")
         actor = _actor(body.get("user") or {}, channel=channel, team=(body.get("team") or {}).get("id"))
+        click = ButtonClick(
+            str(action.get("value", "")), str(action.get("action_id", "")), channel, message_ts, actor
+        )
         try:
-            result = handle_approval_click(
-                value=str(action.get("value", "")),
-                action_id=str(action.get("action_id", "")),
-                channel=channel,
-                message_ts=message_ts,
-                actor=actor,
-                core=h.core,
-                signer=h.signer,
-                now=h.clock(),
-            )
-            if result.ephemeral is not None:
+            answer = h.click(click)
+            if answer.ephemeral is not None:
                 h.poster.post_ephemeral(
-                    channel, actor.user_id, result.ephemeral.text, blocks=result.ephemeral.blocks
+                    channel, actor.user_id, answer.ephemeral.text, blocks=answer.ephemeral.blocks
                 )
-            if result.approval is not None:
+            if answer.refresh:
                 h.refresh(channel, message_ts)
         except IntegrationError as exc:  # Slack itself failed; the vote (if any) is stored
             log.warning("slack: could not answer a click", user=actor.user_id, error=str(exc))
         except Exception:  # the listener's one top-level handler
             log.exception("slack: approval click failed", user=actor.user_id)
 
-    for action_id in ACTION_IDS.values():
+    for action_id in h.action_ids:
         app.action(action_id)(approval_click)
 
     @app.event("app_mention")
     def mentioned(event: dict[str, Any], say: Say) -> None:
-        say(text=MENTION_REPLY, thread_ts=event.get("thread_ts") or event.get("ts"))
+        say(text=h.mention_reply, thread_ts=event.get("thread_ts") or event.get("ts"))
 
     @app.event(re.compile(".*"))
     def ignore(event: dict[str, Any]) -> None:
@@ -176,6 +193,43 @@ def register_listeners(app: App, h: SlackListeners) -> None:
     @app.error
     def on_error(error: Exception) -> None:
         log.error("slack: bolt error", error=f"{type(error).__name__}: {error}")
+
+
+def _header(headers: Mapping[str, Sequence[str]], name: str) -> str:
+    values = headers.get(name) or []
+    return str(values[0]) if values else ""
+
+
+def _request_actor(body: Mapping[str, Any]) -> SlackActor:
+    if "command" in body:
+        return SlackActor(user_id=str(body.get("user_id", "")), channel_id=body.get("channel_id"))
+    user = body.get("user") or {}
+    channel = body.get("channel") or {}
+    return SlackActor(user_id=str(user.get("id", "")), channel_id=channel.get("id"))
+
+
+def ignore_replays(h: SlackHandlers) -> Callable[..., BoltResponse | None]:
+    """A Bolt global middleware. Bolt runs it after the signature and freshness checks: a signed
+    request that changes state is handled once (see `bot.slack.replay`); a replay is answered 200
+    with nothing done, and audited."""
+
+    def ignore_replayed_requests(
+        req: BoltRequest, resp: BoltResponse, next_: Callable[[], None]
+    ) -> BoltResponse | None:
+        signature = _header(req.headers, SIGNATURE)
+        if req.mode != "http" or not signature or not h.changes_state(req.body):
+            next_()
+            return resp
+        if h.first_time(signature, _header(req.headers, TIMESTAMP)):
+            next_()
+            return resp
+        actor = _request_actor(req.body)
+        attempt = f"slash command {req.body.get('text', '')!r}" if "command" in req.body else "button press"
+        log.warning("slack: replayed request ignored", user=actor.user_id, attempt=attempt)
+        h.refuse(actor, attempt, "replayed: this signed request was already handled")
+        return BoltResponse(status=200, body="")
+
+    return ignore_replayed_requests
 
 
 def http_route(app: App, *, signing_secret: str, path: str = EVENTS_PATH) -> Callable[[Any, Any], None]:
