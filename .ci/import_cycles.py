@@ -29,10 +29,7 @@ PACKAGES = ("bot", "detectors", "runbooks", "integrations")
 
 # Cycles that other work removes, each named by the sorted members of its strongly connected
 # component. Delete an entry when its cycle is gone (a stale entry fails the check too).
-ALLOWED: dict[frozenset[str], str] = {
-    # detector2 (issue 17, detectors part): backtest <-> plot is split there.
-    frozenset({"detectors.backtest", "detectors.plot"}): "detectors: removed by the detector2 work",
-}
+ALLOWED: dict[frozenset[str], str] = {}
 
 
 def strongly_connected(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.config.root import Settings
-from bot.jobs import ClaimedJob, claim, complete, retry_later
+from bot.errors import WorkDeferred
+from bot.jobs import ClaimedJob, claim, complete, defer, retry_later
 from bot.logs import get_logger
 from bot.store.db import Store
 
@@ -62,6 +63,11 @@ class JobRunner:
         handler = self._handlers[job.kind]
         try:
             handler(job)
+        except WorkDeferred as deferred:  # another worker is doing part of it: come back later
+            log.info("job deferred", job_id=job.id, kind=job.kind, reason=str(deferred))
+            with self._store.transaction() as session:
+                defer(session, job.id, run_after=max(deferred.until, self._clock()))
+            return
         except Exception as exc:  # noqa: BLE001 - the job is retried with back-off, then parked
             give_up = job.attempts >= self._settings.workers.max_attempts
             log.warning(

@@ -124,6 +124,21 @@ def retry_later(session: Session, job_id: int, *, error: str, run_after: datetim
     )
 
 
+def defer(session: Session, job_id: int, *, run_after: datetime) -> None:
+    """Put a job back without counting the attempt: it waited for another worker, it did not fail."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(
+            status="pending",
+            run_after=run_after,
+            attempts=Job.attempts - 1,
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
 def pending_count(session: Session) -> int:
     from sqlalchemy import func
 

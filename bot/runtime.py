@@ -23,8 +23,7 @@ from bot.engine.engine import Engine
 from bot.engine.services import build_services, integration_status
 from bot.engine.states import FINAL
 from bot.incidents.apply import MutingContext
-from bot.incidents.muting import InhibitionRule
-from bot.incidents.silences import active_silences, sync_config_silences
+from bot.incidents.silences import active_silences, inhibition_rules, sync_config_silences
 from bot.ingest.committer import GroupCommitter
 from bot.ingest.inline import InlineIntake
 from bot.ingest.intake import build_intake
@@ -34,8 +33,8 @@ from bot.ingest.processor import RawEventProcessor
 from bot.ingest.wire import WebhookIntakeService
 from bot.job_runner import JobRunner
 from bot.jobs import pending_count
+from bot.kpis.observe import KpiObserver
 from bot.logs import get_logger
-from bot.matching import Matcher
 from bot.metrics import Metrics
 from bot.pipeline.detect import DetectStage
 from bot.pipeline.fanout import Fanout
@@ -57,16 +56,6 @@ from integrations.jira.client import JiraTickets
 from integrations.pagerduty.events import PagerDutyEvents
 
 log = get_logger(__name__)
-
-
-def inhibition_rules(settings: Settings) -> list[InhibitionRule]:
-    def matchers(items: list[Any]) -> tuple[Matcher, ...]:
-        return tuple(Matcher(m.name, m.op, m.value) for m in items)
-
-    return [
-        InhibitionRule(matchers(r.source_match), matchers(r.target_match), tuple(r.equal))
-        for r in settings.inhibit_rules
-    ]
 
 
 @dataclass
@@ -197,6 +186,7 @@ def attach_pipeline(runtime: Runtime) -> None:
         runtime.fanout.reporters.append(
             JiraReporter(runtime.store, lambda: services.get(JiraTickets), runtime.clock)
         )
+    runtime.fanout.reporters.append(KpiObserver(runtime.store, runtime.metrics, runtime.clock))
     runtime.fanout.reporters.append(
         PagerDutyReporter(
             runtime.store,
@@ -229,7 +219,7 @@ def build_runtime(
 ) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.connect(
-        settings.database_url(), pool_size=settings.database.pool_size, echo=settings.database.echo
+        settings.database_url(), echo=settings.database.echo, options=settings.database.pool_options()
     )
     if migrate_store:
         migrate.upgrade(store)

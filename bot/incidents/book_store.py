@@ -3,10 +3,13 @@
 `LoadedIncidents` loads, in a few queries, everything a batch of deliveries can read or change
 (the alerts it names, their incidents, the open and recently resolved incidents of its group
 keys, and those incidents' alerts), keeps it current in memory while deliveries are applied, and
-writes it back at the end of each delivery. Only one writer works on a SQLite store at a time
-(BEGIN IMMEDIATE), so what was loaded stays true for the whole transaction.
+writes it back at the end of each delivery. What was loaded stays true for the whole transaction:
+only one writer works on a SQLite store at a time (BEGIN IMMEDIATE), and on PostgreSQL the batch
+first locks the alerts, group keys and incidents it may change (`bot.incidents.locks`), so workers
+of every replica applying to the same incident take turns.
 
-Load points: `_load` (up front) and `incident` (an incident not loaded up front, not expected).
+Load points: `_load` (up front: locks, then `_read`) and `incident` (an incident not loaded up
+front, not expected).
 Write points: `write_rows` (alerts and incidents: one INSERT, and one UPDATE per set of changed
 columns, executemany), `insert_incident` (a new incident: INSERT ... RETURNING id, since its id is
 needed at once) and `flush` (then the delivery's audit records and jobs, built by
@@ -28,6 +31,7 @@ from bot.alerts.normalized import AlertStatus, NormalizedAlert
 from bot.audit import audit_row, insert_audit_rows
 from bot.config.settings import IncidentSettings
 from bot.incidents.grouping import group_key
+from bot.incidents.locks import alert_lock, group_lock, incident_group_keys, lock_names, takes_locks
 from bot.incidents.muting import FiringAlert
 from bot.incidents.tracked_rows import AlertRow, IncidentRow
 from bot.jobs import insert_job_rows, job_row
@@ -159,13 +163,30 @@ class LoadedIncidents:
 
     def _load(self, alerts: Sequence[NormalizedAlert], now: datetime) -> None:
         self.session.flush()  # what the caller has pending is part of what we read
+        keys = {group_key(a, self.settings.group_by) for a in alerts if a.status is AlertStatus.FIRING}
+        if not takes_locks(self.conn):
+            self._read(alerts, keys, now, for_update=False)
+            return
+        # Several writers (PostgreSQL): lock what this batch may change, then read it (bot.incidents.locks).
+        named = [(a.source, a.fingerprint) for a in alerts]
+        wanted = {alert_lock(*key) for key in named} | {group_lock(key) for key in keys}
+        wanted |= {group_lock(key) for key in incident_group_keys(self.conn, named)}
+        locked: set[str] = set()
+        while wanted - locked:
+            lock_names(self.conn, wanted - locked)
+            locked |= wanted
+            self._read(alerts, keys, now, for_update=True)
+            # An alert moved to another incident before we held its lock: lock that one too, read again.
+            wanted = {group_lock(incident.group_key) for incident in self.incidents.values()}
+
+    def _read(
+        self, alerts: Sequence[NormalizedAlert], keys: set[str], now: datetime, *, for_update: bool
+    ) -> None:
         conn = self.conn
+        self.alerts, self.incidents, self.open_by_key, self.resolved_by_key, self.members = {}, {}, {}, {}, {}
         by_source: dict[str, set[str]] = {}
-        keys: set[str] = set()
         for alert in alerts:
             by_source.setdefault(alert.source, set()).add(alert.fingerprint)
-            if alert.status is AlertStatus.FIRING:
-                keys.add(group_key(alert, self.settings.group_by))
         for source, fingerprints in by_source.items():
             for chunk in _chunks(fingerprints):
                 self._add_alerts(
@@ -177,6 +198,8 @@ class LoadedIncidents:
                 )
         wanted = {row.incident_id for row in self.alerts.values() if row.incident_id is not None}
         incidents = select(*_INCIDENT_COLUMNS)
+        if for_update:
+            incidents = incidents.with_for_update()
         for chunk in _chunks(wanted):
             self._add_incidents(conn.execute(incidents.where(_INCIDENTS.c.id.in_(chunk))))
         for chunk in _chunks(keys):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bot.errors import ConductorError
+from bot.errors import ConductorError, WorkDeferred
 from bot.job_runner import JobRunner
 from bot.jobs import ClaimedJob
 from bot.logs import get_logger
@@ -27,14 +27,19 @@ class ReportingFailed(ConductorError):
 
 def _each(reporters: Sequence[Reporter], call: Callable[[Reporter], None], what: str) -> None:
     failures = []
+    deferred: list[WorkDeferred] = []
     for reporter in reporters:
         try:
             call(reporter)
+        except WorkDeferred as exc:  # another worker is sending that message right now
+            deferred.append(exc)
         except Exception as exc:  # noqa: BLE001 - isolate reporters; the job is retried
             log.warning("reporter failed", reporter=reporter.name, what=what, error=str(exc))
             failures.append(f"{reporter.name}: {exc.__class__.__name__}: {exc}")
     if failures:
         raise ReportingFailed("; ".join(failures))
+    if deferred:  # only waits: the job comes back when the latest claim would have run out
+        raise WorkDeferred("; ".join(str(d) for d in deferred), until=max(d.until for d in deferred))
 
 
 class Fanout:

@@ -6,8 +6,9 @@
   as repeats grow, run results, verification, rollbacks, escalations and the resolution summary.
 - Runs without an incident (requested by hand) get their own parent in `default_channel`.
 
-Every message is sent through the notification log, so a retried job never posts twice, and
-work on one incident is serialized within the process so updates land in order.
+Every message is sent through the notification log, which claims it in the database before it
+is posted: a retried job never posts twice, and neither do two replicas (docs/ha.md). Work on
+one incident is also serialized within the process so its updates land in order.
 """
 
 from __future__ import annotations
@@ -212,11 +213,17 @@ class SlackReporter:
             message = self._incident_message(incident_id)
             if message is None:
                 return None
-            posted = self.port.post_parent(channel, message.blocks, message.text)
-            where, fresh = Where(posted.channel, posted.ts), True
-            self.log.record(
-                key, channel=CHANNEL, ref=message_ref(where.channel, where.ts), incident_id=incident_id
-            )
+            routed, parent = channel, message
+
+            def post() -> str:
+                posted = self.port.post_parent(routed, parent.blocks, parent.text)
+                return message_ref(posted.channel, posted.ts)
+
+            # Claimed in the database first: of several replicas, one posts; the rest use its ts.
+            sent = self.log.send_once(key, post, channel=CHANNEL, incident_id=incident_id)
+            where, fresh = Where.parse(sent.ref), sent.now
+            if where is None:
+                return None
         with self.store.transaction() as session:
             incident = session.get(Incident, incident_id)
             if incident is not None:
@@ -271,15 +278,15 @@ class SlackReporter:
         if view is None:
             return
         message = render_repeat(view)
-        logged = self.log.sent(key)
-        existing = Where.parse(logged) if logged else None
-        if existing is not None:
+
+        def post() -> str:
+            posted = self.port.post_in_thread(where.channel, where.ts, message.blocks, message.text)
+            return message_ref(posted.channel, posted.ts)
+
+        sent = self.log.send_once(key, post, channel=CHANNEL, incident_id=incident_id)
+        existing = Where.parse(sent.ref)
+        if not sent.now and existing is not None:  # posted before (maybe by another replica): update it
             self.port.update(existing.channel, existing.ts, message.blocks, message.text)
-            return
-        posted = self.port.post_in_thread(where.channel, where.ts, message.blocks, message.text)
-        self.log.record(
-            key, channel=CHANNEL, ref=message_ref(posted.channel, posted.ts), incident_id=incident_id
-        )
 
     def _resolution(self, incident_id: int, where: Where, reopened: int) -> None:
         with self.store.sessions() as session:
@@ -338,9 +345,15 @@ class SlackReporter:
         message = self._run_parent_message(run_id) if channel is not None else None
         if channel is None or message is None:
             return None
-        posted = self.port.post_parent(channel, message.blocks, message.text)
-        self.log.record(key, channel=CHANNEL, ref=message_ref(posted.channel, posted.ts))
-        return Where(posted.channel, posted.ts), True
+        routed, parent = channel, message
+
+        def post() -> str:
+            posted = self.port.post_parent(routed, parent.blocks, parent.text)
+            return message_ref(posted.channel, posted.ts)
+
+        sent = self.log.send_once(key, post, channel=CHANNEL)
+        where = Where.parse(sent.ref)
+        return (where, sent.now) if where is not None else None
 
     def _update_run_parent(self, run_id: int, where: Where) -> None:
         message = self._run_parent_message(run_id)

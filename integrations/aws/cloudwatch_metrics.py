@@ -42,14 +42,13 @@ from integrations.aws.cloudwatch_queries import (
     CloudWatchMetricQuery,
     CloudWatchQuery,
     CloudWatchSearch,
-    CloudWatchSettings,
     cloudwatch_series_key,
     normalize_statistic,
     period_seconds,
     resolve_region,
 )
 from integrations.aws.session import make_client, resumable_pages
-from integrations.aws.settings import AwsSettings
+from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.metrics import (
     MetricSourceBase,
     RetryPolicy,

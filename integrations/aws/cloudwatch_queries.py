@@ -1,6 +1,7 @@
-"""What the CloudWatch metric source is asked for: its settings, explicit metric queries and SEARCH
-schemas, the statistic spellings, and the series key. No SDK here: config and the sweeps read these
-without loading botocore (the source itself is `integrations.aws.cloudwatch_metrics`)."""
+"""What the CloudWatch metric source is asked for: explicit metric queries and SEARCH schemas, the
+statistic spellings, the region and the series key. No SDK here: the sweeps read these without
+loading botocore (the source itself is `integrations.aws.cloudwatch_metrics`; its settings are
+`integrations.aws.settings.CloudWatchSettings`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import ConfigError
 from integrations.aws.settings import AwsSettings
@@ -21,22 +19,6 @@ _STATISTICS = {
     "samplecount": "SampleCount", "min": "Minimum", "max": "Maximum", "avg": "Average",
 }  # fmt: skip
 _EXTENDED_STAT = re.compile(r"(p|tm|wm|tc|ts|pr)\d+(\.\d+)?\Z", re.IGNORECASE)
-
-
-class CloudWatchSettings(BaseModel):
-    """How the CloudWatch metric source selects and fetches. Region, endpoint and timeouts are the
-    shared `[aws]` settings (`AwsSettings`); its `max_attempts` (botocore's retries) is not used here,
-    because botocore's retries are off and `max_attempts` below drives `call_with_retry`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    selection: Literal["search", "list_metrics"] = Field(
-        "search", description="search: SEARCH expressions (real AWS); list_metrics: ListMetrics + explicit."
-    )
-    max_attempts: int = Field(5, ge=1, le=20, description="Attempts per API call, throttling included.")
-    max_datapoints: int | None = Field(
-        None, ge=1, description="GetMetricData MaxDatapoints (page size); None: the AWS default, 100,800."
-    )
 
 
 @dataclass(frozen=True, slots=True)

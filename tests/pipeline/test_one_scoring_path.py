@@ -21,8 +21,7 @@ from bot.pipeline.detect import DetectStage
 from bot.pipeline.metric_history import MetricHistory
 from detectors.api import AnomalyDetector
 from detectors.settings import DetectorSettings
-from integrations.aws.cloudwatch_queries import CloudWatchSettings
-from integrations.aws.settings import AwsSettings
+from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.azure.settings import AzureSettings
 from integrations.gcp.monitoring import CloudMonitoringSettings
 from tests.fakes.moto_server import MotoServer

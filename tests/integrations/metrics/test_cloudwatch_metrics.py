@@ -15,11 +15,10 @@ from integrations.aws.cloudwatch_metrics import CloudWatchMetricSource
 from integrations.aws.cloudwatch_queries import (
     CloudWatchMetricQuery,
     CloudWatchSearch,
-    CloudWatchSettings,
     normalize_statistic,
     resolve_region,
 )
-from integrations.aws.settings import AwsSettings
+from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.metrics import RetryPolicy
 from tests.fakes.cloudwatch_throttle import ACCESS_DENIED, CloudWatchProxy, SearchMatch
 from tests.fakes.moto_server import MotoServer
