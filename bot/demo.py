@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from bot.runbook_testing.moto import MotoServer
+
 DEMO_TOKEN = "demo"  # the demo config's token; a demo value, set only in the demo's environment
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,24 +47,18 @@ def wait_for(check: Callable[[], Any], *, what: str, timeout: float = 120.0) -> 
     raise SystemExit(f"demo: timed out waiting for {what}")
 
 
-def start_aws() -> tuple[Any, str]:
+def start_aws() -> MotoServer:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request lines
     try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
+        return MotoServer().start()
+    except RuntimeError:
         raise SystemExit(
             "demo: moto is not installed: `make demo` installs it (pip install -e '.[demo]')"
         ) from None
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request lines
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return server, f"http://{host}:{port}"
 
 
-def seed_aws() -> str:
-    import boto3
-
-    ecs = boto3.client("ecs")
+def seed_aws(aws: MotoServer) -> str:
+    ecs = aws.client("ecs")
     ecs.create_cluster(clusterName="demo")
     ecs.register_task_definition(
         family="checkout-api", containerDefinitions=[{"name": "api", "image": "shop/checkout", "memory": 256}]
@@ -70,8 +66,9 @@ def seed_aws() -> str:
     ecs.create_service(
         cluster="demo", serviceName="checkout-api", taskDefinition="checkout-api", desiredCount=2
     )
-    ec2 = boto3.client("ec2")
-    reservation = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro")
+    reservation = aws.client("ec2").run_instances(
+        ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro"
+    )
     return str(reservation["Instances"][0]["InstanceId"])
 
 
@@ -97,26 +94,16 @@ class Api:
 
 
 def run_demo(config: Path, port: int, *, once: bool) -> int:
-    aws, endpoint = start_aws()
+    aws = start_aws()
     env = {
         **os.environ,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "demo",
-        "AWS_SECRET_ACCESS_KEY": "demo",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+        **aws.environ(),
         "CONDUCTOR_DEMO_TOKEN": DEMO_TOKEN,
         # a fresh store each time, so the walk-through starts from nothing
         "CONDUCTOR_DATA_DIR": tempfile.mkdtemp(prefix="conductor-demo-"),
     }
-    os.environ.update(
-        {
-            k: env[k]
-            for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
-        }
-    )
-    say(f"1/5 local AWS (moto) at {endpoint}: ECS service demo/checkout-api with 2 tasks, one EC2 instance")
-    instance = seed_aws()
+    say(f"1/5 local AWS (moto) at {aws.url}: ECS service demo/checkout-api with 2 tasks, one EC2 instance")
+    instance = seed_aws(aws)
     log = Path(env["CONDUCTOR_DATA_DIR"]) / "serve.log"
     say(f"2/5 starting conductor serve with {config} on port {port} (store and log: {log.parent})")
     serve = subprocess.Popen(  # noqa: S603 - our own command line
