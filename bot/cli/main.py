@@ -98,6 +98,8 @@ def _click_errors() -> tuple[tuple[type[Exception], ...], tuple[type[BaseExcepti
     usage: list[type[Exception]] = []
     abort: list[type[BaseException]] = [typer.Abort]
     for module in ("typer._click.exceptions", "click.exceptions"):
+        if module == "click.exceptions" and "click" not in sys.modules:
+            continue  # typer runs on its own click: plain click's errors cannot be raised
         try:
             found: Any = import_module(module)
         except ImportError:
