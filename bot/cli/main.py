@@ -11,6 +11,7 @@ exceptions (typer >= 0.20 ships its own click as `typer._click`) and plain click
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from importlib import import_module
@@ -131,6 +132,9 @@ def run(argv: list[str] | None = None) -> int:
     app = build_app(args)
     # Logs go to stderr so stdout stays the command's answer (`--json | jq`); serve reconfigures.
     configure_logging(level="warning")
+    # The Azure SDK logs each failed credential of its chain as a warning (a dozen lines); the
+    # error that follows says in one line what is missing.
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
     usage_errors, aborts = _click_errors()
     try:
         result = app(args=args, prog_name="conductor", standalone_mode=False)
