@@ -64,12 +64,12 @@ class DetectorSettings(BaseModel):
         "span: then every new value replaces a random old one). 2560 minutes: 512 values at 5 minutes.",
     )
     min_points: int = Field(
-        150,
+        60,
         ge=3,
         description="Points a series must have seen before its scores count; until then `insufficient_data`.",
     )
     smoothing_minutes: float = Field(
-        30.0,
+        60.0,
         ge=0.0,
         le=1440.0,
         description="Raw signal values of this span are averaged before calibration (at least 1 point, "
