@@ -6,10 +6,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from bot.store.db import Store
 from tests.fakes.moto_server import AWS_TEST_ENV, MotoServer
 from tests.fakes.tls import TestTLS, make_tls
+
+
+@pytest.fixture(autouse=True)
+def _structlog_config_restored() -> Iterator[None]:
+    """A test that runs the CLI in process configures logging for a CLI process (loggers cached on
+    first use); later tests' `capture_logs` then missed the lines of loggers first used meanwhile.
+    Each test starts from the configuration the one before it started from."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture(scope="session")
