@@ -343,7 +343,8 @@ class SweepRun(Base):
 
 
 class Notification(Base):
-    """The notification log: one row per message sent outside, so a retried job never sends twice."""
+    """The notification log: one row per message sent outside, so a retried job never sends twice
+    and two replicas never send the same message (the row is claimed before the message is sent)."""
 
     __tablename__ = "notifications"
     __table_args__ = (UniqueConstraint("key", name="uq_notifications_key"),)
@@ -353,7 +354,12 @@ class Notification(Base):
     channel: Mapped[str] = mapped_column(String(20))  # slack | jira | pagerduty
     incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     ref: Mapped[str] = mapped_column(String(300), default="")  # message ts, ticket key, dedup key
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())  # claimed at, until it is sent
+    # claimed (a worker is sending it; others wait) -> sent. A claim whose holder died is taken
+    # over once `claimed_until` passes (or at once, by a restart on the same host).
+    state: Mapped[str] = mapped_column(String(20), default="sent", server_default="sent")
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class SeenSlackRequest(Base):

@@ -1,4 +1,4 @@
-"""bot.runbooks.loader: built-ins by package, user runbooks by directory, clear errors."""
+"""bot.runbook_kit.loader: built-ins by package, user runbooks by directory, clear errors."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConductorError
-from bot.runbooks.loader import RunbookLoadError, load_builtin_runbooks, load_runbook_dirs
-from bot.runbooks.spec import REGISTRY
+from bot.runbook_kit.loader import RunbookLoadError, load_builtin_runbooks, load_runbook_dirs
+from bot.runbook_kit.spec import REGISTRY
 
 AWS_RUNBOOKS = {
     "aws.glue.restart_failed_job",
@@ -26,7 +26,7 @@ def user_runbook(runbook_id: str, *, extra: str = "") -> str:
         f'''
         from pydantic import BaseModel
 
-        from bot.runbooks.spec import Plan, RunResult, Risk, runbook
+        from bot.runbook_kit.spec import Plan, RunResult, Risk, runbook
 
 
         class Params(BaseModel):
@@ -109,3 +109,21 @@ def test_a_bad_module_is_named_in_a_conductor_error(tmp_path: Path, source: str 
 def test_a_missing_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(RunbookLoadError, match="not a directory"):
         load_runbook_dirs([tmp_path / "nope"])
+
+
+def test_tests_kept_beside_runbooks_are_not_loaded_as_runbooks(tmp_path: Path) -> None:
+    runbook_id = f"user.beside.{uuid.uuid4().hex[:8]}"
+    (tmp_path / "beside.py").write_text(user_runbook(runbook_id))
+    (tmp_path / "test_beside.py").write_text("raise RuntimeError('a test module was imported')\n")
+    (tmp_path / "conftest.py").write_text("raise RuntimeError('conftest was imported')\n")
+    loaded = load_runbook_dirs([tmp_path])
+    assert [name.rsplit(".", 1)[1] for name in loaded] == ["beside"]
+    assert REGISTRY.get(runbook_id) is not None
+
+
+def test_the_example_directory_loads_its_runbook() -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples" / "runbooks"
+    load_runbook_dirs([examples])
+    spec = REGISTRY.get("acme.sqs.raise_visibility_timeout")
+    assert spec is not None
+    assert spec.rollback is not None and spec.verify is not None and spec.reconcile is not None
