@@ -65,7 +65,8 @@ def claim(
     query = (
         select(Job)
         .where(Job.status == "pending", Job.run_after <= now)
-        .where(or_(Job.claimed_until.is_(None), Job.claimed_until < now))
+        # free, expired, or this worker's own (left when the store failed under it)
+        .where(or_(Job.claimed_until.is_(None), Job.claimed_until < now, Job.claimed_by == worker))
         .order_by(Job.run_after, Job.id)
         .limit(limit)
     )

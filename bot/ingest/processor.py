@@ -29,12 +29,18 @@ from bot.audit import audit
 from bot.config.root import Settings
 from bot.errors import MalformedPayload
 from bot.incidents.apply import ApplyReport, IncidentBook, MutingContext
-from bot.ingest.event_failures import dead_letter, give_up, move_to_dead_letters, retry_later
+from bot.ingest.event_failures import (
+    dead_letter,
+    give_up,
+    move_to_dead_letters,
+    release_unanswered,
+    retry_later,
+)
 from bot.ingest.parsing import ParseFn
 from bot.ingest.slices import SLICE_ALERTS, add_report, apply_in_slices
 from bot.logs import get_logger
 from bot.metrics import Metrics
-from bot.store.db import Store
+from bot.store.db import Store, store_unreachable
 from bot.store.models import RawEvent
 from integrations.base import DeliveryKind, ParsedDelivery
 
@@ -112,6 +118,7 @@ class RawEventProcessor:
         clock: Callable[[], datetime],
         on_processed: Callable[[ProcessedEvent], None] | None = None,
         between_writes: Callable[[], None] = lambda: None,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -122,6 +129,7 @@ class RawEventProcessor:
         self._clock = clock
         self._on_processed = on_processed
         self._between_writes = between_writes  # between two slices of a large delivery
+        self._stopping = stopping  # shutting down: claimed events not started yet are given back
 
     def claim(self, worker: str, limit: int) -> list[int]:
         return [raw_event_id for raw_event_id, _alerts in self._claim(worker, limit)]
@@ -135,7 +143,14 @@ class RawEventProcessor:
             query = (
                 select(RawEvent.id, RawEvent.alert_count, RawEvent.attempts)
                 .where(RawEvent.status == "pending")
-                .where(or_(RawEvent.claimed_until.is_(None), RawEvent.claimed_until < now))
+                # free, expired, or this worker's own (left when the store failed under it)
+                .where(
+                    or_(
+                        RawEvent.claimed_until.is_(None),
+                        RawEvent.claimed_until < now,
+                        RawEvent.claimed_by == worker,
+                    )
+                )
                 .order_by(RawEvent.id)
                 .limit(limit)
             )
@@ -181,6 +196,8 @@ class RawEventProcessor:
             if batch and (alerts + count > BATCH_ALERTS or len(batch) >= BATCH_EVENTS):
                 self.process_many(batch, worker)
                 batch, alerts = [], 0
+                if self._stopping():
+                    return len(claimed)  # the rest stays claimed by us; shutdown releases it
             batch.append(raw_event_id)
             alerts += count
         if batch:
@@ -304,6 +321,9 @@ class RawEventProcessor:
             dead_letter(self._store, raw_event_id, reason, now=self._clock())
             return None
         except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
+            if store_unreachable(exc):
+                self._release_unanswered(raw_event_id, exc)
+                return None
             log.warning("raw event failed; will retry", raw_event_id=raw_event_id, error=str(exc))
             retry_later(
                 self._store,
@@ -316,6 +336,15 @@ class RawEventProcessor:
         if outcome is not None:
             self._finish(outcome)
         return outcome
+
+    def _release_unanswered(self, raw_event_id: int, exc: Exception) -> None:
+        log.warning("store unreachable; raw event released", raw_event_id=raw_event_id, error=str(exc))
+        try:
+            release_unanswered(self._store, raw_event_id)
+        except Exception as again:  # noqa: BLE001 - still unreachable: our claim is taken again later
+            log.warning(
+                "raw event claim kept until the store is back", raw_event_id=raw_event_id, error=str(again)
+            )
 
     def _read_claimed(self, raw_event_id: int, worker: str) -> _Stored | None:
         with self._store.sessions() as session:
