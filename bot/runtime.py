@@ -34,6 +34,7 @@ from bot.ingest.parsing import make_parse
 from bot.ingest.processor import RawEventProcessor
 from bot.ingest.wire import WebhookIntakeService
 from bot.jobs import pending_count
+from bot.kpis.observe import KpiObserver
 from bot.logs import get_logger
 from bot.matching import Matcher
 from bot.metrics import Metrics
@@ -219,6 +220,7 @@ def attach_pipeline(runtime: Runtime) -> None:
         runtime.fanout.reporters.append(
             JiraReporter(runtime.store, lambda: services.get(JiraTickets), runtime.clock)
         )
+    runtime.fanout.reporters.append(KpiObserver(runtime.store, runtime.metrics, runtime.clock))
     runtime.fanout.reporters.append(
         PagerDutyReporter(
             runtime.store,

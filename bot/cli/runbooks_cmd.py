@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,12 +11,14 @@ from rich.table import Table
 from sqlalchemy import select
 
 from bot.access.policy import Action, Do
-from bot.cli.common import AsOption, ConfigOption, acting, console, open_engine
+from bot.cli.common import AsOption, ConfigOption, acting, load, open_engine
+from bot.cli.output import console, print_json_line
 from bot.engine.approvals import Vote
 from bot.engine.requests import RunRequest
 from bot.engine.views import approval_json, plan_lines
-from bot.errors import ConductorError
-from bot.runbooks.loader import load_builtin_runbooks
+from bot.errors import ConductorError, RunbookNotFound
+from bot.runbooks.describe import describe_runbook
+from bot.runbooks.loader import load_builtin_runbooks, load_runbook_dirs
 from bot.runbooks.spec import REGISTRY
 from bot.store.models import Approval
 
@@ -23,8 +26,15 @@ runbooks_app = typer.Typer(help="The runbooks the bot can run.", no_args_is_help
 approvals_app = typer.Typer(help="Runs waiting for a human decision.", no_args_is_help=True)
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON Lines (one object per line).")]
+
+
 class InvalidParam(ConductorError):
     """A --param that is not KEY=VALUE."""
+
+
+class NothingToTest(ConductorError):
+    """`conductor runbooks test PATH`: PATH is missing or holds no runbook module."""
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -46,6 +56,91 @@ def list_runbooks(config: ConfigOption = None) -> None:
     for spec in REGISTRY.all():
         table.add_row(spec.id, spec.risk.value, spec.approval.describe(), spec.target_kind, spec.summary)
     console.print(table)
+
+
+@runbooks_app.command("show")
+def show_runbook(
+    runbook_id: Annotated[str, typer.Argument(metavar="ID", help="Runbook id, e.g. aws.ecs.scale_service")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Params with types and defaults, risk, approval policy, budget and cooldown of one runbook."""
+    from bot.config.suggest import did_you_mean
+
+    load_builtin_runbooks()
+    if config is not None:
+        load_runbook_dirs(list(load(config).settings.runbooks.directories))
+    spec = REGISTRY.get(runbook_id)
+    if spec is None:
+        raise RunbookNotFound(f'no runbook named "{runbook_id}"{did_you_mean(runbook_id, REGISTRY.ids())}')
+    info = describe_runbook(spec)
+    if as_json:
+        print_json_line(info)
+        return
+    budget = info["budget"]
+    per = "none" if budget is None else f"{budget['max_runs']} runs per {budget['window']} per target"
+    lines = [
+        f"{info['id']}: {info['title']}",
+        f"  target:    {info['target_kind']}",
+        f"  risk:      {info['risk']}",
+        f"  approval:  {info['approval']}",
+        f"  budget:    {per}",
+        f"  cooldown:  {info['cooldown']}",
+        f"  timeout:   {info['timeout']}",
+        "  params:",
+    ]
+    for p in info["params"]:
+        default = "required" if p["required"] else f"default {json.dumps(p['default'])}"
+        lines.append(
+            f"    {p['name']}: {p['type']} ({default}){' - ' + p['description'] if p['description'] else ''}"
+        )
+    if not info["params"]:
+        lines.append("    (none)")
+    lines += ["", info["help"]]
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
+
+
+@runbooks_app.command("test")
+def check_runbooks(
+    path: Annotated[Path, typer.Argument(help="A runbook module (.py) or a directory of them.")],
+    pytest_arg: Annotated[
+        list[str] | None, typer.Option("--pytest-arg", help="Passed on to pytest, repeatable.")
+    ] = None,
+) -> None:
+    """Load runbook modules, check their declarations and run their tests against moto.
+
+    A module foo.py is tested by test_foo.py beside it (or in tests/ beside it), written with the
+    fixtures of bot.runbook_testing.plugin (docs/runbooks.md). Exit 0: loaded and tests passed;
+    1: a test failed or a module has no tests; 2: PATH is missing or a module does not load.
+    """
+    from bot.runbook_testing.check import inspect, run_tests
+
+    if not path.exists():
+        raise NothingToTest(f"{path}: no such file or directory")
+    load_builtin_runbooks()
+    checks = inspect(path)
+    if not checks:
+        raise NothingToTest(f"{path}: no runbook modules (*.py) found")
+    untested = []
+    for check in checks:
+        for spec in check.runbooks:
+            console.print(
+                f"{spec.id}: loaded from {check.path.name} (risk {spec.risk.value}, target "
+                f"{spec.target_kind}, approval {spec.approval.describe()})",
+                markup=False,
+            )
+        for note in check.notes:
+            console.print(f"  note: {note}", markup=False)
+        if not check.tests:
+            untested.append(check.path)
+            console.print(f"{check.path.name}: no tests (expected test_{check.path.stem}.py beside it)")
+    files = [t for check in checks for t in check.tests]
+    code = run_tests(files, extra_args=pytest_arg or []) if files else 0
+    if code != 0 or untested:
+        console.print("runbook tests: FAILED" if code != 0 else "runbook tests: some modules have no tests")
+        raise typer.Exit(1)
+    console.print(f"runbook tests: passed ({len(files)} test file(s))")
 
 
 def run(

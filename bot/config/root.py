@@ -9,6 +9,7 @@ from pydantic import Field
 from bot.config.permissions import PermissionSettings
 from bot.config.rules import ApprovalSettings, RuleSettings
 from bot.config.settings import (
+    ConsoleSettings,
     DatabaseSettings,
     IncidentSettings,
     IngestSettings,
@@ -22,10 +23,10 @@ from bot.config.settings import (
 )
 from bot.sweeps.settings import SchedulerSettings, SweepList
 from detectors.settings import DetectorSettings
-from integrations.aws.cloudwatch_metrics import CloudWatchSettings
-from integrations.aws.settings import AwsSettings
+from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.azure.settings import AzureSettings
-from integrations.gcp.monitoring import CloudMonitoringSettings
+from integrations.downstream.settings import DownstreamSettings
+from integrations.gcp.settings import CloudMonitoringSettings
 from integrations.jira.settings import JiraSettings
 from integrations.pagerduty.settings import PagerDutySettings
 from integrations.slack.settings import SlackSettings
@@ -42,6 +43,7 @@ class RunbookSettings(Section):
 class Settings(Section):
     data_dir: Path = Path("./var")
     server: ServerSettings = Field(default_factory=ServerSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -63,6 +65,7 @@ class Settings(Section):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     jira: JiraSettings | None = None  # no [jira] section: Jira is off
     pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
+    downstream: DownstreamSettings = Field(default_factory=DownstreamSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     sweeps: SweepList = Field(default_factory=list)
 

@@ -27,6 +27,16 @@ class ServerSettings(Section):
     api_token_env: str = "CONDUCTOR_API_TOKEN"
 
 
+class ConsoleSettings(Section):
+    """`[console]`: the web console at /ui/ (sign in with a named API token)."""
+
+    enabled: bool = True
+    # The variable holding the key that signs session cookies. Unset: a random key per process
+    # (sessions end when it restarts; several replicas need the same key).
+    secret_env: str = "CONDUCTOR_CONSOLE_SECRET"
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+
+
 class DatabaseSettings(Section):
     # Empty: SQLite file `conductor.sqlite3` in the data dir. Else a SQLAlchemy URL, e.g.
     # postgresql+psycopg://conductor@db/conductor. CONDUCTOR_DATABASE_URL overrides it.

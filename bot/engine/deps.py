@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config.root import Settings
@@ -16,7 +17,7 @@ from bot.jobs import enqueue
 from bot.runbooks.spec import REGISTRY, IncidentContext, RunbookRegistry, RunbookSpec, RunContext, Services
 from bot.runbooks.targets import Target, parse_target
 from bot.store.db import Store
-from bot.store.models import Incident
+from bot.store.models import Alert, Incident
 
 
 class InvalidParams(ConductorError):
@@ -73,15 +74,35 @@ def parse_for(spec: RunbookSpec[Any], target: str, params: dict[str, Any]) -> tu
     return parsed, model
 
 
-def incident_context(incident: Incident | None) -> IncidentContext | None:
-    if incident is None:
-        return None
+def incident_alerts(session: Session, incident_id: int) -> list[Alert]:
+    return list(session.scalars(select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)))
+
+
+def incident_context_with_alerts(incident: Incident, alerts: list[Alert]) -> IncidentContext:
+    """The incident as runbooks and reporters see it: its alerts' labels (`service`...) and links,
+    plus `resource` and `provider` labels, and the first alert's summary."""
+    labels: dict[str, str] = {}
+    links: list[str] = []
+    for alert in alerts:
+        labels.update(alert.labels or {})
+        links.extend(link for link in alert.links or [] if link not in links)
+    resource = incident.resource_id or incident.resource_type
     return IncidentContext(
         incident_id=str(incident.id),
         title=incident.title,
         severity=incident.severity,
         status=incident.status,
-        summary=incident.decision_reason,
+        summary=(alerts[0].summary if alerts else "") or incident.decision_reason,
         anomaly_score=incident.anomaly_score,
         explanation=incident.explanation,
+        labels={**labels, "resource": resource, "provider": incident.provider},
+        links=links,
     )
+
+
+def load_incident_context(session: Session, incident_id: int | None) -> IncidentContext | None:
+    """`incident_context_with_alerts` for an incident id (None when there is none)."""
+    incident = session.get(Incident, incident_id) if incident_id is not None else None
+    if incident is None:
+        return None
+    return incident_context_with_alerts(incident, incident_alerts(session, incident.id))

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.engine.action_thread import AbandonedActions, ActionEnded, ActionThread
-from bot.engine.deps import EngineDeps, incident_context, parse_for
+from bot.engine.deps import EngineDeps, load_incident_context, parse_for
 from bot.engine.requests import _budget_problem, escalate
 from bot.engine.serialize import result_from_json, result_to_json
 from bot.engine.states import RunStatus, transition
@@ -73,8 +73,8 @@ class Executor:
 
     def context_for(self, run: RunbookRun) -> Any:
         with self.deps.store.sessions() as session:
-            incident = session.get(Incident, run.incident_id) if run.incident_id else None
-            return self.deps.context(str(run.id), incident_context(incident), run.requested_by)
+            incident = load_incident_context(session, run.incident_id)
+            return self.deps.context(str(run.id), incident, run.requested_by)
 
     # -- execute -----------------------------------------------------------------------------
     def execute(self, run_id: int, *, worker: str) -> None:
@@ -112,7 +112,7 @@ class Executor:
         spec = self.deps.spec(runbook_id)
         target, params = parse_for(spec, target_raw, params_raw)
         with self.deps.store.sessions() as session:
-            incident = incident_context(session.get(Incident, incident_id)) if incident_id else None
+            incident = load_incident_context(session, incident_id)
         ctx = self.deps.context(str(run_id), incident, requested_by)
         action = ActionThread(lambda: spec.act(ctx, target, params), name=f"runbook-{run_id}").start()
         timeout = spec.timeout.total_seconds()

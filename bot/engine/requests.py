@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session
 
 from bot.audit import audit
 from bot.engine.approvals import approver_rule, request_approval
-from bot.engine.deps import EngineDeps, incident_context, parse_for
+from bot.engine.deps import EngineDeps, load_incident_context, parse_for
 from bot.engine.gate import Anomaly, AnomalyStatus, Decision, GateDecision, GateInput, decide
 from bot.engine.serialize import plan_to_json
 from bot.engine.states import FINAL, RunStatus, transition
 from bot.errors import IntegrationError
 from bot.jobs import enqueue
 from bot.runbooks.spec import Plan, RunbookSpec
-from bot.store.models import Incident, RunbookRun
+from bot.store.models import RunbookRun
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def preview(
     incident = None
     if incident_id is not None:
         with deps.store.sessions() as session:
-            incident = incident_context(session.get(Incident, incident_id))
+            incident = load_incident_context(session, incident_id)
     return spec.plan(deps.context("dry-run", incident, requested_by), parsed, model)
 
 
@@ -175,7 +175,7 @@ def request_run(deps: EngineDeps, req: RunRequest) -> RequestOutcome:
     incident = None
     if req.incident_id is not None:
         with deps.store.sessions() as session:
-            incident = incident_context(session.get(Incident, req.incident_id))
+            incident = load_incident_context(session, req.incident_id)
     # Planning reads the target's real state; it happens outside any transaction.
     try:
         plan = spec.plan(deps.context("plan", incident, req.requested_by), parsed, model)

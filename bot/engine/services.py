@@ -20,6 +20,8 @@ from integrations.aws.clients import register_aws_services
 from integrations.azure.appservice import AppServiceClient
 from integrations.azure.logs import LogAnalyticsClient
 from integrations.azure.settings import AzureSettings
+from integrations.downstream.settings import DownstreamSettings
+from integrations.downstream.webhook import WebhookSender
 from integrations.jira.client import JiraTickets
 from integrations.jira.settings import JiraSettings
 from integrations.pagerduty.events import PagerDutyEvents
@@ -44,6 +46,8 @@ def build_services(settings: Settings, *, client_retries: bool = True) -> Servic
             jira = jira.model_copy(update={"max_retries": 0})
         registry.put(JiraSettings, jira)
         registry.provide(JiraTickets, lambda: JiraTickets(jira))
+    registry.put(DownstreamSettings, settings.downstream)
+    registry.provide(WebhookSender, lambda: WebhookSender(settings.downstream))
     return registry
 
 

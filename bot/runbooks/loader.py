@@ -50,7 +50,8 @@ def load_builtin_runbooks(package: str = BUILTIN_PACKAGE) -> list[str]:
 
 
 def load_runbook_dirs(paths: Iterable[Path]) -> list[str]:
-    """Import every `*.py` module (not starting with `_`) of each directory, by file path.
+    """Import every `*.py` module of each directory by file path, except `_*.py` and the tests
+    kept beside runbooks (`test_*.py`, `conftest.py`).
 
     Returns the module names, in load order (directories in the given order, files sorted). A
     module already loaded from the same file is not imported again, so calling this twice is safe.
@@ -60,16 +61,22 @@ def load_runbook_dirs(paths: Iterable[Path]) -> list[str]:
         directory = Path(directory).expanduser().resolve()
         if not directory.is_dir():
             raise RunbookLoadError(directory, "not a directory")
-        namespace = f"{USER_PACKAGE_PREFIX}.d{hashlib.sha256(str(directory).encode()).hexdigest()[:12]}"
         for file in sorted(directory.glob("*.py")):
-            if file.name.startswith("_"):
+            if file.name.startswith("_") or file.name.startswith("test_") or file.name == "conftest.py":
                 continue
-            name = f"{namespace}.{_identifier(file.stem)}"
-            existing = sys.modules.get(name)
-            if existing is None or Path(getattr(existing, "__file__", "") or "").resolve() != file:
-                _import_file(name, file)
-            loaded.append(name)
+            loaded.append(load_runbook_file(file))
     return loaded
+
+
+def load_runbook_file(file: Path) -> str:
+    """Import one user runbook module by path (once per file); returns its module name."""
+    file = Path(file).expanduser().resolve()
+    namespace = f"{USER_PACKAGE_PREFIX}.d{hashlib.sha256(str(file.parent).encode()).hexdigest()[:12]}"
+    name = f"{namespace}.{_identifier(file.stem)}"
+    existing = sys.modules.get(name)
+    if existing is None or Path(getattr(existing, "__file__", "") or "").resolve() != file:
+        _import_file(name, file)
+    return name
 
 
 def _import_file(name: str, file: Path) -> ModuleType:

@@ -16,6 +16,9 @@ TARGET_KINDS: dict[str, tuple[str, ...]] = {
     "azure:web:plan": ("subscription", "resource_group", "name"),
     "jira:project": ("key",),
     "pagerduty:service": ("routing_key_name",),
+    "aws:sqs:queue": ("name",),
+    "aws:sns:topic": ("arn",),
+    "webhook:endpoint": ("name",),
 }
 
 

@@ -182,6 +182,10 @@ def _execute(
         from bot.sweeps.waste import run_waste
 
         return run_waste(sweep, sources=context.sources, now=now, progress=progress)
+    if sweep.kind == "digest":
+        from bot.sweeps.digest import run_digest
+
+        return run_digest(sweep, sources=context.sources, store=context.store, now=now)
     from bot.sweeps.budget import run_budget
 
     return run_budget(

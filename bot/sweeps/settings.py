@@ -6,7 +6,8 @@ A sweep is one of three kinds, each with its own keys (a key of another kind is 
   at `period_seconds`, score each with the detector, raise an alert (source `sweep`) per anomaly;
 - `waste`: resources whose average CPU stayed under `cpu_threshold` percent over `window_days`
   (EC2 instances by default, Azure App Service plans or sites listed under `azure`);
-- `budget`: AWS Budgets whose actual spend reached `alert_share` of their limit.
+- `budget`: AWS Budgets whose actual spend reached `alert_share` of their limit;
+- `digest`: the KPIs of the last `digest_days` (optionally one `service`), posted to Slack with a chart.
 
 Errors name the key path, e.g. `sweeps[1].schedule.cron: ...`.
 """
@@ -23,18 +24,20 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from bot.alerts.normalized import Severity
 from bot.config.settings import Section
 
-SweepKind = Literal["anomaly", "waste", "budget"]
+SweepKind = Literal["anomaly", "waste", "budget", "digest"]
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}\Z")
 # Azure Monitor serves these grains only (integrations/azure/monitor_metrics.TIME_GRAINS).
 _AZURE_GRAINS = {60, 300, 900, 1800, 3600, 21600, 43200, 86400}
-_DEFAULT_PERIOD = {"anomaly": 300, "waste": 3600, "budget": 300}
+_DEFAULT_PERIOD = {"anomaly": 300, "waste": 3600, "budget": 300, "digest": 300}
 
 # Keys that belong to one kind only; giving one to a sweep of another kind is an error.
 _KIND_KEYS: dict[str, frozenset[str]] = {
     "anomaly": frozenset({"lookback_minutes", "recent_minutes", "resolve_after_minutes", "severity", "gcp"}),
     "waste": frozenset({"cpu_threshold", "window_days", "min_coverage", "slack_channel"}),
     "budget": frozenset({"budget_names", "account_id", "alert_share"}),
+    "digest": frozenset({"digest_days", "service", "slack_channel"}),
 }
+_METRIC_KINDS = frozenset({"anomaly", "waste"})
 _METRIC_KEYS = frozenset({"cloudwatch", "azure", "period_seconds"})
 
 
@@ -184,6 +187,10 @@ class SweepSettings(Section):
     account_id: str | None = None  # default: the caller's account (STS GetCallerIdentity)
     alert_share: float = Field(default=0.8, gt=0, le=10)
 
+    # digest (slack_channel as for waste)
+    digest_days: float = Field(default=7.0, gt=0, le=366)
+    service: str | None = None  # only alerts labelled service=S
+
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
@@ -193,7 +200,7 @@ class SweepSettings(Section):
 
     @model_validator(mode="after")
     def _kind_keys(self) -> SweepSettings:
-        own = _KIND_KEYS[self.kind] | (_METRIC_KEYS if self.kind != "budget" else frozenset())
+        own = _KIND_KEYS[self.kind] | (_METRIC_KEYS if self.kind in _METRIC_KINDS else frozenset())
         foreign = sorted((self.model_fields_set & set().union(*_KIND_KEYS.values(), _METRIC_KEYS)) - own)
         if foreign:
             raise ValueError(f"{', '.join(foreign)}: not a key of a {self.kind} sweep")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.runbooks.services import ServiceRegistry
+from integrations.aws.messaging import SnsClient, SqsClient
 from integrations.aws.session import AwsError, AwsSession, aws_errors
 from integrations.aws.settings import AwsSettings
 
@@ -329,9 +330,12 @@ def register_aws_services(
     """Provide `AwsSettings` and every AWS client to the runbooks; clients are built on first use."""
     aws = session or AwsSession(settings)
     registry.put(AwsSettings, settings)
+    registry.put(AwsSession, aws)  # user runbooks: `ctx.services.get(AwsSession).client("sqs")`
     registry.provide(GlueClient, lambda: GlueClient(aws))
     registry.provide(EcsClient, lambda: EcsClient(aws))
     registry.provide(AutoScalingClient, lambda: AutoScalingClient(aws))
     registry.provide(Ec2Client, lambda: Ec2Client(aws))
     registry.provide(CloudWatchClient, lambda: CloudWatchClient(aws))
+    registry.provide(SqsClient, lambda: SqsClient(aws))
+    registry.provide(SnsClient, lambda: SnsClient(aws))
     return aws

@@ -33,17 +33,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
-from pydantic import BaseModel, ConfigDict, Field
 
 from bot.clock import Clock, utc_now
 from bot.errors import ConfigError, IntegrationError
 from detectors.series import MetricSeries
 from integrations.aws.session import make_client, resumable_pages
-from integrations.aws.settings import AwsSettings
+from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.metrics import (
     HealthTracker,
     RetryPolicy,
@@ -78,22 +77,6 @@ _STATISTICS = {
 _EXTENDED_STAT = re.compile(r"(p|tm|wm|tc|ts|pr)\d+(\.\d+)?\Z", re.IGNORECASE)
 
 T = TypeVar("T")
-
-
-class CloudWatchSettings(BaseModel):
-    """How the CloudWatch metric source selects and fetches. Region, endpoint and timeouts are the
-    shared `[aws]` settings (`AwsSettings`); its `max_attempts` (botocore's retries) is not used here,
-    because botocore's retries are off and `max_attempts` below drives `call_with_retry`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    selection: Literal["search", "list_metrics"] = Field(
-        "search", description="search: SEARCH expressions (real AWS); list_metrics: ListMetrics + explicit."
-    )
-    max_attempts: int = Field(5, ge=1, le=20, description="Attempts per API call, throttling included.")
-    max_datapoints: int | None = Field(
-        None, ge=1, description="GetMetricData MaxDatapoints (page size); None: the AWS default, 100,800."
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
 from google.cloud.monitoring_v3 import types as mtypes
-from pydantic import BaseModel, ConfigDict, Field
 
 from bot.clock import Clock, utc_now
 from bot.errors import IntegrationError
 from detectors.series import MetricSeries
+from integrations.gcp.settings import CloudMonitoringSettings
 from integrations.metrics import (
     HealthTracker,
     RetryPolicy,
@@ -54,16 +54,6 @@ _TRANSIENT = (
     auth_exc.TransportError,
 )
 T = TypeVar("T")
-
-
-class CloudMonitoringSettings(BaseModel):
-    """`[gcp.monitoring]`: credentials come from Application Default Credentials, never from here."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    timeout_s: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1)
-    page_size: int | None = Field(default=None, ge=1)  # series per page; None: the API's default
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,3 +109,21 @@ def test_a_bad_module_is_named_in_a_conductor_error(tmp_path: Path, source: str 
 def test_a_missing_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(RunbookLoadError, match="not a directory"):
         load_runbook_dirs([tmp_path / "nope"])
+
+
+def test_tests_kept_beside_runbooks_are_not_loaded_as_runbooks(tmp_path: Path) -> None:
+    runbook_id = f"user.beside.{uuid.uuid4().hex[:8]}"
+    (tmp_path / "beside.py").write_text(user_runbook(runbook_id))
+    (tmp_path / "test_beside.py").write_text("raise RuntimeError('a test module was imported')\n")
+    (tmp_path / "conftest.py").write_text("raise RuntimeError('conftest was imported')\n")
+    loaded = load_runbook_dirs([tmp_path])
+    assert [name.rsplit(".", 1)[1] for name in loaded] == ["beside"]
+    assert REGISTRY.get(runbook_id) is not None
+
+
+def test_the_example_directory_loads_its_runbook() -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples" / "runbooks"
+    load_runbook_dirs([examples])
+    spec = REGISTRY.get("acme.sqs.raise_visibility_timeout")
+    assert spec is not None
+    assert spec.rollback is not None and spec.verify is not None and spec.reconcile is not None

@@ -1,0 +1,1 @@
+"""Downstream consumers told about incidents: the structured incident message, signed webhooks."""
