@@ -7,19 +7,17 @@ from __future__ import annotations
 import os
 import re
 import signal
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 import tomli_w
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
-from bot.store import migrate
 from bot.store.db import Store
 from bot.store.models import Job, Lease, RunbookRun
 from tests.e2e.server import ServerProcess
@@ -29,7 +27,7 @@ from tests.fakes.moto_server import AWS_TEST_ENV
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tls import make_tls
-from tests.stores import PG_BASE_URL
+from tests.stores import postgres_schema
 
 PD_ROUTING_KEY = "R0UTINGKEY0000000000000000000ops"
 CHANNEL = "C0INCIDENTS"
@@ -39,23 +37,9 @@ SWEEP = "tick"
 _INTAKE_PID = re.compile(r"intake process started.*pid=(\d+)")
 
 
-@contextmanager
-def fresh_schema(base_url: str = PG_BASE_URL) -> Iterator[str]:
-    """An empty, migrated schema of its own; dropped afterwards."""
-    schema = f"ha_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{base_url}?options=-csearch_path%3D{schema}"
-    store = Store.connect(url)
-    migrate.upgrade(store)
-    store.dispose()
-    try:
-        yield url
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def fresh_schema() -> AbstractContextManager[str]:
+    """An empty, migrated schema of its own on the local PostgreSQL; dropped afterwards."""
+    return postgres_schema()
 
 
 @dataclass

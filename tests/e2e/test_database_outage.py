@@ -18,7 +18,6 @@ from bot.store.db import Store
 from bot.store.models import Alert, RawEvent
 from tests.e2e.server import ServerProcess
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.stores import postgres_schema, require_postgres
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.slow]
 APP = "conductor-outage-test"
@@ -26,23 +25,16 @@ DEADLINE = 60.0
 
 
 @pytest.fixture
-def schema_url() -> Iterator[str]:
-    require_postgres()
-    with postgres_schema() as url:
-        yield url
-
-
-@pytest.fixture
-def proxy(schema_url: str) -> Iterator[TcpProxy]:
-    url = make_url(schema_url)
+def proxy(pg_schema_url: str) -> Iterator[TcpProxy]:
+    url = make_url(pg_schema_url)
     running = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
     yield running
     running.stop()
 
 
 @pytest.fixture
-def server(tmp_path: Path, schema_url: str, proxy: TcpProxy) -> Iterator[ServerProcess]:
-    url = make_url(schema_url)
+def server(tmp_path: Path, pg_schema_url: str, proxy: TcpProxy) -> Iterator[ServerProcess]:
+    url = make_url(pg_schema_url)
     proxied = url.set(port=proxy.port).update_query_dict({"application_name": APP})
     config = tmp_path / "config.toml"
     config.write_text(
@@ -76,7 +68,7 @@ def until(check: object, what: str) -> None:
 
 
 def test_lost_database_gives_503_then_recovers(
-    schema_url: str, proxy: TcpProxy, server: ServerProcess
+    pg_schema_url: str, proxy: TcpProxy, server: ServerProcess
 ) -> None:
     server.start()
     accepted: list[int] = []
@@ -85,7 +77,7 @@ def test_lost_database_gives_503_then_recovers(
         accepted.append(0)
 
         # 1. The server drops every connection of the replica (a failover does the same).
-        store = Store.connect(schema_url)
+        store = Store.connect(pg_schema_url)
         with store.engine.begin() as connection:
             killed = connection.execute(
                 text(

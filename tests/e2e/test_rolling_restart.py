@@ -23,7 +23,6 @@ from sqlalchemy import func, select
 from bot.store.db import Store
 from bot.store.models import Alert, Job, Lease, RawEvent
 from tests.e2e.server import ServerProcess
-from tests.stores import postgres_schema, require_postgres
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.slow]
 GRACE = 5.0
@@ -31,14 +30,7 @@ CLAIM_LEASE = 600  # seconds: far beyond the test, so leftovers move only becaus
 
 
 @pytest.fixture
-def schema_url() -> Iterator[str]:
-    require_postgres()
-    with postgres_schema() as url:
-        yield url
-
-
-@pytest.fixture
-def replicas(tmp_path: Path, schema_url: str) -> Iterator[list[ServerProcess]]:
+def replicas(tmp_path: Path, pg_schema_url: str) -> Iterator[list[ServerProcess]]:
     made = []
     for name in ("a", "b"):
         config = tmp_path / f"{name}.toml"
@@ -48,7 +40,7 @@ def replicas(tmp_path: Path, schema_url: str) -> Iterator[list[ServerProcess]]:
             f"[workers]\nthreads = 2\npoll_interval_seconds = 0.05\nclaim_timeout_seconds = {CLAIM_LEASE}\n"
             "[scheduler]\nlease_seconds = 600\n"
         )
-        made.append(ServerProcess(config, env={"CONDUCTOR_DATABASE_URL": schema_url}))
+        made.append(ServerProcess(config, env={"CONDUCTOR_DATABASE_URL": pg_schema_url}))
     yield made
     for process in made:
         process.stop()
@@ -153,11 +145,13 @@ def sigterm_and_check(stopping: ServerProcess, store: Store) -> None:
     assert held_by(store, pid) == 0
 
 
-def test_rolling_restart_during_a_storm_loses_nothing(replicas: list[ServerProcess], schema_url: str) -> None:
+def test_rolling_restart_during_a_storm_loses_nothing(
+    replicas: list[ServerProcess], pg_schema_url: str
+) -> None:
     a, b = replicas
     a.start()
     b.start()
-    store = Store.connect(schema_url)
+    store = Store.connect(pg_schema_url)
     storm = Storm(replicas).start()
     try:
         storm.wait_for(150)
