@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -24,8 +24,7 @@ from bot.engine.engine import Engine
 from bot.engine.services import build_services, integration_status
 from bot.engine.states import FINAL
 from bot.incidents.apply import MutingContext
-from bot.incidents.muting import InhibitionRule
-from bot.incidents.silences import active_silences, sync_config_silences
+from bot.incidents.silences import active_silences, inhibition_rules, sync_config_silences
 from bot.ingest.committer import GroupCommitter
 from bot.ingest.inline import InlineIntake
 from bot.ingest.intake import build_intake
@@ -33,44 +32,31 @@ from bot.ingest.intake_process import ProcessIntake
 from bot.ingest.parsing import make_parse
 from bot.ingest.processor import RawEventProcessor
 from bot.ingest.wire import WebhookIntakeService
+from bot.job_runner import JobRunner
 from bot.jobs import pending_count
 from bot.kpis.observe import KpiObserver
 from bot.logs import get_logger
-from bot.matching import Matcher
 from bot.metrics import Metrics
 from bot.pipeline.detect import DetectStage
 from bot.pipeline.fanout import Fanout
 from bot.pipeline.incident_flow import IncidentFlow
-from bot.pipeline.jobs import JobRunner
 from bot.pipeline.metric_history import MetricHistory
 from bot.reporting.jira import JiraReporter
 from bot.reporting.pagerduty import PagerDutyReporter
-from bot.runbooks.loader import load_builtin_runbooks, load_runbook_dirs
+from bot.runbook_kit.loader import load_builtin_runbooks, load_runbook_dirs
+from bot.scheduler.service import SchedulerService, start_scheduler
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.models import RawEvent
-from bot.workers import NamedTask, WorkerPool
+from bot.sweeps.runner import SweepContext
+from bot.sweeps.sources import SweepSources
+from bot.workers import BackgroundService, NamedTask, WorkerPool
 from detectors.api import AnomalyDetector
+from integrations.aws.sns_subscription import confirm_subscription as confirm_sns_subscription
 from integrations.jira.client import JiraTickets
 from integrations.pagerduty.events import PagerDutyEvents
 
 log = get_logger(__name__)
-
-
-def inhibition_rules(settings: Settings) -> list[InhibitionRule]:
-    def matchers(items: list[Any]) -> tuple[Matcher, ...]:
-        return tuple(Matcher(m.name, m.op, m.value) for m in items)
-
-    return [
-        InhibitionRule(matchers(r.source_match), matchers(r.target_match), tuple(r.equal))
-        for r in settings.inhibit_rules
-    ]
-
-
-class BackgroundService(Protocol):
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
 
 
 @dataclass
@@ -93,6 +79,7 @@ class Runtime:
     # Extra HTTP routes (the Slack events endpoint); create_app calls each with the app.
     http_extensions: list[Callable[[Any, Runtime], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    scheduler: SchedulerService | None = None  # running sweeps (see start_background)
     # Set on SIGTERM (time.monotonic()): /readyz answers 503 and shutdown counts its grace from it.
     draining_since: float | None = None
 
@@ -134,22 +121,26 @@ class Runtime:
         self.workers.start()
         for service in self.services:
             service.start()
-        from bot.scheduler.service import start_scheduler
+        # Sweeps; only the replica holding the scheduler lease runs them.
+        self.scheduler = start_scheduler(self.settings, self.sweep_context)
 
-        start_scheduler(self)  # sweeps; only the replica holding the scheduler lease runs them
+    def sweep_context(self) -> SweepContext:
+        return SweepContext(
+            self.settings, self.store, SweepSources(self.settings), clock=self.clock, holder=self.identity
+        )
 
     def stop_background(self, grace: float) -> bool:
         """Stop the scheduler (its lease released), the intake (after answering what it read) and
         the workers (after their current item), all within `grace` seconds of the SIGTERM; then
         give back the claims this process still holds (docs/ha.md, rolling restarts)."""
-        from bot.scheduler.service import stop_scheduler
-
         deadline = (self.draining_since or time.monotonic()) + grace
 
         def left() -> float:
             return max(0.0, deadline - time.monotonic())
 
-        stop_scheduler(self, left())
+        if self.scheduler is not None:
+            self.scheduler.stop(left())
+            self.scheduler = None
         for service in reversed(self.services):
             service.stop()
         self.intake.stop()
@@ -233,15 +224,6 @@ def attach_pipeline(runtime: Runtime) -> None:
     for status in integration_status(settings):
         if status.name != "slack":  # the Slack wiring reports its own state, after trying the token
             log.info(f"{status.name}: {status.detail}", integration=status.name, enabled=status.enabled)
-
-
-def confirm_sns_subscription(url: str) -> None:
-    import httpx
-
-    from bot.ingest.auth import check_subscribe_url
-
-    check_subscribe_url(url)
-    httpx.get(url, timeout=10, follow_redirects=False).raise_for_status()
 
 
 def webhook_intake(settings: Settings, store: Store, clock: Callable[[], datetime]) -> WebhookIntakeService:
@@ -344,7 +326,28 @@ def build_runtime(
             action="config.loaded",
             details={"data_dir": str(settings.data_dir), "database": store.engine.dialect.name},
         )
-    from bot.slack.wiring import attach_slack  # Slack is optional: its modules load only here
-
     attach_slack(runtime)
     return runtime
+
+
+def attach_slack(runtime: Runtime) -> None:
+    """Hook Slack in when it is configured (the wiring says why not, otherwise)."""
+    from bot.slack.wiring import SlackParts, build_slack  # Slack is optional: its modules load only here
+
+    wiring = build_slack(
+        SlackParts(
+            settings=runtime.settings,
+            store=runtime.store,
+            engine=runtime.engine,
+            clock=runtime.clock,
+            grants=runtime.grants,
+            guard=runtime.guard,
+        )
+    )
+    if wiring is None:
+        return
+    runtime.fanout.reporters.append(wiring.reporter)
+    runtime.services.extend(wiring.services)
+    if wiring.http_route is not None:
+        runtime.http_extensions.append(wiring.http_route)
+    runtime.extras["slack"] = wiring

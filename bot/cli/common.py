@@ -22,11 +22,11 @@ import typer
 from bot.access.grants import Grants
 from bot.access.guard import Guard
 from bot.access.policy import AccessRequest, Refused
-from bot.access.roles import Principal
 from bot.clock import utc_now
 from bot.config.loader import LoadedConfig, load_config
 from bot.config.secrets import configured_secret_values
 from bot.logs import register_secrets
+from bot.roles import Principal
 from bot.store import migrate
 from bot.store.db import Store
 
@@ -73,7 +73,7 @@ def open_engine(config: Path | None) -> Iterator[tuple[LoadedConfig, Engine]]:
     from bot.engine.deps import EngineDeps
     from bot.engine.engine import Engine
     from bot.engine.services import build_services
-    from bot.runbooks.loader import load_builtin_runbooks, load_runbook_dirs
+    from bot.runbook_kit.loader import load_builtin_runbooks, load_runbook_dirs
 
     with open_store(config) as (loaded, store):
         load_builtin_runbooks()

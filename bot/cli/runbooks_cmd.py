@@ -17,9 +17,9 @@ from bot.engine.approvals import Vote
 from bot.engine.requests import RunRequest
 from bot.engine.views import approval_json, plan_lines
 from bot.errors import ConductorError, RunbookNotFound
-from bot.runbooks.describe import describe_runbook
-from bot.runbooks.loader import load_builtin_runbooks, load_runbook_dirs
-from bot.runbooks.spec import REGISTRY
+from bot.runbook_kit.describe import describe_runbook
+from bot.runbook_kit.loader import load_builtin_runbooks, load_runbook_dirs
+from bot.runbook_kit.spec import REGISTRY
 from bot.store.models import Approval
 
 runbooks_app = typer.Typer(help="The runbooks the bot can run.", no_args_is_help=True)

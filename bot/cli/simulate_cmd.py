@@ -45,9 +45,9 @@ def simulate(
     decision with its reason. Nothing is stored, queued or sent; no network unless --plan."""
     import sys
 
+    from bot.cli.simulate_plan import plan_text
     from bot.ingest.parsing import parse_options
     from bot.pipeline.simulate import simulate_alerts
-    from bot.runbooks.views_plan import plan_text
     from integrations.registry import get_parser
 
     try:

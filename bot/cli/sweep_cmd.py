@@ -12,11 +12,11 @@ from bot.access.policy import Action, Do
 from bot.cli.common import ConfigOption, acting, open_store
 from bot.cli.output import console, err_console, print_json_line
 from bot.clock import utc_now
+from bot.scheduler.status import sweeps_overview
 from bot.sweeps.render import finding_line, report_summary
 from bot.sweeps.report import SweepReport
 from bot.sweeps.runner import SweepContext, run_sweep
 from bot.sweeps.sources import SweepSources
-from bot.sweeps.status import sweeps_overview
 
 sweep_app = typer.Typer(
     help="Scheduled sweeps: anomaly scans, waste report, budget check.", no_args_is_help=True

@@ -21,7 +21,7 @@ from bot.config.settings import (
     StaticSilence,
     WorkerSettings,
 )
-from bot.sweeps.settings import SchedulerSettings, SweepList
+from bot.config.sweeps import SchedulerSettings, SweepList
 from detectors.settings import DetectorSettings
 from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.azure.settings import AzureSettings

@@ -55,8 +55,8 @@ def params_problems(prefix: str, model: type[BaseModel], params: Mapping[str, An
 
 def rule_problems(index: int, rule: RuleSettings) -> list[str]:
     """Every problem of rule `index` that needs the runbook registry (load runbooks first)."""
-    from bot.runbooks.spec import REGISTRY
-    from bot.runbooks.targets import TARGET_KINDS
+    from bot.runbook_kit.spec import REGISTRY
+    from bot.runbook_kit.targets import TARGET_KINDS
 
     problems: list[str] = []
     spec = REGISTRY.get(rule.runbook)
@@ -93,7 +93,7 @@ def raw_rule_problems(raw_rules: object) -> list[str]:
 def rule_problems_of_file(path: Path | None) -> list[str]:
     """`raw_rule_problems` for the config file at `path` (nothing if it cannot be read: that
     problem is reported by loading it)."""
-    from bot.runbooks.loader import load_builtin_runbooks
+    from bot.runbook_kit.loader import load_builtin_runbooks
 
     if path is None:
         return []

@@ -8,6 +8,12 @@ from pydantic import Field
 
 from bot.config.settings import Matcher, Section
 
+# What a rule does when the metric could not be scored (no metric, fetch failed):
+# "act" (as if anomalous), "approval" (ask a human), "skip" (do nothing, say why).
+OnInsufficientData = Literal["act", "approval", "skip"]
+# A rule's override of the runbook's own approval policy.
+RuleApproval = Literal["default", "never", "always"]
+
 
 class RuleSettings(Section):
     """When an incident's alert matches, propose `runbook` on `target` with `params`.
@@ -19,14 +25,11 @@ class RuleSettings(Section):
     name: str
     match: list[Matcher] = Field(default_factory=list)
     min_anomaly_score: float | None = Field(default=None, ge=0, le=1)
-    # What to do when the metric could not be scored (no metric, fetch failed):
-    # "act" (as if anomalous), "approval" (ask a human), "skip" (do nothing, say why).
-    on_insufficient_data: Literal["act", "approval", "skip"] = "approval"
+    on_insufficient_data: OnInsufficientData = "approval"
     runbook: str
     target: str
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    # Overrides the runbook's own approval policy: never | always | default.
-    approval: Literal["default", "never", "always"] = "default"
+    approval: RuleApproval = "default"  # overrides the runbook's own approval policy
 
 
 class ApproverSettings(Section):

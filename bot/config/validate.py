@@ -21,8 +21,8 @@ def _matcher_problems(path: str, name: str, op: str, value: str) -> list[str]:
 
 def validate_references(settings: Settings) -> None:
     """Raise ConfigError listing every cross-reference problem."""
-    from bot.runbooks.loader import load_builtin_runbooks, load_runbook_dirs
-    from bot.runbooks.spec import REGISTRY
+    from bot.runbook_kit.loader import load_builtin_runbooks, load_runbook_dirs
+    from bot.runbook_kit.spec import REGISTRY
 
     problems: list[str] = []
     load_builtin_runbooks()
@@ -53,7 +53,7 @@ def validate_references(settings: Settings) -> None:
 
 def _may_need_approval(settings: Settings) -> dict[str, list[str]]:
     """Runbook ids whose runs can need a human's approval, by the key an approver entry would use."""
-    from bot.runbooks.spec import REGISTRY, ApprovalMode
+    from bot.runbook_kit.spec import REGISTRY, ApprovalMode
 
     always = {rule.runbook for rule in settings.rules if rule.approval == "always"}
     found: dict[str, list[str]] = {}

@@ -20,9 +20,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from bot.access.grants import ApiToken, Grants
 from bot.access.policy import Refused
-from bot.access.roles import Principal
 from bot.config.settings import ConsoleSettings
 from bot.errors import ConductorError
+from bot.roles import Principal
 
 COOKIE = "conductor_session"
 

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 
 from bot.console.auth import COOKIE, CsrfMismatch
+from bot.console.pages import LoginNeeded, page, runtime_of, sessions_of
 from bot.errors import (
     AlreadyDecided,
     ApprovalExpired,
@@ -42,8 +43,6 @@ class ConsoleRoute(APIRoute):
         handle = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
-            from bot.console.routes import LoginNeeded, _page, _runtime, _sessions
-
             try:
                 return await handle(request)
             except LoginNeeded as exc:
@@ -51,8 +50,10 @@ class ConsoleRoute(APIRoute):
                 response.delete_cookie(COOKIE, path="/ui")
                 return response
             except ConductorError as exc:
-                visitor = _sessions(request).visitor(_runtime(request).grants, request.cookies.get(COOKIE))
+                visitor = sessions_of(request).visitor(
+                    runtime_of(request).grants, request.cookies.get(COOKIE)
+                )
                 code = status_of(exc)
-                return _page(request, "error.html", visitor, status=code, code=code, message=str(exc))
+                return page(request, "error.html", visitor, status=code, code=code, message=str(exc))
 
         return guarded

@@ -5,20 +5,19 @@ permission checks (and audit) as the API and Slack, and renders a template. Plai
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from bot.access.policy import Action, AddSilence, Do
 from bot.audit import audit
 from bot.console import views
 from bot.console.auth import COOKIE, ConsoleSessions, Visitor, check_csrf
 from bot.console.errors import ConsoleRoute
+from bot.console.pages import HERE, LoginNeeded, page, runtime_of, sessions_of
 from bot.engine.approvals import Vote
 from bot.errors import ConductorError, NotFound
 from bot.incidents import service
@@ -29,58 +28,17 @@ from bot.matching import parse_matcher
 from bot.runtime import Runtime
 from bot.timeparse import parse_duration
 
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False, route_class=ConsoleRoute)
-# No script runs on these pages; nothing is framed; forms post to this origin only.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
-
-
-class LoginNeeded(ConductorError):
-    """No valid console session: go to the sign-in page."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        super().__init__("sign in first")
-
-
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def _sessions(request: Request) -> ConsoleSessions:
-    sessions: ConsoleSessions = request.app.state.console_sessions
-    return sessions
 
 
 def _visitor(request: Request) -> Visitor:
     """The signed-in visitor, allowed to read (viewer)."""
-    runtime = _runtime(request)
-    visitor = _sessions(request).visitor(runtime.grants, request.cookies.get(COOKIE))
+    runtime = runtime_of(request)
+    visitor = sessions_of(request).visitor(runtime.grants, request.cookies.get(COOKIE))
     if visitor is None:
         raise LoginNeeded(request.url.path)
     runtime.guard.enforce(visitor.principal, Do(Action.READ), subject=f"http:{request.url.path}")
     return visitor
-
-
-def _page(
-    request: Request, template: str, visitor: Visitor | None, status: int = 200, **context: Any
-) -> HTMLResponse:
-    response = templates.TemplateResponse(
-        request,
-        template,
-        {"visitor": visitor, "notice": request.query_params.get("notice", ""), **context},
-        status_code=status,
-    )
-    response.headers.update(SECURITY_HEADERS)
-    return response
 
 
 def _back(path: str, notice: str) -> RedirectResponse:
@@ -98,18 +56,18 @@ def home() -> RedirectResponse:
 
 @router.get("/login")
 def login_form(request: Request, next: str = "/ui/incidents") -> HTMLResponse:
-    return _page(request, "login.html", None, next=_safe_next(next), error="")
+    return page(request, "login.html", None, next=_safe_next(next), error="")
 
 
 @router.post("/login")
 def login(
     request: Request, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/ui/incidents"
 ) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     try:
-        cookie, visitor = _sessions(request).sign_in(runtime.grants, token)
+        cookie, visitor = sessions_of(request).sign_in(runtime.grants, token)
     except ConductorError as exc:
-        return _page(request, "login.html", None, status=401, next=_safe_next(next), error=str(exc))
+        return page(request, "login.html", None, status=401, next=_safe_next(next), error=str(exc))
     with runtime.store.transaction() as session:
         audit(
             session,
@@ -122,7 +80,7 @@ def login(
     response.set_cookie(
         COOKIE,
         cookie,
-        max_age=_sessions(request).max_age,
+        max_age=sessions_of(request).max_age,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https",
@@ -144,10 +102,10 @@ def incidents(request: Request, status: str = "open", severity: str = "", q: str
     visitor = _visitor(request)
     status = status if status in views.STATUSES else "open"
     severity = severity if severity in views.SEVERITIES else ""
-    with _runtime(request).store.sessions() as session:
+    with runtime_of(request).store.sessions() as session:
         rows = views.incidents_page(session, status=status, severity=severity, text=q[:200])
     filters = {"status": status, "severity": severity, "q": q[:200]}
-    return _page(
+    return page(
         request, "incidents.html", visitor, incidents=rows, filters=filters,
         statuses=views.STATUSES, severities=views.SEVERITIES,
     )  # fmt: skip
@@ -156,9 +114,9 @@ def incidents(request: Request, status: str = "open", severity: str = "", q: str
 @router.get("/incidents/{incident_id}")
 def incident(request: Request, incident_id: int) -> HTMLResponse:
     visitor = _visitor(request)
-    with _runtime(request).store.sessions() as session:
+    with runtime_of(request).store.sessions() as session:
         data = views.incident_page(session, incident_id)
-    return _page(request, "incident.html", visitor, **data)
+    return page(request, "incident.html", visitor, **data)
 
 
 @router.get("/incidents/{incident_id}/chart.png")
@@ -167,7 +125,7 @@ def incident_chart(request: Request, incident_id: int) -> Response:
     from bot.slack.viewmodels import chart_series
 
     _visitor(request)
-    with _runtime(request).store.sessions() as session:
+    with runtime_of(request).store.sessions() as session:
         found = service.get_incident(session, incident_id)
         series = chart_series(found, service.incident_alerts(session, incident_id))
     if series is None:
@@ -185,7 +143,7 @@ def incident_change(
 ) -> Response:
     visitor = _visitor(request)
     check_csrf(visitor, csrf)
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     act = {
         "ack": (Action.ACKNOWLEDGE, service.acknowledge),
         "resolve": (Action.RESOLVE, service.resolve),
@@ -202,9 +160,9 @@ def incident_change(
 @router.get("/approvals")
 def approvals(request: Request, all: bool = False) -> HTMLResponse:
     visitor = _visitor(request)
-    with _runtime(request).store.sessions() as session:
+    with runtime_of(request).store.sessions() as session:
         rows = views.approvals_page(session, include_decided=all)
-    return _page(request, "approvals.html", visitor, approvals=rows, show_all=all)
+    return page(request, "approvals.html", visitor, approvals=rows, show_all=all)
 
 
 @router.post("/approvals/{approval_id}")
@@ -220,7 +178,7 @@ def decide(
     vote = Vote(decision) if decision in ("approve", "deny") else None
     if vote is None:
         raise NotFound(f"no decision {decision!r}: approve or deny")
-    decided = _runtime(request).engine.decide(
+    decided = runtime_of(request).engine.decide(
         approval_id, principal=visitor.principal, vote=vote, reason=reason
     )
     return _back(
@@ -232,11 +190,11 @@ def decide(
 @router.get("/silences")
 def silences(request: Request, all: bool = False) -> HTMLResponse:
     visitor = _visitor(request)
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     now = runtime.clock()
     with runtime.store.sessions() as session:
         rows = [silence_json(s, now) for s in list_silences(session, now=now, include_expired=all)]
-    return _page(request, "silences.html", visitor, silences=rows, show_all=all)
+    return page(request, "silences.html", visitor, silences=rows, show_all=all)
 
 
 @router.post("/silences")
@@ -249,7 +207,7 @@ def silence_add(
 ) -> Response:
     visitor = _visitor(request)
     check_csrf(visitor, csrf)
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     parsed = [parse_matcher(m) for m in matchers.split()]
     length: timedelta = parse_duration(duration)
     runtime.guard.enforce(visitor.principal, AddSilence(tuple(parsed), length), subject="silences")
@@ -267,7 +225,7 @@ def silence_add(
 def silence_expire(request: Request, silence_id: int, csrf: Annotated[str, Form()] = "") -> Response:
     visitor = _visitor(request)
     check_csrf(visitor, csrf)
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     runtime.guard.enforce(visitor.principal, Do(Action.UNSILENCE), subject=f"silence:{silence_id}")
     with runtime.store.transaction() as session:
         expire_silence(session, silence_id, actor=visitor.principal.actor, now=runtime.clock())
@@ -275,7 +233,7 @@ def silence_expire(request: Request, silence_id: int, csrf: Annotated[str, Form(
 
 
 def _kpis(request: Request, since: str, service_name: str) -> Any:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     until = runtime.clock()
     with runtime.store.sessions() as session:
         return compute_kpis(
@@ -287,7 +245,7 @@ def _kpis(request: Request, since: str, service_name: str) -> Any:
 def kpis(request: Request, since: str = "30d", service: str = "") -> HTMLResponse:
     visitor = _visitor(request)
     report = _kpis(request, since[:40], service[:200])
-    return _page(
+    return page(
         request, "kpis.html", visitor, report=report.to_json(), lines=report_lines(report),
         since=since[:40], service=service[:200],
     )  # fmt: skip

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.access.roles import Principal
 from bot.engine.approvals import (
     DecisionOutcome,
     Vote,
@@ -21,10 +20,11 @@ from bot.engine.deps import EngineDeps
 from bot.engine.execution import Executor
 from bot.engine.requests import RequestOutcome, RunRequest, escalate, preview, request_run
 from bot.engine.states import RunStatus, transition
-from bot.errors import ApprovalError, NotFound
+from bot.errors import ApprovalError, ConductorError, NotFound
+from bot.job_runner import JobRunner
 from bot.jobs import ClaimedJob, enqueue
-from bot.pipeline.jobs import JobRunner
-from bot.runbooks.spec import Plan
+from bot.roles import Principal
+from bot.runbook_kit.spec import Plan
 from bot.store.models import RunbookRun
 
 
@@ -160,7 +160,7 @@ class Engine:
         self.expire_approval(approval_id)
 
 
-class _NotYet(Exception):
+class _NotYet(ConductorError):
     """The job ran early (clock skew between replicas); it is retried later."""
 
 

@@ -1,5 +1,9 @@
 """Jobs that tell people: each reporter hears every incident and run change.
 
+Stage: report.
+Takes: an incident or run change (`incident_changed`, `run_changed`) or an escalation.
+Gives: each reporter's rendering of it (Slack thread, Jira ticket, PagerDuty page), sent once.
+
 A failing reporter does not stop the others; the job is retried and the reporters that
 already delivered skip their messages (notification log), so nothing is sent twice.
 """
@@ -9,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from bot.errors import ConductorError, WorkDeferred
+from bot.job_runner import JobRunner
 from bot.jobs import ClaimedJob
 from bot.logs import get_logger
-from bot.pipeline.jobs import JobRunner
 from bot.reporting.base import Reporter
 
 log = get_logger(__name__)

@@ -22,12 +22,11 @@ from bot.config.root import Settings
 from bot.engine.gate import Anomaly, AnomalyStatus, Decision, GateInput, decide
 from bot.engine.rules import match_rule
 from bot.engine.templating import TemplateError
-from bot.incidents.apply import _firing_alerts
+from bot.incidents.book_store import firing_alerts
 from bot.incidents.grouping import group_key, incident_title
 from bot.incidents.muting import ActiveSilence, inhibited_by, silenced_by
-from bot.incidents.silences import active_silences
+from bot.incidents.silences import active_silences, inhibition_rules
 from bot.matching import Matcher
-from bot.runtime import inhibition_rules
 from bot.store.models import Alert, Incident
 
 
@@ -109,11 +108,11 @@ def simulate_alerts(
     assumed_score: float | None = None,
 ) -> list[AlertSimulation]:
     """The pipeline's decisions for `alerts`, read from the store as it is at `now`."""
-    from bot.runbooks.spec import REGISTRY
+    from bot.runbook_kit.spec import REGISTRY
 
     silences = [*active_silences(session, now), *_config_silences(settings, now)]
     rules = inhibition_rules(settings)
-    firing = _firing_alerts(session) if rules else []
+    firing = firing_alerts(session) if rules else []
     out = []
     for alert in alerts:
         incident = _incident_for(session, settings, alert, now)

@@ -10,7 +10,7 @@ from bot.audit import audit
 from bot.logs import get_logger
 from bot.reporting.base import NotificationLog
 from bot.reporting.context import incident_view
-from bot.runbooks.spec import IncidentContext
+from bot.runbook_kit.spec import IncidentContext
 from bot.store.db import Store
 from integrations.pagerduty.events import PagerDutyEvents, page_event
 

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from bot.errors import ConductorError, InvalidTarget
 from bot.matching import InvalidMatcher, Matcher, parse_matcher
-from bot.runbooks.targets import Target, parse_target
+from bot.runbook_kit.targets import Target, parse_target
 from bot.timeparse import DurationTooLong, InvalidDuration, parse_duration
 
 MAX_SILENCE = timedelta(days=90)

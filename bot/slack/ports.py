@@ -18,25 +18,12 @@ from typing import Protocol
 
 from bot.access.policy import AccessRequest
 from bot.matching import Matcher
-from bot.runbooks.spec import Plan, Risk
-from bot.runbooks.targets import Target
+from bot.runbook_kit.spec import Plan, Risk
+from bot.runbook_kit.targets import Target
 from bot.slack.commands import IncidentScope
 from bot.slack.signing import ApprovalAction
 from bot.slack.views import ApprovalView, IncidentView
-
-
-@dataclass(frozen=True, slots=True)
-class SlackActor:
-    """The Slack user behind a command or click."""
-
-    user_id: str
-    user_name: str = ""
-    channel_id: str | None = None
-    team_id: str | None = None
-
-    @property
-    def audit_name(self) -> str:
-        return f"slack:{self.user_id}"
+from integrations.slack.wire import SlackActor
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.config.sweeps import SweepSettings
 from bot.errors import IntegrationError
 from bot.kpis.compute import KpiReport, compute_kpis
 from bot.kpis.render import render_kpi_chart, report_lines
 from bot.store.db import Store
 from bot.sweeps.report import KindResult
-from bot.sweeps.settings import SweepSettings
 from bot.sweeps.sources import SweepSources
 
 

@@ -39,6 +39,16 @@ def test_example_config_is_valid_and_uses_embedded_defaults() -> None:
             id="unknown-in-list",
         ),
         pytest.param(
+            {"rules": [{"name": "x", "runbook": "r", "target": "t", "on_insufficient_data": "maybe"}]},
+            "rules[0].on_insufficient_data: Input should be 'act', 'approval' or 'skip'",
+            id="on-insufficient-data-names-the-allowed-values",
+        ),
+        pytest.param(
+            {"rules": [{"name": "x", "runbook": "r", "target": "t", "approval": "sometimes"}]},
+            "rules[0].approval: Input should be 'default', 'never' or 'always'",
+            id="rule-approval-names-the-allowed-values",
+        ),
+        pytest.param(
             {"incidents": {"group_by": ["nope"]}},
             "incidents.group_by: unknown group key 'nope'",
             id="validator-reason",

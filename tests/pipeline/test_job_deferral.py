@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from bot.config.loader import parse_settings
 from bot.errors import NotificationInFlight
+from bot.job_runner import JobRunner
 from bot.jobs import ClaimedJob, enqueue
-from bot.pipeline.jobs import JobRunner
 from bot.store.db import Store
 from bot.store.models import Job
 

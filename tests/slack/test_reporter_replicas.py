@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import NotificationInFlight
-from bot.reporting.slack import SlackReporter
 from bot.runtime import Runtime
+from bot.slack.reporter import SlackReporter
 from bot.store.models import Alert, Incident
 from tests.fakes.slack import FakeSlack
 from tests.slack.rig import PAYMENTS, SettableClock, SlackRig, make_slack_runtime, slack_env

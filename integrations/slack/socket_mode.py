@@ -1,8 +1,8 @@
 """Socket Mode for deployments without a public URL: the same Bolt app, fed over a websocket.
 
-A background service (`runtime.services`): `start` connects on a thread, retrying with back-off
-while Slack cannot be reached, so `conductor serve` comes up and takes webhooks regardless;
-once connected the SDK reconnects by itself. `stop` closes the connection.
+A background service (started and stopped with the server): `start` connects on a thread,
+retrying with back-off while Slack cannot be reached, so `conductor serve` comes up and takes
+webhooks regardless; once connected the SDK reconnects by itself. `stop` closes the connection.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from bot.errors import ConductorError
 
-class BodyTooLarge(Exception):
+
+class BodyTooLarge(ConductorError):
     """The body is (or declares to be) larger than the limit: answer 413."""
 
 

@@ -138,9 +138,9 @@ class GcpSelector(Section):
     @field_validator("aligner")
     @classmethod
     def _known_aligner(cls, value: str) -> str:
-        from google.cloud.monitoring_v3 import types
+        from integrations.gcp.monitoring import is_known_aligner
 
-        if value not in types.Aggregation.Aligner.__members__:
+        if not is_known_aligner(value):
             raise ValueError(f"unknown aligner {value!r} (e.g. ALIGN_MEAN, ALIGN_MAX)")
         return value
 

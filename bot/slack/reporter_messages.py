@@ -13,13 +13,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.runbooks.spec import VerifyStatus
-from bot.slack.blocks import SlackMessage, context, section
+from bot.runbook_kit.spec import VerifyStatus
+from bot.slack.blocks import context, section
 from bot.slack.text import code, mention, safe, slack_time
 from bot.slack.thread import render_run, render_verification
 from bot.slack.viewmodels import display_user, run_view
 from bot.slack.views import VerificationView
 from bot.store.models import Incident, RunbookRun
+from integrations.slack.wire import SlackMessage
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel
 
 from bot.clock import Clock
-from bot.runbooks.targets import TARGET_KINDS, Target
+from bot.runbook_kit.targets import TARGET_KINDS, Target
 
 P = TypeVar("P", bound=BaseModel)
 T = TypeVar("T")

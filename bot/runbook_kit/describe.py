@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 
-from bot.runbooks.spec import RunbookSpec
+from bot.runbook_kit.spec import RunbookSpec
 
 
 def type_name(annotation: Any) -> str:

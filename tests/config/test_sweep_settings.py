@@ -132,6 +132,7 @@ def test_the_example_config_sweeps_parse_when_uncommented() -> None:
         ("ecs-cpu", "anomaly"),
         ("weekly-waste", "waste"),
         ("budgets", "budget"),
+        ("weekly-kpis", "digest"),
     ]
     waste = settings.sweeps[1]
     assert [s.namespace for s in waste.default_sources()] == ["AWS/EC2"] and waste.azure

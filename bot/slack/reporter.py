@@ -23,10 +23,10 @@ from sqlalchemy import select
 
 from bot.logs import get_logger
 from bot.reporting.base import NotificationLog
-from bot.reporting.slack_messages import ThreadMessage, escalation_key, incident_note, run_message
-from bot.slack.blocks import SlackMessage, render_incident
+from bot.slack.blocks import render_incident
 from bot.slack.charts import render_metric_chart
 from bot.slack.core import RUN_PARENT_KEY, message_ref
+from bot.slack.reporter_messages import ThreadMessage, escalation_key, incident_note, run_message
 from bot.slack.run_parent import RunParentView, render_run_parent
 from bot.slack.signing import ActionSigner
 from bot.slack.thread import render_escalation, render_repeat, render_resolution
@@ -46,6 +46,7 @@ from bot.store.db import Store
 from bot.store.models import Incident, Notification, RunbookRun
 from integrations.slack.client import SlackPort
 from integrations.slack.settings import SlackSettings
+from integrations.slack.wire import SlackMessage
 
 log = get_logger(__name__)
 CHANNEL = "slack"  # the notification log's channel column
