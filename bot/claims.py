@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 
 from bot.store.db import Store
 from bot.store.models import Job, Notification, RawEvent, RunbookRun
@@ -19,6 +20,12 @@ from bot.store.models import Job, Notification, RawEvent, RunbookRun
 def worker_name() -> str:
     """This process as a claim holder: `host:pid` (workers and claims add `/...`)."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claimable(model: type[RawEvent] | type[Job], now: datetime, worker: str) -> ColumnElement[bool]:
+    """Rows a worker may claim: free, with an expired claim, or claimed by this very worker (a
+    claim it left when the store failed under it: it is not working on it, it is claiming)."""
+    return or_(model.claimed_until.is_(None), model.claimed_until < now, model.claimed_by == worker)
 
 
 def _pid_alive(pid: int) -> bool:

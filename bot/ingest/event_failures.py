@@ -31,15 +31,21 @@ def retry_later(store: Store, raw_event_id: int, error: str, *, now: datetime, m
         event.claimed_until = now + timedelta(seconds=min(300, 2**event.attempts))
 
 
-def release_unanswered(store: Store, raw_event_id: int) -> None:
+def release_unanswered(store: Store, raw_event_id: int, error: Exception) -> None:
     """The store failed under the event (not the event's fault): give the claim back at once and
     do not count the attempt. Best effort: while the store is unreachable this fails too, and the
     worker takes its own claim again when the store is back (see the processor's claim)."""
-    with store.transaction() as session:
-        session.execute(
-            update(RawEvent)
-            .where(RawEvent.id == raw_event_id, RawEvent.status == "pending")
-            .values(claimed_by=None, claimed_until=None, attempts=RawEvent.attempts - 1)
+    log.warning("store unreachable; raw event released", raw_event_id=raw_event_id, error=str(error))
+    try:
+        with store.transaction() as session:
+            session.execute(
+                update(RawEvent)
+                .where(RawEvent.id == raw_event_id, RawEvent.status == "pending")
+                .values(claimed_by=None, claimed_until=None, attempts=RawEvent.attempts - 1)
+            )
+    except Exception as again:  # noqa: BLE001 - still unreachable: the claim is taken again later
+        log.warning(
+            "raw event claim kept until the store is back", raw_event_id=raw_event_id, error=str(again)
         )
 
 

@@ -25,11 +25,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.alerts.normalized import NormalizedAlert
 from bot.audit import audit
+from bot.claims import claimable
 from bot.config.root import Settings
 from bot.errors import MalformedPayload
 from bot.incidents.apply import ApplyReport, IncidentBook, MutingContext
@@ -127,14 +128,7 @@ class RawEventProcessor:
             query = (
                 select(RawEvent.id, RawEvent.alert_count, RawEvent.attempts)
                 .where(RawEvent.status == "pending")
-                # free, expired, or this worker's own (left when the store failed under it)
-                .where(
-                    or_(
-                        RawEvent.claimed_until.is_(None),
-                        RawEvent.claimed_until < now,
-                        RawEvent.claimed_by == worker,
-                    )
-                )
+                .where(claimable(RawEvent, now, worker))
                 .order_by(RawEvent.id)
                 .limit(limit)
             )
@@ -288,7 +282,7 @@ class RawEventProcessor:
             return None
         except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
             if store_unreachable(exc):
-                self._release_unanswered(raw_event_id, exc)
+                release_unanswered(self._store, raw_event_id, exc)
                 return None
             log.warning("raw event failed; will retry", raw_event_id=raw_event_id, error=str(exc))
             retry_later(
@@ -302,15 +296,6 @@ class RawEventProcessor:
         if outcome is not None:
             self._finish(outcome)
         return outcome
-
-    def _release_unanswered(self, raw_event_id: int, exc: Exception) -> None:
-        log.warning("store unreachable; raw event released", raw_event_id=raw_event_id, error=str(exc))
-        try:
-            release_unanswered(self._store, raw_event_id)
-        except Exception as again:  # noqa: BLE001 - still unreachable: our claim is taken again later
-            log.warning(
-                "raw event claim kept until the store is back", raw_event_id=raw_event_id, error=str(again)
-            )
 
     def _read_claimed(self, raw_event_id: int, worker: str) -> _Stored | None:
         with self._store.sessions() as session:
