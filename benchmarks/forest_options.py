@@ -6,7 +6,7 @@ The job (per series, see docs/detector.md): grow 32 trees of 64 rows from a 256-
 5 features, refit once a day (288 points at 5 min); score one new row at a time (the live case)
 or 288 rows (a day in a backtest); keep the fitted model in a series' state (budget: 50 KB for all of
 it). Measured: fit time, single-row and 288-row scoring time, pickled model size. Options: this
-repo's numba forest (`detectors.kernel`), scikit-learn's IsolationForest (`score_samples`), and
+repo's numba forest (`detectors.forest`), scikit-learn's IsolationForest (`score_samples`), and
 isotree (C++) when it is installed (`pip install isotree`; not a dependency).
 """
 
@@ -40,16 +40,17 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
 
 
 def numba_forest(reservoir: np.ndarray, rows: np.ndarray, repeat: int) -> tuple[float, float, float, int]:
-    from detectors import kernel as k
+    from detectors import forest as k
+    from detectors import kernel
     from detectors.settings import DetectorSettings
     from detectors.stream import kernel_params
 
     params = kernel_params(DetectorSettings(n_trees=TREES, tree_samples=SAMPLES))
-    state = k.KernelState.new(params)
+    state = kernel.KernelState.new(params)
     r32 = reservoir.astype(np.float32)
 
     def fit() -> None:
-        k._fit(r32, len(r32), state.tree_feat, state.tree_thr, state.iv, SAMPLES)
+        k.fit_forest(r32, len(r32), state.tree_feat, state.tree_thr, state.iv, SAMPLES)
 
     fit()
     one = rows[0].astype(np.float32)
@@ -57,12 +58,12 @@ def numba_forest(reservoir: np.ndarray, rows: np.ndarray, repeat: int) -> tuple[
 
     def score_day() -> None:
         for r in day:
-            k._forest_raw(r, state.tree_feat, state.tree_thr, float(SAMPLES))
+            k.forest_score(r, state.tree_feat, state.tree_thr, float(SAMPLES))
 
     size = len(pickle.dumps((state.tree_feat, state.tree_thr)))
     return (
         timed(fit, repeat),
-        timed(lambda: k._forest_raw(one, state.tree_feat, state.tree_thr, float(SAMPLES)), repeat),
+        timed(lambda: k.forest_score(one, state.tree_feat, state.tree_thr, float(SAMPLES)), repeat),
         timed(score_day, repeat),
         size,
     )
@@ -110,7 +111,7 @@ def main() -> None:
     print("| option | fit (32 trees x 64 rows) | score 1 row | score 288 rows | pickled model |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, fn in (
-        ("numba forest (detectors.kernel)", numba_forest),
+        ("numba forest (detectors.forest)", numba_forest),
         ("scikit-learn IsolationForest", sklearn_forest),
         ("isotree IsolationForest (C++)", isotree_forest),
     ):

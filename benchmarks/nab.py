@@ -34,7 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from detectors.backtest import read_series, score_file, write_scores  # noqa: E402
+from detectors.backtest import score_file, write_scores  # noqa: E402
+from detectors.series_csv import read_series  # noqa: E402
 from detectors.settings import DetectorSettings  # noqa: E402
 
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")

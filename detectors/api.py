@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "detector"
 # Settings that change what a saved state means; the others (threshold...) can change freely.
 _MODEL_SETTINGS = (
-    "seed", "n_trees", "tree_samples", "warmup_points", "refit_interval", "calibration_window",
-    "calibration_horizon", "smoothing_points", "tail_share", "min_points", "refractory_points",
+    "seed", "n_trees", "tree_samples", "warmup_points", "refit_interval_minutes", "calibration_window",
+    "calibration_horizon_minutes", "smoothing_minutes", "tail_share", "min_points", "refractory_minutes",
     "repeat_factor", "recent_points",
 )  # fmt: skip
 

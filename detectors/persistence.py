@@ -20,16 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from bot.errors import ConductorError
+from detectors.errors import UnsafeModelPath
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: one streaming state per series (detector v2), no shared forest
+FORMAT_VERSION = 3  # 2: one streaming state per series (detector v2); 3: durations in time (step ring)
 FEATURE_SCHEMA_VERSION = 3
-
-
-class UnsafeModelPath(ConductorError):
-    """A model path that resolves outside `<data_dir>/models/`."""
 
 
 def current_versions() -> dict[str, Any]:

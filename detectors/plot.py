@@ -17,7 +17,7 @@ import numpy as np
 from detectors.signals import MEMBER_TEXT, MEMBERS
 
 if TYPE_CHECKING:
-    from detectors.backtest import ScoredFile, SeriesFile
+    from detectors.series_csv import ScoredFile, SeriesFile
 
 SIGNAL_COLOURS = ("#9467bd", "#ff7f0e", "#2ca02c", "#d62728")  # forest, seasonal, level, record
 

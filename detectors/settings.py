@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Keys that counted points (a different duration on every sampling step) and what replaced them.
+REPLACED_KEYS = {
+    "smoothing_points": "smoothing_minutes",
+    "refractory_points": "refractory_minutes",
+    "refit_interval": "refit_interval_minutes",
+    "calibration_horizon": "calibration_horizon_minutes",
+}
 
 
 class DetectorSettings(BaseModel):
     """How the anomaly detector scores metric series.
 
-    Counts are in points of the series (for 5-minute metrics, 288 points are one day). Which defaults
+    Durations are in minutes: each series converts them to its own points with its step (the median
+    of its recent time steps), so one default means the same on 1-minute, 5-minute and hourly data.
+    Counts (`*_points`, `calibration_window`) are sample sizes, not durations. Which defaults
     were chosen on which data, and how they score on data they were not chosen on, is in
     `benchmarks/RESULTS.md` ("Detector"); none of them is tuned per series.
     """
@@ -35,8 +47,8 @@ class DetectorSettings(BaseModel):
         64, ge=8, le=128, description="Feature rows each tree is grown on (sets the tree depth: log2)."
     )
     warmup_points: int = Field(150, ge=20, description="Points a series' forest needs before its first fit.")
-    refit_interval: int = Field(
-        288, ge=10, description="Points between refits of a series' forest (288 = one day at 5 min)."
+    refit_interval_minutes: float = Field(
+        1440.0, gt=0.0, description="Time between refits of a series' forest (a day)."
     )
     calibration_window: int = Field(
         512,
@@ -45,22 +57,23 @@ class DetectorSettings(BaseModel):
         description="Values per signal a series keeps to calibrate new ones (a random sample of its "
         "history once full).",
     )
-    calibration_horizon: int = Field(
-        512,
-        ge=100,
-        description="Mean age, in points, of the values in a full calibration window (equal to the "
-        "window: every new value replaces a random old one).",
+    calibration_horizon_minutes: float = Field(
+        2560.0,
+        gt=0.0,
+        description="Mean age of the values in a full calibration window (at least the window's own "
+        "span: then every new value replaces a random old one). 2560 minutes: 512 values at 5 minutes.",
     )
     min_points: int = Field(
         150,
         ge=3,
         description="Points a series must have seen before its scores count; until then `insufficient_data`.",
     )
-    smoothing_points: int = Field(
-        6,
-        ge=1,
-        le=50,
-        description="Consecutive raw values averaged before calibration (6 = 30 min at 5 min).",
+    smoothing_minutes: float = Field(
+        30.0,
+        ge=0.0,
+        le=1440.0,
+        description="Raw signal values of this span are averaged before calibration (at least 1 point, "
+        "at most 32: on hourly data every point stands alone).",
     )
     recent_points: int = Field(
         96, ge=12, le=1000, description="Recent per-point scores kept per series (alert windows, charts)."
@@ -72,13 +85,13 @@ class DetectorSettings(BaseModel):
         description="Share of the calibration window modelled as the exponential tail that extends a "
         "signal's probability beyond the rarest value seen so far.",
     )
-    refractory_points: int = Field(
-        288,
-        ge=0,
-        le=1000,
-        description="Alert de-duplication: a point scoring no higher than one of the previous "
-        "refractory_points points is a repeat of that alert and scores repeat_factor x its probability "
-        "(288 = one day at 5 min; 0 turns it off).",
+    refractory_minutes: float = Field(
+        1440.0,
+        ge=0.0,
+        le=7 * 1440.0,
+        description="Alert de-duplication: a point scoring no higher than a point of the previous "
+        "refractory_minutes is a repeat of that alert and scores repeat_factor x its probability "
+        "(a day; 0 turns it off).",
     )
     repeat_factor: float = Field(
         0.5, ge=0.0, le=1.0, description="What a repeat's score is multiplied by (1: no de-duplication)."
@@ -87,3 +100,19 @@ class DetectorSettings(BaseModel):
         100_000, ge=1, description="Series whose streaming state is kept; the least recently scored go first."
     )
     explain_top: int = Field(3, ge=1, le=10, description="Reasons given per scored point.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced_keys(cls, data: Any) -> Any:
+        """A config written for the point-count keys gets an error naming the key that replaced it."""
+        if isinstance(data, dict):
+            old = sorted(k for k in data if k in REPLACED_KEYS)
+            if old:
+                raise ValueError(
+                    "; ".join(
+                        f"{k} was replaced by {REPLACED_KEYS[k]} (a duration in minutes, converted per "
+                        f"series from its sampling step; {k} counted points)"
+                        for k in old
+                    )
+                )
+        return data

@@ -7,7 +7,7 @@ and the sweeps all go through it, so the same points always get the same scores.
 Per point it gives two numbers:
   * `probability` - 1 - the point's tail probability on its own series (how unusual it is now);
   * `score` - the alert score: the probability, except that a point no higher than one of the
-    previous `refractory_points` is a repeat of that alert and scores `repeat_factor` x as much.
+    previous `refractory_minutes` is a repeat of that alert and scores `repeat_factor` x as much.
 An alert's score (what the gate reads) is the highest point score in its alert window
 (`RecentScores.peaks`); "is the metric still anomalous" (verification, sweep recovery) reads the highest
 probability over a window, so an anomaly is over only when a whole window is calm.
@@ -23,18 +23,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from detectors.explain import Explanation, explain
-from detectors.kernel import (
-    ALERT_T,
-    CAL_N,
-    DAY_RES_VAR,
-    MIN_TAIL,
-    STEP,
-    VAR,
-    KernelParams,
-    KernelState,
-    Scores,
-    feed,
-)
+from detectors.kernel import KernelParams, KernelState, Scores, feed
+from detectors.layout import ALERT_T, CAL_N, DAY_RES_VAR, MIN_TAIL, STEP, VAR
 from detectors.settings import DetectorSettings
 from detectors.signals import M_SEASONAL, TAU_MIN_STEPS, TAUS
 
@@ -45,13 +35,13 @@ def kernel_params(settings: DetectorSettings) -> KernelParams:
         n_trees=settings.n_trees,
         tree_samples=settings.tree_samples,
         warmup_points=settings.warmup_points,
-        refit_interval=settings.refit_interval,
+        refit_seconds=60.0 * settings.refit_interval_minutes,
         calibration_window=settings.calibration_window,
-        calibration_horizon=settings.calibration_horizon,
-        smoothing_points=settings.smoothing_points,
+        calibration_horizon_seconds=60.0 * settings.calibration_horizon_minutes,
+        smoothing_seconds=60.0 * settings.smoothing_minutes,
         tail_share=settings.tail_share,
         min_points=settings.min_points,
-        refractory_points=settings.refractory_points,
+        refractory_seconds=60.0 * settings.refractory_minutes,
         repeat_factor=settings.repeat_factor,
         recent_points=settings.recent_points,
     )

@@ -14,7 +14,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from detectors.backtest import BacktestSummary, MalformedSeriesFile, backtest_file, read_series
+from detectors.backtest import BacktestSummary, backtest_file
+from detectors.errors import MalformedSeriesFile
+from detectors.series_csv import read_series
 from detectors.settings import DetectorSettings
 
 

@@ -43,6 +43,16 @@ def test_example_config_is_valid_and_uses_embedded_defaults() -> None:
             "incidents.group_by: unknown group key 'nope'",
             id="validator-reason",
         ),
+        pytest.param(
+            {"detector": {"smoothing_points": 6, "threshold": 0.99}},
+            "detector: smoothing_points was replaced by smoothing_minutes",
+            id="replaced-point-count-key",
+        ),
+        pytest.param(
+            {"detector": {"refractory_points": 288}},
+            "detector: refractory_points was replaced by refractory_minutes",
+            id="replaced-refractory-key",
+        ),
     ],
 )
 def test_errors_name_the_key_path_and_reason(raw: dict[str, object], expected: str) -> None:

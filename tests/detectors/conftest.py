@@ -22,12 +22,12 @@ def small_settings() -> DetectorSettings:
         n_trees=16,
         tree_samples=32,
         warmup_points=60,
-        refit_interval=50,
+        refit_interval_minutes=250.0,
         calibration_window=200,
-        calibration_horizon=200,
+        calibration_horizon_minutes=1000.0,
         min_points=60,
         recent_points=50,
-        refractory_points=100,
+        refractory_minutes=500.0,
     )
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from detectors.api import AnomalyDetector, DetectionStatus
-from detectors.persistence import ModelStore, UnsafeModelPath
+from detectors.errors import UnsafeModelPath
+from detectors.persistence import ModelStore
 from detectors.series import MetricSeries
 from detectors.settings import DetectorSettings
 from detectors.stream import SeriesDetector

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from detectors.backtest import MalformedSeriesFile, backtest_file, read_series
+from detectors.backtest import backtest_file
+from detectors.errors import MalformedSeriesFile
+from detectors.series_csv import read_series
 from detectors.settings import DetectorSettings
 from tests.detectors.conftest import FIXTURES, make_series, write_csv
 

@@ -2,7 +2,7 @@
 
 The detector grows and walks its trees in numba (docs/detector.md, "Speed: why a numba forest"),
 but the scoring rule must stay Liu et al.'s isolation forest as scikit-learn implements it: given
-the same trees, `_forest_raw` must give sklearn's `-score_samples` (2^(-E[h(x)]/c(psi))).
+the same trees, `forest_score` must give sklearn's `-score_samples` (2^(-E[h(x)]/c(psi))).
 scikit-learn is a dev dependency, kept as the oracle.
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import IsolationForest
 
-from detectors.kernel import _c, _forest_raw
+from detectors.forest import avg_path, forest_score
 
 
 def heap_trees(forest: IsolationForest, nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +29,7 @@ def heap_trees(forest: IsolationForest, nodes: int) -> tuple[np.ndarray, np.ndar
             left, right = tree.children_left[node], tree.children_right[node]
             if left == -1:
                 feat[t, heap] = -1
-                thr[t, heap] = depth + _c(float(tree.n_node_samples[node]))
+                thr[t, heap] = depth + avg_path(float(tree.n_node_samples[node]))
                 continue
             # sklearn sends x <= threshold left, the kernel x < threshold: the next float32 up agrees
             # on every float32 input.
@@ -49,7 +49,7 @@ def test_kernel_scores_sklearn_trees_like_sklearn(seed: int) -> None:
     depth = int(np.ceil(np.log2(psi)))
     feat, thr = heap_trees(forest, nodes=2 ** (depth + 1) - 1)
 
-    ours = np.array([_forest_raw(row, feat, thr, float(psi)) for row in probe])
+    ours = np.array([forest_score(row, feat, thr, float(psi)) for row in probe])
     reference = -forest.score_samples(probe)
 
     np.testing.assert_allclose(ours, reference, rtol=1e-5)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from detectors import calibration, forest, layout
 from detectors import kernel as K
 from detectors.settings import DetectorSettings
 from detectors.signals import F_REC, FEATURE_NAMES
@@ -35,7 +36,7 @@ def test_scores_are_causal_a_prefix_scores_the_same(small_settings: DetectorSett
     _, prefix = _feed(small_settings, ts[:321], vs[:321])
     np.testing.assert_array_equal(full.score[:321], prefix.score)
     # scored once past min_points and once the signals have history (after the settling points)
-    first = max(small_settings.min_points, K.SETTLE_POINTS + K.MIN_CALIBRATION)
+    first = max(small_settings.min_points, layout.SETTLE_POINTS + layout.MIN_CALIBRATION)
     assert np.isnan(full.score[: small_settings.min_points - 1]).all()
     assert np.isfinite(full.score[first:]).all()
 
@@ -105,20 +106,20 @@ def test_forest_isolates_an_outlier_sooner_than_an_inlier() -> None:
     reservoir = rng.normal(size=(256, 5)).astype(np.float32)
     p = kernel_params(DetectorSettings())
     state = K.KernelState.new(p)
-    K._fit(reservoir, 256, state.tree_feat, state.tree_thr, state.iv, p.tree_samples)
-    inlier = K._forest_raw(np.zeros(5, dtype=np.float32), state.tree_feat, state.tree_thr, 64.0)
-    outlier = K._forest_raw(np.full(5, 4.0, dtype=np.float32), state.tree_feat, state.tree_thr, 64.0)
+    forest.fit_forest(reservoir, 256, state.tree_feat, state.tree_thr, state.iv, p.tree_samples)
+    inlier = forest.forest_score(np.zeros(5, dtype=np.float32), state.tree_feat, state.tree_thr, 64.0)
+    outlier = forest.forest_score(np.full(5, 4.0, dtype=np.float32), state.tree_feat, state.tree_thr, 64.0)
     assert 0.3 < inlier < 0.5 < 0.6 < outlier < 1.0
 
 
 def test_tail_probability_is_a_share_inside_the_window_and_extrapolated_beyond() -> None:
     values = np.sort(np.random.default_rng(3).normal(size=400).astype(np.float32))
-    mid = K._tail(values, 400, 0.05, 0.0, K.UNIT)
-    top = K._tail(values, 400, 0.05, float(values[-1]), K.UNIT)
-    far = K._tail(values, 400, 0.05, 10.0, K.UNIT)
+    mid = calibration.tail_probability(values, 400, 0.05, 0.0, layout.UNIT)
+    top = calibration.tail_probability(values, 400, 0.05, float(values[-1]), layout.UNIT)
+    far = calibration.tail_probability(values, 400, 0.05, 10.0, layout.UNIT)
     assert 0.4 < mid < 0.6
     assert far < top <= 2 / 401
-    assert far >= K.P_FLOOR
+    assert far >= layout.P_FLOOR
 
 
 def test_alert_stream_flags_a_level_shift_once(small_settings: DetectorSettings) -> None:

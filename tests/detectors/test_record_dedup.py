@@ -16,12 +16,12 @@ def _scores(path: Path) -> list[float]:
 
 
 def test_backtest_writes_the_deduplicated_stream(tmp_path: Path, small_settings: DetectorSettings) -> None:
-    settings = small_settings.model_copy(update={"threshold": 0.99, "refractory_points": 100})
+    settings = small_settings.model_copy(update={"threshold": 0.99, "refractory_minutes": 500.0})
     src = write_csv(tmp_path / "shift.csv", make_series(400, spike_at=330))
     scores = _scores(backtest_file(src, tmp_path / "dedup", settings=settings).output)
     raw = _scores(
         backtest_file(
-            src, tmp_path / "raw", settings=settings.model_copy(update={"refractory_points": 0})
+            src, tmp_path / "raw", settings=settings.model_copy(update={"refractory_minutes": 0.0})
         ).output
     )
     assert all(0.0 <= s <= 1.0 for s in scores)

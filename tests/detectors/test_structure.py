@@ -1,0 +1,93 @@
+"""The detector package's shape: small modules, no import cycles, its own errors under the
+application's root, and numba loaded only when something is scored."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.errors import ConductorError
+from detectors import errors
+
+PACKAGE = Path(__file__).resolve().parents[2] / "detectors"
+MAX_LINES = 400
+COMPILED = {"kernel", "features", "forest", "calibration"}  # the modules that import numba
+
+
+def _modules() -> dict[str, ast.Module]:
+    return {p.stem: ast.parse(p.read_text(), str(p)) for p in sorted(PACKAGE.glob("*.py"))}
+
+
+def _imports(tree: ast.Module) -> set[str]:
+    """Every module a module imports anywhere (top level, inside functions, under TYPE_CHECKING)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            if node.module == "detectors":
+                found |= {f"detectors.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_every_module_is_small() -> None:
+    sizes = {p.name: len(p.read_text().splitlines()) for p in PACKAGE.glob("*.py")}
+    assert sizes and all(n <= MAX_LINES for n in sizes.values()), sizes
+
+
+def test_no_import_cycles_inside_the_package() -> None:
+    graph = {
+        name: {m.removeprefix("detectors.") for m in _imports(tree) if m.startswith("detectors.")}
+        for name, tree in _modules().items()
+    }
+    assert graph["backtest"] and graph["plot"]  # the walk sees lazy and TYPE_CHECKING imports too
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph.get(node, ()):
+                if nxt == start:
+                    return [*path, start]
+                if nxt not in path:
+                    stack.append((nxt, [*path, nxt]))
+        return None
+
+    cycles = [c for name in graph if (c := cycle_from(name))]
+    assert not cycles, cycles
+
+
+def test_the_package_uses_only_the_error_root_of_bot() -> None:
+    for name, tree in _modules().items():
+        from_bot = {m for m in _imports(tree) if m == "bot" or m.startswith("bot.")}
+        assert from_bot <= {"bot.errors"}, (name, from_bot)
+
+
+def test_errors_are_defined_in_one_module_under_the_application_root() -> None:
+    defined = {
+        (name, node.name)
+        for name, tree in _modules().items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        and any(isinstance(b, ast.Name) and b.id.endswith(("Error", "Exception")) for b in node.bases)
+    }
+    assert defined and {name for name, _ in defined} == {"errors"}
+    classes = [getattr(errors, cls) for _, cls in defined]
+    assert all(issubclass(c, errors.DetectorError) and issubclass(c, ConductorError) for c in classes)
+    assert {c.__name__ for c in classes} >= {"DetectorError", "MalformedSeriesFile", "UnsafeModelPath"}
+
+
+def test_numba_is_imported_only_by_the_compiled_modules() -> None:
+    importers = {
+        name for name, tree in _modules().items() if any(m.startswith("numba") for m in _imports(tree))
+    }
+    assert importers == COMPILED
+    # and loading what the CLI and the config need does not load it (start-up stays fast)
+    probe = (
+        "import sys, detectors.api, detectors.backtest, detectors.settings, detectors.errors; "
+        "sys.exit('numba' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
