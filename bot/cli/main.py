@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "bot.cli.incidents_cmd",
     "bot.cli.audit_cmd",
     "bot.cli.runbooks_cmd",
+    "bot.cli.policies_cmd",
     "bot.cli.alerts_cmd",
     "bot.cli.sweep_cmd",
 )

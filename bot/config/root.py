@@ -20,6 +20,7 @@ from bot.config.settings import (
     StaticSilence,
     WorkerSettings,
 )
+from bot.policies.settings import CapSettings, CircuitSettings, FreezeSettings
 from bot.sweeps.settings import SchedulerSettings, SweepList
 from detectors.settings import DetectorSettings
 from integrations.aws.cloudwatch_metrics import CloudWatchSettings
@@ -52,6 +53,10 @@ class Settings(Section):
     inhibit_rules: list[InhibitRule] = Field(default_factory=list)
     runbooks: RunbookSettings = Field(default_factory=RunbookSettings)
     rules: list[RuleSettings] = Field(default_factory=list)
+    # Safety policies (docs/policies.md): change freezes, blast-radius caps, circuit breakers.
+    freezes: list[FreezeSettings] = Field(default_factory=list)
+    caps: CapSettings = Field(default_factory=CapSettings)
+    circuit_breaker: CircuitSettings = Field(default_factory=CircuitSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     permissions: PermissionSettings = Field(default_factory=PermissionSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)

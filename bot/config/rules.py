@@ -27,6 +27,9 @@ class RuleSettings(Section):
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
     # Overrides the runbook's own approval policy: never | always | default.
     approval: Literal["default", "never", "always"] = "default"
+    # Autonomy: "auto" runs as the gate decides; "approve" always asks a human; "suggest" posts the
+    # plan with a "Run it" button for a responder and never acts by itself.
+    mode: Literal["suggest", "approve", "auto"] = "auto"
 
 
 class ApproverSettings(Section):

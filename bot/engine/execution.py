@@ -29,6 +29,7 @@ from bot.errors import IntegrationError
 from bot.incidents.service import resolve as resolve_incident
 from bot.jobs import enqueue
 from bot.logs import get_logger
+from bot.policies.queue import admit_or_queue
 from bot.runbooks.spec import Outcome, RunbookSpec, RunResult, VerifyStatus
 from bot.runbooks.targets import Target
 from bot.store.models import Incident, RunbookRun
@@ -90,6 +91,8 @@ class Executor:
                 escalate(session, self.deps, run, problem, now)
                 self.deps.notify(session, run.id, "rejected")
                 return
+            if not admit_or_queue(session, self.deps, run, now):
+                return  # over a blast-radius cap: queued until a slot frees
             transition(session, run, RunStatus.RUNNING, now=now)
             run.started_at = run.started_at or now
             run.in_flight = "acting"

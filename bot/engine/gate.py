@@ -13,6 +13,7 @@ class Decision(StrEnum):
     AUTO_RUN = "auto_run"
     NEEDS_APPROVAL = "needs_approval"
     NO_ACTION = "no_action"
+    SUGGEST = "suggest"  # the rule only suggests: the plan is posted with a "Run it" button
 
 
 class AnomalyStatus(StrEnum):

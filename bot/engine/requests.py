@@ -7,7 +7,7 @@ are counted from stored runs while holding that lock, so they survive restarts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from bot.engine.serialize import plan_to_json
 from bot.engine.states import FINAL, RunStatus, transition
 from bot.errors import IntegrationError
 from bot.jobs import enqueue
+from bot.policies.gate import apply_policies, read_policy_view
 from bot.runbooks.spec import Plan, RunbookSpec
 from bot.store.models import RunbookRun
 
@@ -40,6 +41,10 @@ class RunRequest:
     on_insufficient_data: str = "approval"
     anomaly: Anomaly = field(default_factory=lambda: Anomaly(AnomalyStatus.NOT_SCORED))
     flapping: bool = False
+    mode: str = "auto"  # the rule's autonomy level: auto | approve | suggest
+    rule: str = ""  # the rule's name (automatic runs)
+    service: str = ""  # default for runs without an incident; else the incident's `service` label
+    policy: dict[str, Any] = field(default_factory=dict)  # notes kept on the run (e.g. from_suggestion)
 
 
 @dataclass(frozen=True)
@@ -152,13 +157,20 @@ def _new_run(req: RunRequest, spec: RunbookSpec[Any], plan: Plan, now: datetime,
         result={},
         attempts=0,
         in_flight="",
+        service=req.service,
+        policy=dict(req.policy),
     )
 
 
 def request_run(deps: EngineDeps, req: RunRequest) -> RequestOutcome:
     spec = deps.spec(req.runbook_id)
     parsed, model = parse_for(spec, req.target, req.params)
-    gate = decide(
+    incident = None
+    if req.incident_id is not None:
+        with deps.store.sessions() as session:
+            incident = load_incident_context(session, req.incident_id)
+    service = (incident.labels.get("service", "") if incident else "") or req.service
+    base = decide(
         GateInput(
             risk=spec.risk,
             policy=spec.approval,
@@ -170,12 +182,27 @@ def request_run(deps: EngineDeps, req: RunRequest) -> RequestOutcome:
             manual=req.manual,
         )
     )
+    with deps.store.sessions() as session:
+        view = read_policy_view(
+            session,
+            caps=deps.settings.caps,
+            runbook=spec.id,
+            target=req.target,
+            service=service,
+            mode=req.mode,
+            manual=req.manual,
+            rule=req.rule,
+            now=deps.clock(),
+        )
+    decided = apply_policies(base, view)
+    gate = decided.gate
     if gate.decision is Decision.NO_ACTION:
         return RequestOutcome(gate.decision, gate.reason)
-    incident = None
-    if req.incident_id is not None:
-        with deps.store.sessions() as session:
-            incident = load_incident_context(session, req.incident_id)
+    notes = dict(req.policy)
+    if decided.reason is not None:
+        notes["reason"] = decided.reason.value
+    if view.freeze is not None:
+        notes["freeze"] = view.freeze.id
     # Planning reads the target's real state; it happens outside any transaction.
     try:
         plan = spec.plan(deps.context("plan", incident, req.requested_by), parsed, model)
@@ -183,7 +210,7 @@ def request_run(deps: EngineDeps, req: RunRequest) -> RequestOutcome:
         plan = Plan(summary=f"planning failed: {exc}", verdict="plan_failed")
     now = deps.clock()
     with deps.store.transaction() as session:
-        return _persist(session, deps, req, spec, plan, gate, now)
+        return _persist(session, deps, replace(req, service=service, policy=notes), spec, plan, gate, now)
 
 
 def _persist(
@@ -225,6 +252,10 @@ def _persist(
         return RequestOutcome(
             gate.decision, plan.summary, run.id, run.status, plan=plan, blocked="plan_failed"
         )
+    if gate.decision is Decision.SUGGEST and not plan.is_noop:
+        transition(session, run, RunStatus.SUGGESTED, now=now, actor=req.requested_by, reason=gate.reason)
+        deps.notify(session, run.id, RunStatus.SUGGESTED.value)
+        return RequestOutcome(gate.decision, gate.reason, run.id, run.status, plan=plan)
     problem = _budget_problem(session, spec, req.target, now, exclude=run.id)
     if problem:
         transition(session, run, RunStatus.REJECTED, now=now, reason=problem)

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.http import api, docs, health, runs_api, webhooks
+from bot.http import api, docs, health, policies_api, runs_api, webhooks
 from bot.http import sweeps as sweeps_api
 from bot.http.middleware import RequestContext
 from bot.logs import get_logger
@@ -59,6 +59,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(api.router)
     app.include_router(runs_api.router)
+    app.include_router(policies_api.router)
     app.include_router(sweeps_api.router)
     for extend in (*extensions, *runtime.http_extensions):
         extend(app, runtime)

@@ -35,6 +35,7 @@ from bot.incidents.flapping import record_change
 from bot.incidents.grouping import group_key, incident_title
 from bot.incidents.muting import ActiveSilence, FiringAlert, InhibitionRule, inhibited_by, silenced_by
 from bot.logs import redact_value, request_id_var
+from bot.policies.freezes import ActiveFreeze, in_maintenance
 from bot.store.models import Alert, AuditRecord, Incident, Job
 
 SEVERITY_RANK = {
@@ -118,6 +119,8 @@ class ApplyReport:
 class MutingContext:
     silences: Sequence[ActiveSilence] = ()
     inhibit_rules: Sequence[InhibitionRule] = ()
+    # Maintenance windows in force: alerts of their scope are kept, shown, and open nothing.
+    maintenance: Sequence[ActiveFreeze] = ()
 
 
 class Record:
@@ -375,8 +378,11 @@ class IncidentBook:
             reason = ""
             if alert.status is AlertStatus.FIRING:
                 silence_id = silenced_by(alert, self.muting.silences, now)
+                window = in_maintenance(alert, self.muting.maintenance)
                 if silence_id is not None:
                     reason = f"silenced:{silence_id}"
+                elif window is not None:
+                    reason = f"maintenance:{window.id}"
                 elif self.muting.inhibit_rules:
                     if firing_cache is None:
                         self._write_rows()  # the query must see this delivery's earlier alerts (and this one)

@@ -187,6 +187,8 @@ class IncidentFlow:
             on_insufficient_data=rule.on_insufficient_data,
             anomaly=detection.anomaly,
             flapping=incident.flapping,
+            mode=rule.mode,
+            rule=rule.name,
         )
         try:
             outcome = self._engine.request(request)
@@ -204,6 +206,7 @@ class IncidentFlow:
             "approved": "runs automatically",
             "awaiting_approval": "waits for approval",
             "succeeded": "found nothing to change",
+            "suggested": "is suggested (a responder may run it)",
         }.get(outcome.status or "", outcome.status or "")
         return outcome.decision.value, f"{rule.runbook} {what}: {outcome.reason}", outcome.run_id
 
@@ -214,12 +217,20 @@ class IncidentFlow:
             pending = session.scalars(
                 select(RunbookRun).where(
                     RunbookRun.incident_id == incident_id,
-                    RunbookRun.status.in_([RunStatus.AWAITING_APPROVAL.value, RunStatus.PLANNED.value]),
+                    RunbookRun.status.in_(
+                        [RunStatus.AWAITING_APPROVAL.value, RunStatus.PLANNED.value, RunStatus.QUEUED.value]
+                    ),
                 )
             ).all()
             for run in pending:
                 transition(
-                    session, run, RunStatus.CANCELLED, now=now, reason="the incident resolved before approval"
+                    session,
+                    run,
+                    RunStatus.CANCELLED,
+                    now=now,
+                    reason="the incident resolved before approval"
+                    if run.status != RunStatus.QUEUED.value
+                    else "the incident resolved while the run was queued",
                 )
                 approval = session.scalars(select(Approval).where(Approval.run_id == run.id)).first()
                 if approval is not None and approval.status == "pending":

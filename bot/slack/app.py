@@ -33,7 +33,8 @@ from bot.errors import IntegrationError
 from bot.http.body import BodyTooLarge, read_limited
 from bot.logs import get_logger
 from bot.slack.blocks import SlackMessage, section
-from bot.slack.dispatch import handle_approval_click, handle_command_text
+from bot.slack.dispatch import handle_approval_click, handle_command_text, handle_suggestion_click
+from bot.slack.policy_messages import RUN_SUGGESTION_ACTION
 from bot.slack.ports import SlackActor, SlackCore
 from bot.slack.replay import SeenRequests, ignore_replays
 from bot.slack.signing import ACTION_IDS, ActionSigner
@@ -164,6 +165,22 @@ def register_listeners(app: App, h: SlackListeners) -> None:
 
     for action_id in ACTION_IDS.values():
         app.action(action_id)(approval_click)
+
+    @app.action(RUN_SUGGESTION_ACTION)
+    def suggestion_click(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        container = body.get("container") or {}
+        channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
+        actor = _actor(body.get("user") or {}, channel=channel, team=(body.get("team") or {}).get("id"))
+        try:
+            reply = handle_suggestion_click(
+                value=str(action.get("value", "")), actor=actor, core=h.core, now=h.clock()
+            )
+            h.poster.post_ephemeral(channel, actor.user_id, reply.text, blocks=reply.blocks)
+        except IntegrationError as exc:
+            log.warning("slack: could not answer a click", user=actor.user_id, error=str(exc))
+        except Exception:  # the listener's one top-level handler
+            log.exception("slack: run-it click failed", user=actor.user_id)
 
     @app.event("app_mention")
     def mentioned(event: dict[str, Any], say: Say) -> None:

@@ -13,11 +13,15 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from bot.errors import ConductorError, InvalidTarget
 from bot.matching import InvalidMatcher, Matcher, parse_matcher
 from bot.runbooks.targets import Target, parse_target
+from bot.slack.policy_usage import POLICY_USAGE
+
+if TYPE_CHECKING:
+    from bot.slack.policy_commands import PolicyCommand
 from bot.timeparse import DurationTooLong, InvalidDuration, parse_duration
 
 MAX_SILENCE = timedelta(days=90)
@@ -43,6 +47,7 @@ USAGE: dict[str, str] = {
     ),
     "silences": "`/conductor silences` — active silences",
     "unsilence": "`/conductor unsilence SILENCE` — expire a silence now",
+    **POLICY_USAGE,
 }
 
 HELP_TEXT = "*Cloud Conductor* — `/conductor COMMAND ...`\n" + "\n".join(f"• {u}" for u in USAGE.values())
@@ -285,7 +290,7 @@ def _parse_silence(args: list[str]) -> Silence:
     return Silence(matchers=tuple(matchers), duration=duration, comment=" ".join(rest))
 
 
-def parse_command(text: str) -> Command:
+def parse_command(text: str) -> Command | PolicyCommand:
     """Parse the text after `/conductor`. Empty text is `help`."""
     tokens = _tokens(text)
     if not tokens:
@@ -330,6 +335,10 @@ def parse_command(text: str) -> Command:
         return ListSilences()
     if name == "unsilence":
         return Unsilence(_one_id(name, args, "silence id"))
+    if name in POLICY_USAGE:
+        from bot.slack.policy_commands import parse_policy_command
+
+        return parse_policy_command(name, args)
     close = difflib.get_close_matches(name, list(USAGE), n=1)
     hint = f" Did you mean `{close[0]}`?" if close else ""
     raise CommandUsageError(f"unknown command {_code(name)}.{hint}")

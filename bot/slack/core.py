@@ -38,6 +38,7 @@ from bot.incidents import silences
 from bot.matching import Matcher
 from bot.runbooks.targets import Target
 from bot.slack.commands import IncidentScope
+from bot.slack.policy_commands import SlackPolicies
 from bot.slack.ports import (
     IntegrationHealth,
     RunbookSummary,
@@ -125,6 +126,10 @@ class StoreSlackCore:
             guard=runtime.guard,
             usergroups=usergroups,
         )
+
+    def policies(self) -> SlackPolicies:
+        """Freezes, circuits and suggestions (`/conductor freeze|resume|runit`, "Run it")."""
+        return SlackPolicies(self.store, self.engine)
 
     @property
     def views(self) -> ViewContext:

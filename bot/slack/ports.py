@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.access.policy import AccessRequest
 from bot.matching import Matcher
@@ -95,6 +95,10 @@ class RunRequestView:
     params: Mapping[str, str] = field(default_factory=dict)
 
 
+if TYPE_CHECKING:
+    from bot.slack.policy_commands import SlackPolicies
+
+
 class SlackCore(Protocol):
     def authorize(self, request: AccessRequest, *, actor: SlackActor) -> None:
         """Raise `PermissionDenied` (and audit it) unless the actor's role allows `request`
@@ -144,6 +148,10 @@ class SlackCore(Protocol):
     ) -> SilenceView: ...
 
     def expire_silence(self, silence_id: str, *, actor: SlackActor) -> SilenceView: ...
+
+    def policies(self) -> SlackPolicies:
+        """Freezes, circuits and suggestions."""
+        ...
 
     def audit_refusal(self, *, actor: SlackActor, action: str, reason: str) -> None:
         """Audit a refused attempt the core never saw (a forged or replayed button value)."""
