@@ -137,6 +137,9 @@ class Executor:
                 escalate(session, self.deps, run, f"failed: {result.reason}", now)
             elif result.outcome is Outcome.NOOP:
                 transition(session, run, RunStatus.SUCCEEDED, now=now, reason=f"no change: {result.reason}")
+            elif self.deps.spec(run.runbook_id).notification:
+                run.acted_at = now  # sent: done (a notification fixes nothing, so nothing to verify)
+                transition(session, run, RunStatus.SUCCEEDED, now=now, reason=result.reason)
             else:
                 run.acted_at = now
                 self.start_verifying(session, run, now, reason=result.reason)
