@@ -181,3 +181,35 @@ def test_run_it_on_a_suggestion_needs_a_responder_and_works_once(
         assert run is not None and run.requested_by == "api:responder"
     queued = client.get("/api/runs?status=suggested", headers=bearer("viewer")).json()["runs"]
     assert [r["id"] for r in queued] == [outcome.run_id]
+
+
+def test_alerts_a_maintenance_window_marked_are_listed(client: TestClient, runtime: Runtime) -> None:
+    from bot.alerts.normalized import AlertStatus, NormalizedAlert, Provider, Resource
+    from bot.config.settings import IncidentSettings
+    from bot.incidents.apply import apply_alerts
+
+    body = {"name": "db upgrade", "match": ["service=orders"], "duration_minutes": 60, "maintenance": True}
+    window = client.post("/api/freezes", json=body, headers=bearer("approver")).json()
+    now = runtime.clock()
+    alerts = [
+        NormalizedAlert(
+            source="generic",
+            fingerprint=f"fp-{service}",
+            name="Latency",
+            status=AlertStatus.FIRING,
+            labels={"service": service},
+            resource=Resource(provider=Provider.AWS, id=service),
+        )
+        for service in ("orders", "billing")
+    ]
+    with runtime.store.transaction() as session:
+        apply_alerts(
+            session, alerts, settings=IncidentSettings(), muting=runtime.muting(session, now), now=now
+        )
+    marked = client.get("/api/alerts?muted=maintenance", headers=bearer("viewer")).json()["alerts"]
+    assert [(a["labels"]["service"], a["muted_reason"]) for a in marked] == [
+        ("orders", f"maintenance:{window['id']}")
+    ]
+    everything = client.get("/api/alerts", headers=bearer("viewer")).json()["alerts"]
+    assert {a["labels"]["service"] for a in everything} == {"orders", "billing"}
+    assert client.get("/api/alerts?muted=bogus", headers=bearer("viewer")).status_code == 422
