@@ -31,6 +31,7 @@ run: install
 lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/python .ci/import_cycles.py
 
 # Deploy recipes: the Dockerfile (hadolint), the compose files (the Compose specification's JSON
 # schema) and the Kubernetes manifests (their OpenAPI schemas, strict). All offline.

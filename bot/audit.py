@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from bot.logs import redact_value, request_id_var
@@ -47,16 +48,29 @@ def audit(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append one record in the caller's transaction (so it commits with the change it describes)."""
-    session.add(
-        AuditRecord(
-            at=at,
-            actor=actor or SYSTEM,
-            subject=subject,
-            action=action,
-            details=redact_value("details", details or {}),
-            request_id=request_id_var.get(),
-        )
-    )
+    session.add(AuditRecord(**audit_row(at=at, actor=actor, subject=subject, action=action, details=details)))
+
+
+def audit_row(
+    *, at: datetime, actor: str, subject: str, action: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The column values of one audit record: the one place that fills in the actor, redacts the
+    details and stamps the request id. `audit` adds it through the ORM; batch writers collect
+    these and write them with `insert_audit_rows`."""
+    return {
+        "at": at,
+        "actor": actor or SYSTEM,
+        "subject": subject,
+        "action": action,
+        "details": redact_value("details", details or {}),
+        "request_id": request_id_var.get(),
+    }
+
+
+def insert_audit_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write `audit_row` values in one multi-row INSERT, in the order given, in the caller's transaction."""
+    if rows:
+        connection.execute(insert(AuditRecord), list(rows))
 
 
 def list_audit(

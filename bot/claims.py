@@ -1,4 +1,5 @@
-"""Release work claimed by processes that died on this host (kill -9, OOM, power loss).
+"""Release work claimed by processes that died on this host (kill -9, OOM, power loss): raw
+events, jobs, runbook runs and notification-log claims.
 
 Claims are `host:pid[/worker]`. A claim from this host whose pid is gone can be released at
 once; claims from other hosts are left to expire with their lease.
@@ -12,7 +13,12 @@ import socket
 from sqlalchemy import select, update
 
 from bot.store.db import Store
-from bot.store.models import Job, RawEvent, RunbookRun
+from bot.store.models import Job, Notification, RawEvent, RunbookRun
+
+
+def worker_name() -> str:
+    """This process as a claim holder: `host:pid` (workers and claims add `/...`)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -41,7 +47,7 @@ def release_dead_claims(store: Store) -> int:
     """Returns how many claims were released."""
     released = 0
     with store.transaction() as session:
-        for model in (RawEvent, Job, RunbookRun):
+        for model in (RawEvent, Job, RunbookRun, Notification):
             holders = {h for h in session.scalars(select(model.claimed_by).distinct()) if h}
             dead = dead_local_holders(holders)
             if dead:

@@ -5,6 +5,8 @@ Entry points catch `ConductorError` once and render it; nothing matches on messa
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class ConductorError(Exception):
     """Root of every error the application raises on purpose."""
@@ -96,3 +98,17 @@ class IntegrationError(ConductorError):
         self.retryable = retryable
         self.system = system
         super().__init__(message)
+
+
+class WorkDeferred(ConductorError):
+    """Work that cannot go on yet because another worker (perhaps on another replica) is doing a
+    part of it now. Not a failure: the job is put back to run at `until`, and the attempt is not
+    counted against `workers.max_attempts`."""
+
+    def __init__(self, message: str, *, until: datetime) -> None:
+        self.until = until
+        super().__init__(message)
+
+
+class NotificationInFlight(WorkDeferred):
+    """Another worker claimed this message in the notification log and is sending it now."""

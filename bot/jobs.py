@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -34,7 +34,26 @@ def enqueue(
     dedupe_key: str | None = None,
 ) -> None:
     """Add a job in the caller's transaction. A `dedupe_key` already present is a no-op."""
-    values = {
+    values = job_row(kind=kind, payload=payload, now=now, run_after=run_after, dedupe_key=dedupe_key)
+    dialect = session.get_bind().dialect.name
+    if dedupe_key is not None and dialect in ("sqlite", "postgresql"):
+        upsert = sqlite_insert if dialect == "sqlite" else pg_insert
+        session.execute(upsert(Job).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    else:
+        session.add(Job(**values))
+
+
+def job_row(
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    run_after: datetime | None = None,
+    dedupe_key: str | None = None,
+) -> dict[str, Any]:
+    """The column values of a new, pending job: the one place that says what a new job looks like.
+    `enqueue` writes one; batch writers collect these and write them with `insert_job_rows`."""
+    return {
         "kind": kind,
         "payload": payload,
         "dedupe_key": dedupe_key,
@@ -44,12 +63,12 @@ def enqueue(
         "attempts": 0,
         "last_error": "",
     }
-    dialect = session.get_bind().dialect.name
-    if dedupe_key is not None and dialect in ("sqlite", "postgresql"):
-        insert = sqlite_insert if dialect == "sqlite" else pg_insert
-        session.execute(insert(Job).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    else:
-        session.add(Job(**values))
+
+
+def insert_job_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write `job_row` values (without dedupe keys) in one multi-row INSERT, in the order given."""
+    if rows:
+        connection.execute(insert(Job), list(rows))
 
 
 def claim(
@@ -99,6 +118,21 @@ def retry_later(session: Session, job_id: int, *, error: str, run_after: datetim
             status="failed" if give_up else "pending",
             last_error=error[:4000],
             run_after=run_after,
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
+def defer(session: Session, job_id: int, *, run_after: datetime) -> None:
+    """Put a job back without counting the attempt: it waited for another worker, it did not fail."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(
+            status="pending",
+            run_after=run_after,
+            attempts=Job.attempts - 1,
             claimed_by=None,
             claimed_until=None,
         )

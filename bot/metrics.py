@@ -8,6 +8,9 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy.exc import SQLAlchemyError
 
+# 10 s to 1 day: remediation in seconds to minutes, humans in minutes to hours.
+INCIDENT_BUCKETS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -61,6 +64,20 @@ class Metrics:
             "Pipeline decisions with their named reason",
             ["decision"],
             registry=self.registry,
+        )
+        # The KPIs' time to acknowledge and time to resolve (docs/kpis.md), observed once per incident
+        # opening by the worker that handles its "acknowledged" / "resolved" event.
+        self.time_to_acknowledge = Histogram(
+            "conductor_time_to_acknowledge_seconds",
+            "Incident opened to its first acknowledgement (a person's, or a runbook run starting)",
+            registry=self.registry,
+            buckets=INCIDENT_BUCKETS,
+        )
+        self.time_to_resolve = Histogram(
+            "conductor_time_to_resolve_seconds",
+            "Incident opened to resolved",
+            registry=self.registry,
+            buckets=INCIDENT_BUCKETS,
         )
         self.queue_depth = Gauge(
             "conductor_work_queue_depth", "Pending work items", ["queue"], registry=self.registry

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from bot.access.grants import Grants
 from bot.access.guard import Guard
 from bot.audit import audit
 from bot.backlog import backlog_ages
-from bot.claims import release_dead_claims
+from bot.claims import release_dead_claims, worker_name
 from bot.clock import utc_now
 from bot.config.root import Settings
 from bot.engine.deps import EngineDeps
@@ -23,53 +23,40 @@ from bot.engine.engine import Engine
 from bot.engine.services import build_services, integration_status
 from bot.engine.states import FINAL
 from bot.incidents.apply import MutingContext
-from bot.incidents.muting import InhibitionRule
-from bot.incidents.silences import active_silences, sync_config_silences
+from bot.incidents.silences import active_silences, inhibition_rules, sync_config_silences
 from bot.ingest.committer import GroupCommitter
 from bot.ingest.inline import InlineIntake
 from bot.ingest.intake import build_intake
 from bot.ingest.intake_process import ProcessIntake
 from bot.ingest.parsing import make_parse
-from bot.ingest.processor import RawEventProcessor, worker_name
+from bot.ingest.processor import RawEventProcessor
 from bot.ingest.wire import WebhookIntakeService
+from bot.job_runner import JobRunner
 from bot.jobs import pending_count
+from bot.kpis.observe import KpiObserver
 from bot.logs import get_logger
-from bot.matching import Matcher
 from bot.metrics import Metrics
 from bot.pipeline.detect import DetectStage
 from bot.pipeline.fanout import Fanout
 from bot.pipeline.incident_flow import IncidentFlow
-from bot.pipeline.jobs import JobRunner
 from bot.pipeline.metric_history import MetricHistory
 from bot.policies.freezes import active_freezes, sync_config_freezes
 from bot.reporting.jira import JiraReporter
 from bot.reporting.pagerduty import PagerDutyReporter
-from bot.runbooks.loader import load_builtin_runbooks, load_runbook_dirs
+from bot.runbook_kit.loader import load_builtin_runbooks, load_runbook_dirs
+from bot.scheduler.service import SchedulerService, start_scheduler
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.models import RawEvent
-from bot.workers import NamedTask, WorkerPool
+from bot.sweeps.runner import SweepContext
+from bot.sweeps.sources import SweepSources
+from bot.workers import BackgroundService, NamedTask, WorkerPool
 from detectors.api import AnomalyDetector
+from integrations.aws.sns_subscription import confirm_subscription as confirm_sns_subscription
 from integrations.jira.client import JiraTickets
 from integrations.pagerduty.events import PagerDutyEvents
 
 log = get_logger(__name__)
-
-
-def inhibition_rules(settings: Settings) -> list[InhibitionRule]:
-    def matchers(items: list[Any]) -> tuple[Matcher, ...]:
-        return tuple(Matcher(m.name, m.op, m.value) for m in items)
-
-    return [
-        InhibitionRule(matchers(r.source_match), matchers(r.target_match), tuple(r.equal))
-        for r in settings.inhibit_rules
-    ]
-
-
-class BackgroundService(Protocol):
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
 
 
 @dataclass
@@ -92,6 +79,7 @@ class Runtime:
     # Extra HTTP routes (the Slack events endpoint); create_app calls each with the app.
     http_extensions: list[Callable[[Any, Runtime], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    scheduler: SchedulerService | None = None  # running sweeps (see start_background)
 
     def muting(self, session: Session, now: datetime) -> MutingContext:
         return MutingContext(
@@ -127,14 +115,18 @@ class Runtime:
         self.workers.start()
         for service in self.services:
             service.start()
-        from bot.scheduler.service import start_scheduler
+        # Sweeps; only the replica holding the scheduler lease runs them.
+        self.scheduler = start_scheduler(self.settings, self.sweep_context)
 
-        start_scheduler(self)  # sweeps; only the replica holding the scheduler lease runs them
+    def sweep_context(self) -> SweepContext:
+        return SweepContext(
+            self.settings, self.store, SweepSources(self.settings), clock=self.clock, holder=self.identity
+        )
 
     def stop_background(self, grace: float) -> bool:
-        from bot.scheduler.service import stop_scheduler
-
-        stop_scheduler(self, grace)
+        if self.scheduler is not None:
+            self.scheduler.stop(grace)
+            self.scheduler = None
         for service in reversed(self.services):
             service.stop()
         self.intake.stop()
@@ -197,6 +189,7 @@ def attach_pipeline(runtime: Runtime) -> None:
         runtime.fanout.reporters.append(
             JiraReporter(runtime.store, lambda: services.get(JiraTickets), runtime.clock)
         )
+    runtime.fanout.reporters.append(KpiObserver(runtime.store, runtime.metrics, runtime.clock))
     runtime.fanout.reporters.append(
         PagerDutyReporter(
             runtime.store,
@@ -209,15 +202,6 @@ def attach_pipeline(runtime: Runtime) -> None:
     for status in integration_status(settings):
         if status.name != "slack":  # the Slack wiring reports its own state, after trying the token
             log.info(f"{status.name}: {status.detail}", integration=status.name, enabled=status.enabled)
-
-
-def confirm_sns_subscription(url: str) -> None:
-    import httpx
-
-    from bot.ingest.auth import check_subscribe_url
-
-    check_subscribe_url(url)
-    httpx.get(url, timeout=10, follow_redirects=False).raise_for_status()
 
 
 def webhook_intake(settings: Settings, store: Store, clock: Callable[[], datetime]) -> WebhookIntakeService:
@@ -238,7 +222,7 @@ def build_runtime(
 ) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.connect(
-        settings.database_url(), pool_size=settings.database.pool_size, echo=settings.database.echo
+        settings.database_url(), echo=settings.database.echo, options=settings.database.pool_options()
     )
     if migrate_store:
         migrate.upgrade(store)
@@ -316,7 +300,28 @@ def build_runtime(
             action="config.loaded",
             details={"data_dir": str(settings.data_dir), "database": store.engine.dialect.name},
         )
-    from bot.slack.wiring import attach_slack  # Slack is optional: its modules load only here
-
     attach_slack(runtime)
     return runtime
+
+
+def attach_slack(runtime: Runtime) -> None:
+    """Hook Slack in when it is configured (the wiring says why not, otherwise)."""
+    from bot.slack.wiring import SlackParts, build_slack  # Slack is optional: its modules load only here
+
+    wiring = build_slack(
+        SlackParts(
+            settings=runtime.settings,
+            store=runtime.store,
+            engine=runtime.engine,
+            clock=runtime.clock,
+            grants=runtime.grants,
+            guard=runtime.guard,
+        )
+    )
+    if wiring is None:
+        return
+    runtime.fanout.reporters.append(wiring.reporter)
+    runtime.services.extend(wiring.services)
+    if wiring.http_route is not None:
+        runtime.http_extensions.append(wiring.http_route)
+    runtime.extras["slack"] = wiring

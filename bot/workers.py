@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.logs import get_logger
 
@@ -45,6 +46,14 @@ DEFER_POLL_SECONDS = 0.01
 STORM_ROUND_ITEMS = 4
 # Between two transactions of one long job, wait at most this long for requests to commit.
 YIELD_MAX_SECONDS = 0.5
+
+
+class BackgroundService(Protocol):
+    """A long-lived part started after the workers and stopped before them (scheduler, Slack)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)

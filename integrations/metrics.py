@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from tenacity import (
     RetryCallState,
@@ -27,7 +29,7 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from bot.clock import Clock, utc_now
-from bot.errors import IntegrationError
+from bot.errors import ConductorError, IntegrationError
 from detectors.series import MetricSeries
 
 log = logging.getLogger(__name__)
@@ -141,7 +143,7 @@ def sorted_points(points: Sequence[tuple[datetime, float]]) -> tuple[list[dateti
 # --------------------------------------------------------------------------- retries
 
 
-class TransientError(Exception):
+class TransientError(ConductorError):
     """Raised inside a retried call for a failure that may pass (throttled, unavailable, timeout).
 
     `retry_after` (seconds) is the server's own hint, e.g. an HTTP `Retry-After` header.
@@ -216,6 +218,48 @@ def call_with_retry(call: Callable[[], T], *, policy: RetryPolicy, system: str, 
 
 
 # --------------------------------------------------------------------------- in-memory twin
+
+
+class MetricSourceBase:
+    """What every metric source sets up the same way, once: its retry policy (`call_with_retry`
+    is the one retry layer; the SDK's own retries are off), its health (`HealthTracker`, updated by
+    `recording_health` around each fetch), a lock for a lazily built client, and `api_calls`, the
+    requests sent per operation. Subclasses set `system` and implement `fetch`."""
+
+    system: ClassVar[str]
+
+    def __init__(
+        self, *, attempts: int, retry: RetryPolicy | None, clock: Clock, unhealthy_after: int
+    ) -> None:
+        self._lock = threading.Lock()
+        self._retry = retry or RetryPolicy(attempts=attempts)
+        self._health = HealthTracker(self.system, clock=clock, unhealthy_after=unhealthy_after)
+        self.api_calls: Counter[str] = Counter()
+
+    @property
+    def name(self) -> str:
+        return self.system
+
+    @property
+    def total_api_calls(self) -> int:
+        return sum(self.api_calls.values())
+
+    def health(self) -> SourceHealth:
+        return self._health.snapshot()
+
+    @contextmanager
+    def recording_health(self) -> Iterator[None]:
+        """Around one fetch: an `IntegrationError` counts against the source's health (and is
+        raised on); a fetch that returns counts for it."""
+        try:
+            yield
+        except IntegrationError as error:
+            self._health.record_failure(error)
+            raise
+        self._health.record_success()
+
+    def with_retry(self, operation: str, attempt: Callable[[], T]) -> T:
+        return call_with_retry(attempt, policy=self._retry, system=self.system, operation=operation)
 
 
 @dataclass(frozen=True, slots=True)

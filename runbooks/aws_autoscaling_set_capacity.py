@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from bot.runbooks.spec import (
+from bot.runbook_kit.spec import (
     ApprovalPolicy,
     Budget,
     Outcome,
@@ -20,7 +20,7 @@ from bot.runbooks.spec import (
     VerifyStatus,
     runbook,
 )
-from bot.runbooks.targets import Target
+from bot.runbook_kit.targets import Target
 from integrations.aws.clients import AutoScalingClient, AutoScalingGroup
 from integrations.aws.settings import AwsSettings
 from runbooks.aws_scaling import (

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import ConductorError
-from bot.runbooks.spec import (
+from bot.runbook_kit.spec import (
     ApprovalPolicy,
     Budget,
     Outcome,
@@ -22,7 +22,7 @@ from bot.runbooks.spec import (
     VerifyStatus,
     runbook,
 )
-from bot.runbooks.targets import Target
+from bot.runbook_kit.targets import Target
 from integrations.aws.clients import (
     GLUE_FAILED_STATES,
     CloudWatchClient,

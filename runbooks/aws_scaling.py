@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.runbooks.spec import Outcome, ReconcileDecision, RunResult
+from bot.runbook_kit.spec import Outcome, ReconcileDecision, RunResult
 
 # Plan verdicts / no-op reasons.
 ACT = "act"

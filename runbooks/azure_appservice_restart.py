@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.runbooks.spec import (
+from bot.runbook_kit.spec import (
     ApprovalPolicy,
     Budget,
     Plan,
@@ -21,7 +21,7 @@ from bot.runbooks.spec import (
     VerifyStatus,
     runbook,
 )
-from bot.runbooks.targets import Target
+from bot.runbook_kit.targets import Target
 from integrations.azure.appservice import AppServiceClient, SiteState
 from integrations.azure.logs import ErrorCount, LogAnalyticsClient
 

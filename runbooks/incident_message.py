@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.runbooks.spec import IncidentContext, Plan, RunContext
+from bot.runbook_kit.spec import IncidentContext, Plan, RunContext
 from integrations.downstream.message import IncidentMessage, incident_message
 from integrations.downstream.settings import DownstreamSettings
 

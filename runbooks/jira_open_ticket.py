@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.runbooks.spec import (
+from bot.runbook_kit.spec import (
     ApprovalPolicy,
     Budget,
     IncidentContext,
@@ -17,7 +17,7 @@ from bot.runbooks.spec import (
     RunResult,
     runbook,
 )
-from bot.runbooks.targets import Target
+from bot.runbook_kit.targets import Target
 from integrations.jira.client import JiraTickets, repeat_comment
 
 RUNBOOK_ID = "jira.open_ticket"

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.runbooks.spec import (
+from bot.runbook_kit.spec import (
     ApprovalPolicy,
     Budget,
     IncidentContext,
@@ -18,7 +18,7 @@ from bot.runbooks.spec import (
     RunResult,
     runbook,
 )
-from bot.runbooks.targets import Target
+from bot.runbook_kit.targets import Target
 from integrations.pagerduty.events import PageEvent, PagerDutyEvents, page_event
 
 RUNBOOK_ID = "pagerduty.page"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.runbooks.spec import (
+from bot.runbook_kit.spec import (
     ApprovalPolicy,
     Budget,
     Plan,
@@ -14,7 +14,7 @@ from bot.runbooks.spec import (
     RunResult,
     runbook,
 )
-from bot.runbooks.targets import Target
+from bot.runbook_kit.targets import Target
 from integrations.downstream.webhook import SIGNATURE_HEADER, WebhookSender
 from runbooks.incident_message import NO_INCIDENT, IncidentMessageParams, message_for
 

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from bot.ingest.auth import CachedCertFetcher
 from integrations.aws.sns_signature import canonical_string
+from integrations.aws.sns_subscription import CachedCertFetcher
 
 CERT_URL = (
     "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-01d088a6f77103d0fe307c0069e40ed6.pem"

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.access.policy import Limits, Refusal, Refused
-from bot.access.roles import Principal, Role, capped, highest, identity
 from bot.config.permissions import ApiTokenSettings
 from bot.config.root import Settings
+from bot.roles import Principal, Role, capped, highest, identity
 
 LEGACY_TOKEN = "default"
 _SLACK_GROUP = re.compile(r"S[A-Z0-9]{2,}\Z")

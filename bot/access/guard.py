@@ -17,9 +17,9 @@ from bot.access.policy import (
     Refused,
     authorize,
 )
-from bot.access.roles import Principal
 from bot.audit import audit
 from bot.errors import PermissionDenied
+from bot.roles import Principal
 from bot.store.db import Store
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from bot.access.roles import Principal, Role, identity
 from bot.matching import Matcher
+from bot.roles import Principal, Role, identity
 
 
 class Action(StrEnum):

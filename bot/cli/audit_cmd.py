@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from bot.access.policy import Action, Do
 from bot.audit import AuditEntry, list_audit
-from bot.cli.common import ConfigOption, acting, console, open_store
+from bot.cli.common import ConfigOption, acting, open_store
+from bot.cli.output import console
 from bot.clock import utc_now
 from bot.deadletters import replay_dead_letter
 from bot.errors import NotFound

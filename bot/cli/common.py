@@ -12,26 +12,26 @@ from __future__ import annotations
 
 import getpass
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from bot.access.grants import Grants
 from bot.access.guard import Guard
 from bot.access.policy import AccessRequest, Refused
-from bot.access.roles import Principal
 from bot.clock import utc_now
 from bot.config.loader import LoadedConfig, load_config
 from bot.config.secrets import configured_secret_values
-from bot.engine.engine import Engine
 from bot.logs import register_secrets
+from bot.roles import Principal
 from bot.store import migrate
 from bot.store.db import Store
+
+if TYPE_CHECKING:
+    from bot.engine.engine import Engine
 
 ConfigOption = Annotated[
     Path | None,
@@ -45,10 +45,6 @@ AsOption = Annotated[
     typer.Option("--as", help="Act for this person (needs [permissions.cli] act_as = true)."),
 ]
 
-# Piped output (scripts, CI logs) must not wrap ids and tables at 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True)
-
 
 def load(config: Path | None) -> LoadedConfig:
     """The settings; from here on, the secrets they point at are redacted from every log line."""
@@ -61,7 +57,7 @@ def load(config: Path | None) -> LoadedConfig:
 def open_store(config: Path | None, *, upgrade: bool = True) -> Iterator[tuple[LoadedConfig, Store]]:
     loaded = load(config)
     loaded.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.connect(loaded.settings.database_url())
+    store = Store.connect(loaded.settings.database_url(), options=loaded.settings.database.pool_options())
     try:
         if upgrade:
             migrate.upgrade(store)
@@ -75,8 +71,9 @@ def open_engine(config: Path | None) -> Iterator[tuple[LoadedConfig, Engine]]:
     """The engine over the configured store, without starting workers (serve executes runs)."""
     from bot.clock import utc_now
     from bot.engine.deps import EngineDeps
+    from bot.engine.engine import Engine
     from bot.engine.services import build_services
-    from bot.runbooks.loader import load_builtin_runbooks, load_runbook_dirs
+    from bot.runbook_kit.loader import load_builtin_runbooks, load_runbook_dirs
 
     with open_store(config) as (loaded, store):
         load_builtin_runbooks()

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from bot.access.policy import Action, AddSilence, Do
-from bot.cli.common import AsOption, ConfigOption, acting, console, open_store
+from bot.cli.common import AsOption, ConfigOption, acting, open_store
+from bot.cli.output import console, print_json_line
 from bot.clock import utc_now
 from bot.incidents import service
 from bot.incidents.silences import add_silence, expire_silence, list_silences, silence_json
@@ -20,7 +21,7 @@ from bot.timeparse import parse_duration
 incidents_app = typer.Typer(help="Look at and act on incidents.", no_args_is_help=True)
 silences_app = typer.Typer(help="Mute alerts matching label matchers for a while.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON Lines (one object per line).")]
 
 
 @incidents_app.command("list")
@@ -42,7 +43,7 @@ def list_cmd(
             ]
     if as_json:
         for row in rows:
-            console.print_json(json.dumps(row))
+            print_json_line(row)
         return
     table = Table("id", "status", "severity", "title", "opened", "score", "decision")
     for row in rows:
@@ -60,14 +61,17 @@ def list_cmd(
 
 
 @incidents_app.command("show")
-def show_cmd(incident_id: int, config: ConfigOption = None) -> None:
-    """Show one incident with its alerts, as JSON."""
+def show_cmd(incident_id: int, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Show one incident with its alerts, as JSON (--json: one line)."""
     with open_store(config) as (loaded, store):
         acting(loaded, store, Do(Action.READ))
         with store.transaction() as session:
             data = service.incident_json(service.get_incident(session, incident_id))
             data["alerts"] = [service.alert_json(a) for a in service.incident_alerts(session, incident_id)]
-    console.print_json(json.dumps(data))
+    if as_json:
+        print_json_line(data)
+    else:
+        console.print_json(json.dumps(data))
 
 
 @incidents_app.command("ack")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated
 
@@ -10,8 +9,8 @@ import typer
 from rich.table import Table
 
 from bot.access.policy import Action, Do
-from bot.cli.common import AsOption, ConfigOption, acting, console, open_store
-from bot.cli.runbooks_cmd import runbooks_app
+from bot.cli.common import AsOption, ConfigOption, acting, open_store
+from bot.cli.output import console, print_json_line
 from bot.clock import utc_now
 from bot.policies.circuits import circuit_json, list_circuits, resume
 from bot.policies.freeze_input import freeze_from_options
@@ -94,7 +93,7 @@ def freeze_list(
             rows = [freeze_json(f, now) for f in list_freezes(session, now=now, include_ended=all_)]
     if as_json:
         for row in rows:
-            console.print(json.dumps(row), markup=False, highlight=False, soft_wrap=True)
+            print_json_line(row)
         return
     table = Table("id", "name", "scope", "when", "effect", "active", "by")
     for row in rows:
@@ -119,7 +118,6 @@ def freeze_end(freeze_id: int, act_as: AsOption = None, config: ConfigOption = N
     console.print(f"freeze {freeze_id} ended")
 
 
-@runbooks_app.command("resume")
 def runbooks_resume(
     scope: Annotated[str, typer.Argument(help="A runbook id, runbook:ID or service:NAME.")],
     act_as: AsOption = None,
@@ -135,7 +133,6 @@ def runbooks_resume(
     console.print(f"circuit {ids} closed: automatic runs of {what} resume", markup=False)
 
 
-@runbooks_app.command("circuits")
 def runbooks_circuits(
     config: ConfigOption = None,
     all_: Annotated[bool, typer.Option("--all", help="Include closed circuits.")] = False,
@@ -149,7 +146,7 @@ def runbooks_circuits(
             rows = [circuit_json(c, now) for c in list_circuits(session, now=now, include_closed=all_)]
     if as_json:
         for row in rows:
-            console.print(json.dumps(row), markup=False, highlight=False, soft_wrap=True)
+            print_json_line(row)
         return
     table = Table("id", "scope", "open", "since", "reason", "expires", "closed by")
     for row in rows:
@@ -167,3 +164,9 @@ def runbooks_circuits(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(freeze_app, name="freeze")
+
+
+def add_circuit_commands(runbooks: typer.Typer) -> None:
+    """`conductor runbooks resume|circuits` (registered by the runbooks command group)."""
+    runbooks.command("resume")(runbooks_resume)
+    runbooks.command("circuits")(runbooks_circuits)

@@ -11,17 +11,22 @@ from rich.table import Table
 from sqlalchemy import select
 
 from bot.access.policy import Action, Do
-from bot.cli.common import AsOption, ConfigOption, acting, console, open_engine
+from bot.cli.common import AsOption, ConfigOption, acting, load, open_engine
+from bot.cli.output import console, print_json_line
 from bot.engine.approvals import Vote
 from bot.engine.requests import RunRequest
 from bot.engine.views import approval_json, plan_lines
-from bot.errors import ConductorError
-from bot.runbooks.loader import load_builtin_runbooks
-from bot.runbooks.spec import REGISTRY
+from bot.errors import ConductorError, RunbookNotFound
+from bot.runbook_kit.describe import describe_runbook
+from bot.runbook_kit.loader import load_builtin_runbooks, load_runbook_dirs
+from bot.runbook_kit.spec import REGISTRY
 from bot.store.models import Approval
 
 runbooks_app = typer.Typer(help="The runbooks the bot can run.", no_args_is_help=True)
 approvals_app = typer.Typer(help="Runs waiting for a human decision.", no_args_is_help=True)
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON Lines (one object per line).")]
 
 
 class InvalidParam(ConductorError):
@@ -51,6 +56,49 @@ def list_runbooks(config: ConfigOption = None) -> None:
     for spec in REGISTRY.all():
         table.add_row(spec.id, spec.risk.value, spec.approval.describe(), spec.target_kind, spec.summary)
     console.print(table)
+
+
+@runbooks_app.command("show")
+def show_runbook(
+    runbook_id: Annotated[str, typer.Argument(metavar="ID", help="Runbook id, e.g. aws.ecs.scale_service")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Params with types and defaults, risk, approval policy, budget and cooldown of one runbook."""
+    from bot.config.suggest import did_you_mean
+
+    load_builtin_runbooks()
+    if config is not None:
+        load_runbook_dirs(list(load(config).settings.runbooks.directories))
+    spec = REGISTRY.get(runbook_id)
+    if spec is None:
+        raise RunbookNotFound(f'no runbook named "{runbook_id}"{did_you_mean(runbook_id, REGISTRY.ids())}')
+    info = describe_runbook(spec)
+    if as_json:
+        print_json_line(info)
+        return
+    budget = info["budget"]
+    per = "none" if budget is None else f"{budget['max_runs']} runs per {budget['window']} per target"
+    lines = [
+        f"{info['id']}: {info['title']}",
+        f"  target:    {info['target_kind']}",
+        f"  risk:      {info['risk']}",
+        f"  approval:  {info['approval']}",
+        f"  budget:    {per}",
+        f"  cooldown:  {info['cooldown']}",
+        f"  timeout:   {info['timeout']}",
+        "  params:",
+    ]
+    for p in info["params"]:
+        default = "required" if p["required"] else f"default {json.dumps(p['default'])}"
+        lines.append(
+            f"    {p['name']}: {p['type']} ({default}){' - ' + p['description'] if p['description'] else ''}"
+        )
+    if not info["params"]:
+        lines.append("    (none)")
+    lines += ["", info["help"]]
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
 
 
 @runbooks_app.command("test")
@@ -181,6 +229,9 @@ def deny(
 
 
 def register(app: typer.Typer) -> None:
+    from bot.cli.policies_cmd import add_circuit_commands
+
+    add_circuit_commands(runbooks_app)
     app.add_typer(runbooks_app, name="runbooks")
     app.command("run")(run)
     app.add_typer(approvals_app, name="approvals")

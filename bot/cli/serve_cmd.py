@@ -7,7 +7,11 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import ConfigOption, console, err_console, load, open_store
+from bot.cli.common import ConfigOption, load, open_store
+from bot.cli.output import console, err_console
+from bot.config.loader import choose_config_path
+from bot.config.rule_checks import rule_problems_of_file
+from bot.errors import ConfigError
 from bot.preflight import check_startable, startup_warnings
 from bot.store import migrate
 
@@ -28,8 +32,15 @@ def serve(
 
 def check_config(config: ConfigOption = None) -> None:
     """Validate the configuration and build what `serve` builds from it (without starting
-    anything); on error print `key.path: reason` and exit 2. Unsafe settings are warned about."""
-    loaded = load(config)
+    anything); on error print every `key.path: reason` at once and exit 2. Unsafe settings are
+    warned about."""
+    try:
+        loaded = load(config)
+    except ConfigError as exc:
+        # The rules' runbook checks run on the valid settings only: add them for the rules that
+        # are valid on their own, so one run lists every problem.
+        extra = rule_problems_of_file(choose_config_path(config, os.environ))
+        raise ConfigError(exc.problems + [p for p in extra if p not in exc.problems]) from None
     check_startable(loaded.settings, os.environ)
     for warning in startup_warnings(loaded.settings, host=loaded.settings.server.host, environ=os.environ):
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)

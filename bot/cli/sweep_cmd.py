@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
@@ -10,19 +9,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.access.policy import Action, Do
-from bot.cli.common import ConfigOption, acting, console, err_console, open_store
+from bot.cli.common import ConfigOption, acting, open_store
+from bot.cli.output import console, err_console, print_json_line
 from bot.clock import utc_now
+from bot.scheduler.status import sweeps_overview
 from bot.sweeps.render import finding_line, report_summary
 from bot.sweeps.report import SweepReport
 from bot.sweeps.runner import SweepContext, run_sweep
 from bot.sweeps.sources import SweepSources
-from bot.sweeps.status import sweeps_overview
 
 sweep_app = typer.Typer(
     help="Scheduled sweeps: anomaly scans, waste report, budget check.", no_args_is_help=True
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON Lines (one object per line).")]
 
 
 @sweep_app.command("run")
@@ -44,7 +44,7 @@ def run_cmd(
 
             report = run_sweep(name, context=context, progress=progress)
     if as_json:
-        console.print_json(json.dumps(report.to_json()))
+        print_json_line(report.to_json())
     else:
         _print_report(report)
     return 1 if report.status == "failed" else 0
@@ -73,7 +73,7 @@ def list_cmd(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         with store.sessions() as session:
             overview = sweeps_overview(loaded.settings, session, utc_now())
     if as_json:
-        console.print_json(json.dumps(overview))
+        print_json_line(overview)
         return
     table = Table("name", "kind", "schedule", "last run", "series", "findings", "next run (UTC)")
     table.columns[0].no_wrap = True

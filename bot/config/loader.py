@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.config.root import Settings
+from bot.config.suggest import did_you_mean, keys_at
 from bot.errors import ConfigError
 
 CONFIG_ENV = "CONDUCTOR_CONFIG"
@@ -42,7 +43,7 @@ def _problems(error: ValidationError) -> list[str]:
         loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         reason = item["msg"]
         if item["type"] == "extra_forbidden":
-            reason = "unknown key"
+            reason = "unknown key" + did_you_mean(str(loc[-1]), keys_at(Settings, loc[:-1]))
         elif reason.startswith("Value error, "):
             reason = reason.removeprefix("Value error, ")
         problems.append(f"{key_path(loc)}: {reason}")

@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from bot.access.roles import Role
 from bot.config.settings import Section
+from bot.roles import Role
 
 _TOKEN_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}\Z")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

@@ -7,8 +7,10 @@ from pathlib import Path
 from pydantic import Field
 
 from bot.config.permissions import PermissionSettings
+from bot.config.policies import CapSettings, CircuitSettings, FreezeSettings
 from bot.config.rules import ApprovalSettings, RuleSettings
 from bot.config.settings import (
+    ConsoleSettings,
     DatabaseSettings,
     IncidentSettings,
     IngestSettings,
@@ -20,14 +22,12 @@ from bot.config.settings import (
     StaticSilence,
     WorkerSettings,
 )
-from bot.policies.settings import CapSettings, CircuitSettings, FreezeSettings
-from bot.sweeps.settings import SchedulerSettings, SweepList
+from bot.config.sweeps import SchedulerSettings, SweepList
 from detectors.settings import DetectorSettings
-from integrations.aws.cloudwatch_metrics import CloudWatchSettings
-from integrations.aws.settings import AwsSettings
+from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.azure.settings import AzureSettings
 from integrations.downstream.settings import DownstreamSettings
-from integrations.gcp.monitoring import CloudMonitoringSettings
+from integrations.gcp.settings import CloudMonitoringSettings
 from integrations.jira.settings import JiraSettings
 from integrations.pagerduty.settings import PagerDutySettings
 from integrations.slack.settings import SlackSettings
@@ -44,6 +44,7 @@ class RunbookSettings(Section):
 class Settings(Section):
     data_dir: Path = Path("./var")
     server: ServerSettings = Field(default_factory=ServerSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

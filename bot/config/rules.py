@@ -8,6 +8,15 @@ from pydantic import Field
 
 from bot.config.settings import Matcher, Section
 
+# What a rule does when the metric could not be scored (no metric, fetch failed):
+# "act" (as if anomalous), "approval" (ask a human), "skip" (do nothing, say why).
+OnInsufficientData = Literal["act", "approval", "skip"]
+# A rule's override of the runbook's own approval policy.
+RuleApproval = Literal["default", "never", "always"]
+# Autonomy: "auto" runs as the gate decides; "approve" always asks a human; "suggest" posts the
+# plan with a "Run it" button for a responder and never acts by itself.
+RuleMode = Literal["suggest", "approve", "auto"]
+
 
 class RuleSettings(Section):
     """When an incident's alert matches, propose `runbook` on `target` with `params`.
@@ -19,17 +28,12 @@ class RuleSettings(Section):
     name: str
     match: list[Matcher] = Field(default_factory=list)
     min_anomaly_score: float | None = Field(default=None, ge=0, le=1)
-    # What to do when the metric could not be scored (no metric, fetch failed):
-    # "act" (as if anomalous), "approval" (ask a human), "skip" (do nothing, say why).
-    on_insufficient_data: Literal["act", "approval", "skip"] = "approval"
+    on_insufficient_data: OnInsufficientData = "approval"
     runbook: str
     target: str
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    # Overrides the runbook's own approval policy: never | always | default.
-    approval: Literal["default", "never", "always"] = "default"
-    # Autonomy: "auto" runs as the gate decides; "approve" always asks a human; "suggest" posts the
-    # plan with a "Run it" button for a responder and never acts by itself.
-    mode: Literal["suggest", "approve", "auto"] = "auto"
+    approval: RuleApproval = "default"  # overrides the runbook's own approval policy
+    mode: RuleMode = "auto"
 
 
 class ApproverSettings(Section):

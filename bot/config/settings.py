@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.alerts.normalized import Severity
+from bot.store.db import PoolOptions
 
 
 class Section(BaseModel):
@@ -26,12 +27,41 @@ class ServerSettings(Section):
     api_token_env: str = "CONDUCTOR_API_TOKEN"
 
 
+class ConsoleSettings(Section):
+    """`[console]`: the web console at /ui/ (sign in with a named API token)."""
+
+    enabled: bool = True
+    # The variable holding the key that signs session cookies. Unset: a random key per process
+    # (sessions end when it restarts; several replicas need the same key).
+    secret_env: str = "CONDUCTOR_CONSOLE_SECRET"
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+
+
 class DatabaseSettings(Section):
     # Empty: SQLite file `conductor.sqlite3` in the data dir. Else a SQLAlchemy URL, e.g.
     # postgresql+psycopg://conductor@db/conductor. CONDUCTOR_DATABASE_URL overrides it.
     url: str = ""
+    # Per replica (docs/ha.md): at most pool_size + max_overflow connections for the server and
+    # workers; waiting longer than pool_timeout_seconds for one is an error (503, or a retry).
     pool_size: int = Field(default=5, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+    pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    # PostgreSQL only; 0 turns a limit off. Migrations run without them.
+    statement_timeout_ms: int = Field(default=30_000, ge=0)
+    lock_timeout_ms: int = Field(default=10_000, ge=0)
+    connect_timeout_seconds: int = Field(default=10, ge=1)
     echo: bool = False
+
+    def pool_options(self, *, pool_size: int | None = None) -> PoolOptions:
+        """What `Store.connect` needs; a helper process passes its own smaller `pool_size`."""
+        return PoolOptions(
+            pool_size=pool_size or self.pool_size,
+            max_overflow=self.max_overflow if pool_size is None else 0,
+            pool_timeout_seconds=self.pool_timeout_seconds,
+            statement_timeout_ms=self.statement_timeout_ms,
+            lock_timeout_ms=self.lock_timeout_ms,
+            connect_timeout_seconds=self.connect_timeout_seconds,
+        )
 
 
 class LoggingSettings(Section):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.config.root import Settings
+from bot.config.rule_checks import rule_problems
 from bot.errors import ConductorError, ConfigError
 from bot.matching import Matcher
 
@@ -20,9 +21,8 @@ def _matcher_problems(path: str, name: str, op: str, value: str) -> list[str]:
 
 def validate_references(settings: Settings) -> None:
     """Raise ConfigError listing every cross-reference problem."""
-    from bot.runbooks.loader import load_builtin_runbooks, load_runbook_dirs
-    from bot.runbooks.spec import REGISTRY
-    from bot.runbooks.targets import TARGET_KINDS
+    from bot.runbook_kit.loader import load_builtin_runbooks, load_runbook_dirs
+    from bot.runbook_kit.spec import REGISTRY
 
     problems: list[str] = []
     load_builtin_runbooks()
@@ -31,14 +31,7 @@ def validate_references(settings: Settings) -> None:
     except ConductorError as exc:
         problems.append(f"runbooks.directories: {exc}")
     for i, rule in enumerate(settings.rules):
-        spec = REGISTRY.get(rule.runbook)
-        if spec is None:
-            problems.append(f'rules[{i}].runbook: no runbook named "{rule.runbook}"')
-        kind = rule.target.partition("/")[0]
-        if kind not in TARGET_KINDS:
-            problems.append(f"rules[{i}].target: unknown target kind {kind!r}")
-        elif spec is not None and spec.target_kind != kind:
-            problems.append(f"rules[{i}].target: {rule.runbook} acts on {spec.target_kind}, not {kind}")
+        problems += rule_problems(i, rule)
         for j, m in enumerate(rule.match):
             problems += _matcher_problems(f"rules[{i}].match[{j}]", m.name, m.op, m.value)
     for i, silence in enumerate(settings.silences):
@@ -60,7 +53,7 @@ def validate_references(settings: Settings) -> None:
 
 def _may_need_approval(settings: Settings) -> dict[str, list[str]]:
     """Runbook ids whose runs can need a human's approval, by the key an approver entry would use."""
-    from bot.runbooks.spec import REGISTRY, ApprovalMode
+    from bot.runbook_kit.spec import REGISTRY, ApprovalMode
 
     always = {rule.runbook for rule in settings.rules if rule.approval == "always"}
     found: dict[str, list[str]] = {}

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.runbooks.spec import RunResult
+from bot.runbook_kit.spec import RunResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.access.policy import NO_APPROVERS, ApproverRule, Decide, Refused, authorize
-from bot.access.roles import Principal, Role, identity
 from bot.audit import audit
 from bot.config.rules import ApprovalSettings, ApproverSettings
 from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, NotFound
-from bot.runbooks.spec import Risk
+from bot.roles import Principal, Role, identity
+from bot.runbook_kit.spec import Risk
 from bot.store.models import Approval, ApprovalVote, RunbookRun
 
 

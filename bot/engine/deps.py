@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from bot.config.root import Settings
 from bot.errors import ConductorError, InvalidTarget, RunbookNotFound
 from bot.jobs import enqueue
-from bot.runbooks.spec import REGISTRY, IncidentContext, RunbookRegistry, RunbookSpec, RunContext, Services
-from bot.runbooks.targets import Target, parse_target
+from bot.runbook_kit.spec import REGISTRY, IncidentContext, RunbookRegistry, RunbookSpec, RunContext, Services
+from bot.runbook_kit.targets import Target, parse_target
 from bot.store.db import Store
 from bot.store.models import Alert, Incident
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.access.roles import Principal
 from bot.audit import audit
 from bot.engine.approvals import (
     DecisionOutcome,
@@ -22,10 +21,11 @@ from bot.engine.deps import EngineDeps
 from bot.engine.execution import Executor
 from bot.engine.requests import RequestOutcome, RunRequest, escalate, preview, request_run
 from bot.engine.states import RunStatus, transition
-from bot.errors import ApprovalError, InvalidTransition, NotFound
+from bot.errors import ApprovalError, ConductorError, InvalidTransition, NotFound
+from bot.job_runner import JobRunner
 from bot.jobs import ClaimedJob, enqueue
-from bot.pipeline.jobs import JobRunner
-from bot.runbooks.spec import Plan
+from bot.roles import Principal
+from bot.runbook_kit.spec import Plan
 from bot.store.models import RunbookRun
 
 
@@ -43,7 +43,7 @@ class Engine:
     def __init__(self, deps: EngineDeps) -> None:
         self.deps = deps
         self.executor = Executor(deps)
-        from bot.policies.hooks import policy_hook
+        from bot.engine.policy_hooks import policy_hook
 
         deps.on_change.append(policy_hook(deps))
 
@@ -105,7 +105,7 @@ class Engine:
 
     def dequeue(self) -> list[int]:
         """A pass over the runs queued by a cap (also a job: runs.dequeue)."""
-        from bot.policies.queue import dequeue_pass
+        from bot.engine.cap_queue import dequeue_pass
 
         return dequeue_pass(self.deps)
 
@@ -221,7 +221,7 @@ class Engine:
         self.expire_approval(approval_id)
 
 
-class _NotYet(Exception):
+class _NotYet(ConductorError):
     """The job ran early (clock skew between replicas); it is retried later."""
 
 

@@ -1,5 +1,10 @@
 """Running an approved run: act (once, with a timeout), verify, roll back.
 
+Stage: act.
+Takes: an approved run (the `run.execute` job; `run.verify` and `run.rollback` follow).
+Gives: the run's result and final state — succeeded, ineffective (rolled back), failed or
+  timed out — with an escalation when a human must look.
+
 Crash safety: the run is marked `running` with `in_flight="acting"` and committed *before*
 the call; the result is stored after it. A run found in that state at start-up is reconciled
 against the target's real state before anything is repeated (`bot.engine.recovery`).
@@ -17,31 +22,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.engine.action_thread import AbandonedActions, ActionEnded, ActionThread
+from bot.engine.cap_queue import admit_or_queue
 from bot.engine.deps import EngineDeps, load_incident_context, parse_for
-from bot.engine.requests import _budget_problem, escalate
+from bot.engine.requests import budget_problem, escalate
 from bot.engine.serialize import result_from_json, result_to_json
-from bot.engine.states import RunStatus, transition
+from bot.engine.states import RunStatus, load_run, transition
 from bot.errors import IntegrationError
 from bot.incidents.service import resolve as resolve_incident
 from bot.jobs import enqueue
 from bot.logs import get_logger
-from bot.policies.queue import admit_or_queue
-from bot.runbooks.spec import Outcome, RunbookSpec, RunResult, VerifyStatus
-from bot.runbooks.targets import Target
+from bot.runbook_kit.spec import Outcome, RunbookSpec, RunResult, VerifyStatus
+from bot.runbook_kit.targets import Target
 from bot.store.models import Incident, RunbookRun
 
 log = get_logger(__name__)
-
-
-def load_run(session: Session, run_id: int) -> RunbookRun | None:
-    query = select(RunbookRun).where(RunbookRun.id == run_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return session.scalars(query).first()
 
 
 def result_of(ended: ActionEnded, *, run_id: int, runbook_id: str) -> RunResult:
@@ -85,10 +82,11 @@ class Executor:
             if run is None or run.status != RunStatus.APPROVED.value:
                 return  # already taken, decided or finished: executing is idempotent
             spec = self.deps.spec(run.runbook_id)
-            problem = _budget_problem(session, spec, run.target, now, exclude=run.id)
-            if problem:
-                transition(session, run, RunStatus.REJECTED, now=now, reason=problem)
-                escalate(session, self.deps, run, problem, now)
+            problem = budget_problem(session, spec, run.target, now, exclude=run.id)
+            if problem is not None:
+                _, why = problem
+                transition(session, run, RunStatus.REJECTED, now=now, reason=why)
+                escalate(session, self.deps, run, why, now)
                 self.deps.notify(session, run.id, "rejected")
                 return
             if not admit_or_queue(session, self.deps, run, now):

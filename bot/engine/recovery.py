@@ -9,21 +9,37 @@ target's real state before anything is repeated or the target is released.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Any, Protocol
 
+from pydantic import BaseModel
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
-from bot.engine.execution import load_run
+from bot.engine.action_thread import AbandonedActions
+from bot.engine.deps import EngineDeps
 from bot.engine.requests import escalate
 from bot.engine.serialize import result_to_json
-from bot.engine.states import RunStatus, transition
+from bot.engine.states import RunStatus, load_run, transition
 from bot.errors import IntegrationError
 from bot.jobs import enqueue
-from bot.runbooks.spec import ReconcileDecision, RunResult
+from bot.runbook_kit.spec import ReconcileDecision, RunbookSpec, RunResult
+from bot.runbook_kit.targets import Target
 from bot.store.models import RunbookRun
 
-if TYPE_CHECKING:
-    from bot.engine.execution import Executor
+
+class Executor(Protocol):
+    """What reconciling needs of `bot.engine.execution.Executor`."""
+
+    deps: EngineDeps
+    abandoned: AbandonedActions
+
+    def spec_target_params(self, run: RunbookRun) -> tuple[RunbookSpec[Any], Target, BaseModel]: ...
+
+    def context_for(self, run: RunbookRun) -> Any: ...
+
+    def start_verifying(self, session: Session, run: RunbookRun, now: datetime, reason: str) -> None: ...
+
 
 INTERRUPTED = (RunStatus.RUNNING.value, RunStatus.UNKNOWN.value)
 

@@ -16,15 +16,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.audit import audit
+from bot.config.rules import OnInsufficientData, RuleApproval, RuleMode
 from bot.engine.approvals import approver_rule, request_approval
 from bot.engine.deps import EngineDeps, load_incident_context, parse_for
-from bot.engine.gate import Anomaly, AnomalyStatus, Decision, GateDecision, GateInput, decide
+from bot.engine.gate import Anomaly, AnomalyStatus, Decision, GateDecision, GateInput, GateReason, decide
+from bot.engine.policy_gate import gate_with_policies
 from bot.engine.serialize import plan_to_json
 from bot.engine.states import FINAL, RunStatus, transition
 from bot.errors import IntegrationError
 from bot.jobs import enqueue
-from bot.policies.gate import apply_policies, read_policy_view
-from bot.runbooks.spec import Plan, RunbookSpec
+from bot.reasons import ReasonCode
+from bot.runbook_kit.spec import Plan, RunbookSpec
 from bot.store.models import RunbookRun
 
 
@@ -36,12 +38,12 @@ class RunRequest:
     incident_id: int | None = None
     requested_by: str = "system"
     manual: bool = False
-    rule_approval: str = "default"
+    rule_approval: RuleApproval = "default"
     min_anomaly_score: float | None = None
-    on_insufficient_data: str = "approval"
+    on_insufficient_data: OnInsufficientData = "approval"
     anomaly: Anomaly = field(default_factory=lambda: Anomaly(AnomalyStatus.NOT_SCORED))
     flapping: bool = False
-    mode: str = "auto"  # the rule's autonomy level: auto | approve | suggest
+    mode: RuleMode = "auto"  # the rule's autonomy level
     rule: str = ""  # the rule's name (automatic runs)
     service: str = ""  # default for runs without an incident; else the incident's `service` label
     policy: dict[str, Any] = field(default_factory=dict)  # notes kept on the run (e.g. from_suggestion)
@@ -55,14 +57,25 @@ class RequestOutcome:
     status: str | None = None
     approval_id: int | None = None
     plan: Plan | None = None
-    blocked: str = ""  # target_locked | budget_exhausted | cooldown | plan_failed | no_approvers
+    blocked: BlockedBy | None = None  # the run was refused after the gate let it through
+    gate: GateReason | None = None  # why the gate decided as it did
 
 
-class BlockedBy:
-    LOCK = "target_locked"
-    BUDGET = "budget_exhausted"
-    COOLDOWN = "cooldown"
-    NO_APPROVERS = "no_approvers"
+class BlockedBy(ReasonCode):
+    """Why a run the gate let through was refused; the message starts with the code."""
+
+    LOCK = "target_locked", "target_locked: run {holder} is in flight on {target}"
+    BUDGET = (
+        "budget_exhausted",
+        "budget_exhausted: {used} of {max_runs} runs on {target} in the last {window}",
+    )
+    COOLDOWN = "cooldown", "cooldown: last run on {target} finished {ago} ago (cooldown {cooldown})"
+    NO_APPROVERS = (
+        "no_approvers",
+        "no_approvers: {gate}, but nobody is configured to approve {runbook} "
+        '(add [approvals.approvers."{runbook}"] or ."risk:{risk}")',
+    )
+    PLAN_FAILED = "plan_failed", "{summary}"
 
 
 def preview(
@@ -84,9 +97,10 @@ def preview(
     return spec.plan(deps.context("dry-run", incident, requested_by), parsed, model)
 
 
-def _budget_problem(
+def budget_problem(
     session: Session, spec: RunbookSpec[Any], target: str, now: datetime, exclude: int
-) -> str:
+) -> tuple[BlockedBy, str] | None:
+    """Whether the runbook's budget or cooldown refuses another run on `target` now, and the sentence why."""
     if spec.budget is not None:
         since = now - spec.budget.window
         used = (
@@ -103,9 +117,8 @@ def _budget_problem(
             or 0
         )
         if used >= spec.budget.max_runs:
-            return (
-                f"{BlockedBy.BUDGET}: {used} of {spec.budget.max_runs} runs on {target} "
-                f"in the last {spec.budget.window}"
+            return BlockedBy.BUDGET, BlockedBy.BUDGET.say(
+                used=used, max_runs=spec.budget.max_runs, target=target, window=spec.budget.window
             )
     if spec.cooldown > timedelta(0):
         last = session.scalar(
@@ -118,8 +131,8 @@ def _budget_problem(
         )
         if last is not None and now - last < spec.cooldown:
             ago = now - last
-            return f"{BlockedBy.COOLDOWN}: last run on {target} finished {ago} ago (cooldown {spec.cooldown})"
-    return ""
+            return BlockedBy.COOLDOWN, BlockedBy.COOLDOWN.say(target=target, ago=ago, cooldown=spec.cooldown)
+    return None
 
 
 def escalate(session: Session, deps: EngineDeps, run: RunbookRun, reason: str, now: datetime) -> None:
@@ -183,26 +196,21 @@ def request_run(deps: EngineDeps, req: RunRequest) -> RequestOutcome:
         )
     )
     with deps.store.sessions() as session:
-        view = read_policy_view(
+        gate, notes = gate_with_policies(
             session,
-            caps=deps.settings.caps,
+            deps.settings,
+            base,
             runbook=spec.id,
             target=req.target,
             service=service,
             mode=req.mode,
             manual=req.manual,
             rule=req.rule,
+            notes=req.policy,
             now=deps.clock(),
         )
-    decided = apply_policies(base, view)
-    gate = decided.gate
     if gate.decision is Decision.NO_ACTION:
-        return RequestOutcome(gate.decision, gate.reason)
-    notes = dict(req.policy)
-    if decided.reason is not None:
-        notes["reason"] = decided.reason.value
-    if view.freeze is not None:
-        notes["freeze"] = view.freeze.id
+        return RequestOutcome(gate.decision, gate.reason, gate=gate.code)
     # Planning reads the target's real state; it happens outside any transaction.
     try:
         plan = spec.plan(deps.context("plan", incident, req.requested_by), parsed, model)
@@ -243,6 +251,7 @@ def _persist(
             "incident_id": req.incident_id,
             "gate": gate.decision.value,
             "gate_reason": gate.reason,
+            "gate_code": gate.code.value,
         },
     )
     if plan.verdict == "plan_failed":
@@ -250,19 +259,26 @@ def _persist(
         escalate(session, deps, run, plan.summary, now)
         deps.notify(session, run.id, "rejected")
         return RequestOutcome(
-            gate.decision, plan.summary, run.id, run.status, plan=plan, blocked="plan_failed"
+            gate.decision,
+            plan.summary,
+            run.id,
+            run.status,
+            plan=plan,
+            blocked=BlockedBy.PLAN_FAILED,
+            gate=gate.code,
         )
     if gate.decision is Decision.SUGGEST and not plan.is_noop:
         transition(session, run, RunStatus.SUGGESTED, now=now, actor=req.requested_by, reason=gate.reason)
         deps.notify(session, run.id, RunStatus.SUGGESTED.value)
-        return RequestOutcome(gate.decision, gate.reason, run.id, run.status, plan=plan)
-    problem = _budget_problem(session, spec, req.target, now, exclude=run.id)
-    if problem:
-        transition(session, run, RunStatus.REJECTED, now=now, reason=problem)
-        escalate(session, deps, run, problem, now)
+        return RequestOutcome(gate.decision, gate.reason, run.id, run.status, plan=plan, gate=gate.code)
+    problem = budget_problem(session, spec, req.target, now, exclude=run.id)
+    if problem is not None:
+        blocked, why = problem
+        transition(session, run, RunStatus.REJECTED, now=now, reason=why)
+        escalate(session, deps, run, why, now)
         deps.notify(session, run.id, "rejected")
         return RequestOutcome(
-            gate.decision, problem, run.id, run.status, plan=plan, blocked=problem.split(":")[0]
+            gate.decision, why, run.id, run.status, plan=plan, blocked=blocked, gate=gate.code
         )
     if plan.is_noop:
         # Nothing to change (the diagnosis says so): the run is over, its verdict is the answer.
@@ -273,19 +289,22 @@ def _persist(
         }
         transition(session, run, RunStatus.SUCCEEDED, now=now, reason=f"{plan.verdict}: {plan.summary}")
         deps.notify(session, run.id, "noop")
-        return RequestOutcome(gate.decision, gate.reason, run.id, run.status, plan=plan)
+        return RequestOutcome(gate.decision, gate.reason, run.id, run.status, plan=plan, gate=gate.code)
     if gate.decision is Decision.NEEDS_APPROVAL:
         rule = approver_rule(deps.settings.approvals, spec.id, spec.risk)
         if not rule.configured:  # nobody could ever approve it: refuse now, fail closed
-            why = (
-                f"{BlockedBy.NO_APPROVERS}: {gate.reason}, but nobody is configured to approve {spec.id} "
-                f'(add [approvals.approvers."{spec.id}"] or ."risk:{spec.risk.value}")'
-            )
+            why = BlockedBy.NO_APPROVERS.say(gate=gate.reason, runbook=spec.id, risk=spec.risk.value)
             transition(session, run, RunStatus.REJECTED, now=now, reason=why)
             escalate(session, deps, run, why, now)
             deps.notify(session, run.id, "rejected")
             return RequestOutcome(
-                gate.decision, why, run.id, run.status, plan=plan, blocked=BlockedBy.NO_APPROVERS
+                gate.decision,
+                why,
+                run.id,
+                run.status,
+                plan=plan,
+                blocked=BlockedBy.NO_APPROVERS,
+                gate=gate.code,
             )
         transition(
             session, run, RunStatus.AWAITING_APPROVAL, now=now, actor=req.requested_by, reason=gate.reason
@@ -307,20 +326,22 @@ def _persist(
             dedupe_key=f"approval.expire:{approval.id}",
         )
         deps.notify(session, run.id, "awaiting_approval")
-        return RequestOutcome(gate.decision, gate.reason, run.id, run.status, approval.id, plan)
+        return RequestOutcome(
+            gate.decision, gate.reason, run.id, run.status, approval.id, plan, gate=gate.code
+        )
     transition(session, run, RunStatus.APPROVED, now=now, actor="system", reason=gate.reason)
     enqueue(
         session, kind="run.execute", payload={"run_id": run.id}, now=now, dedupe_key=f"run.execute:{run.id}:1"
     )
     deps.notify(session, run.id, "approved")
-    return RequestOutcome(gate.decision, gate.reason, run.id, run.status, plan=plan)
+    return RequestOutcome(gate.decision, gate.reason, run.id, run.status, plan=plan, gate=gate.code)
 
 
 def _blocked_by_lock(
     session: Session, deps: EngineDeps, req: RunRequest, spec: RunbookSpec[Any], plan: Plan, now: datetime
 ) -> RequestOutcome:
     holder = session.scalars(select(RunbookRun).where(RunbookRun.active_target == req.target)).first()
-    reason = f"{BlockedBy.LOCK}: run {holder.id if holder else '?'} is in flight on {req.target}"
+    reason = BlockedBy.LOCK.say(holder=holder.id if holder else "?", target=req.target)
     run = _new_run(req, spec, plan, now, active=False)
     session.add(run)
     session.flush()

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from bot.logs import redact_value
-from bot.runbooks.spec import Outcome, Plan, PlannedCall, RunResult
+from bot.runbook_kit.spec import Outcome, Plan, PlannedCall, RunResult
 
 
 def _jsonable(value: Any) -> Any:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.config.root import Settings
-from bot.runbooks.services import ServiceRegistry
+from bot.runbook_kit.services import ServiceRegistry
 from integrations.aws.clients import register_aws_services
 from integrations.azure.appservice import AppServiceClient
 from integrations.azure.logs import LogAnalyticsClient

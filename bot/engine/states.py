@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.audit import audit
@@ -120,3 +121,11 @@ def transition(
             **(details or {}),
         },
     )
+
+
+def load_run(session: Session, run_id: int) -> RunbookRun | None:
+    """The run, locked for this transaction where the store has row locks (PostgreSQL)."""
+    query = select(RunbookRun).where(RunbookRun.id == run_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalars(query).first()

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.runbooks.spec import Plan
+from bot.runbook_kit.spec import Plan
 from bot.store.models import Approval, ApprovalVote, RunbookRun
 
 

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from fastapi import HTTPException, Request
 
 from bot.access.policy import AccessRequest, Action, Do, Refused
-from bot.access.roles import Principal
 from bot.config.permissions import ReadSurface
 from bot.errors import PermissionDenied
+from bot.roles import Principal
 from bot.runtime import Runtime
 
 FORWARDED_USER = "x-conductor-user"

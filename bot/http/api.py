@@ -16,7 +16,6 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from bot.access.policy import Action, AddSilence
-from bot.access.roles import Principal
 from bot.audit import list_audit
 from bot.errors import ConductorError, InvalidTransition, NotFound, PermissionDenied
 from bot.http.access import caller, enforce, reading, require
@@ -24,6 +23,7 @@ from bot.http.params import DurationMinutes, StoredId, UtcTime
 from bot.incidents import service as incidents
 from bot.incidents.silences import add_silence, expire_silence, list_silences, silence_json
 from bot.matching import InvalidMatcher, parse_matcher
+from bot.roles import Principal
 from bot.runtime import Runtime
 from bot.store.models import Alert, DeadLetter
 

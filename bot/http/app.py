@@ -9,7 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.http import api, docs, health, policies_api, runs_api, webhooks
+from bot.console.routes import mount_console
+from bot.http import api, docs, health, kpis_api, policies_api, runs_api, webhooks
 from bot.http import sweeps as sweeps_api
 from bot.http.middleware import RequestContext
 from bot.logs import get_logger
@@ -56,11 +57,14 @@ def create_app(
     app.add_exception_handler(SQLAlchemyError, _store_failed)
     app.include_router(health.router)
     app.include_router(docs.router)
+    docs.mount_assets(app)
     app.include_router(webhooks.router)
     app.include_router(api.router)
+    app.include_router(kpis_api.router)
     app.include_router(runs_api.router)
     app.include_router(policies_api.router)
     app.include_router(sweeps_api.router)
+    mount_console(app, runtime)
     for extend in (*extensions, *runtime.http_extensions):
         extend(app, runtime)
     app.add_middleware(RequestContext, metrics=runtime.metrics)

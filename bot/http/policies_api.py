@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from bot.access.policy import Action
-from bot.access.roles import Principal
 from bot.errors import ConductorError, InvalidTransition, NotFound
 from bot.http.access import reading, require
 from bot.http.api import in_store, runtime_of
@@ -22,6 +21,7 @@ from bot.http.params import DurationMinutes, StoredId, UtcTime
 from bot.policies.circuits import circuit_json, list_circuits, resume
 from bot.policies.freeze_input import freeze_from_options
 from bot.policies.freezes import add_freeze, end_freeze, freeze_json, list_freezes
+from bot.roles import Principal
 
 router = APIRouter(prefix="/api", dependencies=[Depends(reading("api"))])
 

@@ -9,13 +9,13 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from bot.access.roles import Principal
 from bot.engine.approvals import Vote
 from bot.engine.views import approval_json, run_json
 from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, NotFound
 from bot.http.access import caller, reading
 from bot.http.api import in_store, runtime_of
 from bot.http.params import StoredId
+from bot.roles import Principal
 from bot.store.models import Approval, RunbookRun
 
 router = APIRouter(prefix="/api", dependencies=[Depends(reading("api"))])

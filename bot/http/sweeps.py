@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.http.access import reading
 from bot.http.api import runtime_of
+from bot.scheduler.status import sweeps_overview
 from bot.sweeps.runs import latest_runs, run_json
-from bot.sweeps.status import sweeps_overview
 
 router = APIRouter(prefix="/api", dependencies=[Depends(reading("api"))])
 

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bot.errors import IntegrationError, MalformedPayload, Unauthenticated, UnknownSource
-from bot.http.body import BodyTooLarge, read_limited
 from bot.ingest.committer import StoreUnavailable
 from bot.ingest.intake import UnsupportedMediaType
 from bot.ingest.wire import IntakeUnavailable
 from bot.logs import get_logger
+from bot.request_body import BodyTooLarge, read_limited
 from bot.runtime import Runtime
 
 log = get_logger(__name__)

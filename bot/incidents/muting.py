@@ -8,6 +8,15 @@ from datetime import datetime
 
 from bot.alerts.normalized import NormalizedAlert
 from bot.matching import Matcher, alert_fields, all_match
+from bot.reasons import ReasonCode
+
+
+class MuteReason(ReasonCode):
+    """Why an alert is muted; the message is what `alerts.muted_reason` stores (`code:by-whom`)."""
+
+    SILENCED = "silenced", "silenced:{by}"  # by: the silence id
+    INHIBITED = "inhibited", "inhibited:{by}"  # by: the firing alert that inhibits it
+    MAINTENANCE = "maintenance", "maintenance:{by}"  # by: the maintenance window (freeze) id
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,8 +87,10 @@ def list_incidents(session: Session, filt: IncidentFilter) -> list[Incident]:
     return list(session.scalars(query.order_by(Incident.id.desc()).limit(filt.limit)).all())
 
 
-def get_incident(session: Session, incident_id: int) -> Incident:
-    incident = session.get(Incident, incident_id)
+def get_incident(session: Session, incident_id: int, *, for_update: bool = False) -> Incident:
+    """The incident; `for_update` locks its row until the transaction ends (PostgreSQL), so a
+    change of status waits for a worker applying alerts to it (see bot.incidents.locks)."""
+    incident = session.get(Incident, incident_id, with_for_update=for_update)
     if incident is None:
         raise NotFound(f"no incident {incident_id}")
     return incident
@@ -101,7 +103,7 @@ def incident_alerts(session: Session, incident_id: int) -> list[Alert]:
 
 
 def acknowledge(session: Session, incident_id: int, *, actor: str, now: datetime) -> Incident:
-    incident = get_incident(session, incident_id)
+    incident = get_incident(session, incident_id, for_update=True)
     if incident.status != "open":
         raise InvalidTransition(
             f"incident {incident_id} is {incident.status}; only an open incident can be acknowledged"
@@ -118,7 +120,7 @@ def acknowledge(session: Session, incident_id: int, *, actor: str, now: datetime
 
 
 def resolve(session: Session, incident_id: int, *, actor: str, now: datetime, reason: str = "") -> Incident:
-    incident = get_incident(session, incident_id)
+    incident = get_incident(session, incident_id, for_update=True)
     if incident.status == "resolved":
         raise InvalidTransition(f"incident {incident_id} is already resolved")
     incident.status = "resolved"

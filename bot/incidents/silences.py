@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.audit import audit
+from bot.config.root import Settings
 from bot.config.settings import StaticSilence
 from bot.errors import InvalidTransition, NotFound
-from bot.incidents.muting import ActiveSilence
+from bot.incidents.muting import ActiveSilence, InhibitionRule
 from bot.matching import InvalidMatcher, Matcher
 from bot.store.models import Silence
 
@@ -121,3 +122,15 @@ def sync_config_silences(session: Session, silences: list[StaticSilence], *, now
         )
         added += 1
     return added
+
+
+def inhibition_rules(settings: Settings) -> list[InhibitionRule]:
+    """The `[[inhibit_rules]]` of the configuration, as the mute stage matches them."""
+
+    def matchers(items: list[Any]) -> tuple[Matcher, ...]:
+        return tuple(Matcher(m.name, m.op, m.value) for m in items)
+
+    return [
+        InhibitionRule(matchers(r.source_match), matchers(r.target_match), tuple(r.equal))
+        for r in settings.inhibit_rules
+    ]

@@ -6,63 +6,20 @@ open only while `ingest.allow_unauthenticated` is true (the embedded default for
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
-
-import httpx
 
 from bot.config.settings import IngestSettings, SourceAuth
 from bot.errors import Unauthenticated
-from integrations.aws.sns_signature import SnsSignatureVerifier, check_signing_cert_url
+from integrations.aws.sns_signature import SnsSignatureVerifier
+from integrations.aws.sns_subscription import CachedCertFetcher, check_subscribe_url
 from integrations.base import DeliveryKind, Envelope
 from integrations.common.http_auth import check_basic, check_bearer
 from integrations.grafana.signature import verify_grafana_signature
 from integrations.pagerduty.pagerduty import verify_pagerduty_signature
 
-_SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
-
 Check = Callable[[bytes, Mapping[str, str], Envelope | None], None]
-
-
-def check_subscribe_url(url: str) -> str:
-    """A SubscribeURL must be an https SNS endpoint; we never fetch anything else."""
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not _SNS_HOST.match((parts.hostname or "").lower()) or parts.username:
-        raise Unauthenticated(f"SubscribeURL {parts.scheme}://{parts.hostname} is not an Amazon SNS endpoint")
-    return url
-
-
-class CachedCertFetcher:
-    """SNS signing certificates, cached on disk under the data dir (keyed by URL)."""
-
-    def __init__(self, directory: Path, fetch: Callable[[str], bytes] | None = None) -> None:
-        self._dir = directory
-        self._fetch = fetch or _download
-
-    def path_for(self, url: str) -> Path:
-        return self._dir / f"{hashlib.sha256(url.encode()).hexdigest()}.pem"
-
-    def __call__(self, url: str) -> bytes:
-        check_signing_cert_url(url)
-        path = self.path_for(url)
-        if path.is_file():
-            return path.read_bytes()
-        pem = self._fetch(url)
-        self._dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pem)
-        tmp.replace(path)
-        return pem
-
-
-def _download(url: str) -> bytes:
-    response = httpx.get(url, timeout=10.0, follow_redirects=False)
-    response.raise_for_status()
-    return response.content
 
 
 def _secret_values(env_name: str, environ: Mapping[str, str]) -> list[str]:

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.expression import Executable
 
+from bot.errors import ConductorError
 from bot.logs import get_logger
 from bot.store.db import Store
 from bot.store.models import RawEvent
@@ -50,7 +51,7 @@ class CommitOutcome:
     raw_event_id: int | None  # None for a duplicate
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(ConductorError):
     """The batch could not be committed; the sender gets 503 and should retry."""
 
 

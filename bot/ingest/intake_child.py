@@ -204,7 +204,11 @@ def main(settings: Settings, sock: socket.socket) -> None:
 
 
 def _serve(settings: Settings, sock: socket.socket) -> None:
-    store = Store.connect(settings.database_url(), pool_size=2, echo=settings.database.echo)
+    store = Store.connect(
+        settings.database_url(),
+        echo=settings.database.echo,
+        options=settings.database.pool_options(pool_size=2),
+    )
     intake = build_intake(settings, store, utc_now)
     sock.setblocking(True)
     sock.sendall(frame(Ready(os.getpid())))

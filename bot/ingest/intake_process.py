@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from multiprocessing.process import BaseProcess
 
 from bot.config.root import Settings
-from bot.errors import UnknownSource
+from bot.errors import ConductorError, UnknownSource
 from bot.ingest import intake_child
 from bot.ingest.intake import SOURCES
 from bot.ingest.wire import (
@@ -52,7 +52,7 @@ STOP_TIMEOUT_SECONDS = 30.0
 ANSWER_TIMEOUT_SECONDS = 60.0
 
 
-class IntakeStartFailed(Exception):
+class IntakeStartFailed(ConductorError):
     """The intake process did not come up."""
 
 

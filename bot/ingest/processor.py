@@ -1,5 +1,10 @@
 """Turn stored raw events into alerts and incidents, exactly once.
 
+Stage: normalize (then dedupe, mute and group, on `bot.incidents.apply.IncidentBook`).
+Takes: claimed raw events (stored webhook bodies).
+Gives: `ProcessedEvent`s — alerts stored, incidents changed, incident.event jobs queued; a body
+  that cannot be normalized is dead-lettered with its reason.
+
 Each event is processed in a transaction that first flips it from `pending` to `done`
 (conditionally, so two workers can never both process it) and then applies its alerts;
 a crash anywhere rolls the whole thing back and the event is claimed again later.
@@ -16,8 +21,6 @@ normalized.
 
 from __future__ import annotations
 
-import socket
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +34,8 @@ from bot.config.root import Settings
 from bot.errors import MalformedPayload
 from bot.incidents.apply import ApplyReport, IncidentBook, MutingContext
 from bot.ingest.event_failures import dead_letter, give_up, move_to_dead_letters, retry_later
-from bot.ingest.parsing import ParseFn
+from bot.ingest.outcomes import ProcessedEvent, processed_event, record_outcome, status_counts
+from bot.ingest.parsing import NotNormalizable, ParseFn, normalize
 from bot.ingest.slices import SLICE_ALERTS, add_report, apply_in_slices
 from bot.logs import get_logger
 from bot.metrics import Metrics
@@ -52,51 +56,12 @@ BATCH_EVENTS = 32
 CLAIM_ALERTS = 2 * BATCH_ALERTS
 
 
-class NotNormalizable(MalformedPayload):
-    """A stored body whose parser failed with an unexpected error (a bug or an input it did not
-    foresee); dead-lettered like a malformed body, with the error as its reason."""
-
-
-@dataclass(frozen=True)
-class ProcessedEvent:
-    raw_event_id: int
-    kind: DeliveryKind
-    report: ApplyReport
-    alerts: tuple[tuple[str, str, int], ...] = ()  # (source, status, how many), for metrics
-    source: str = ""  # the webhook source
-    unsupported_type: str | None = None  # an event type the parser does not handle
-    emptied_fields: tuple[str, ...] = ()  # malformed optional fields left empty (with [*])
-
-
-def _outcome(raw_event_id: int, source: str, delivery: ParsedDelivery, report: ApplyReport) -> ProcessedEvent:
-    return ProcessedEvent(
-        raw_event_id,
-        delivery.kind,
-        report,
-        alerts=_status_counts(delivery.alerts),
-        source=source,
-        unsupported_type=delivery.unsupported_type,
-        emptied_fields=tuple(warning.field for warning in delivery.warnings),
-    )
-
-
-def _status_counts(alerts: Sequence[NormalizedAlert]) -> tuple[tuple[str, str, int], ...]:
-    counts = Counter((a.source, a.status.value) for a in alerts)
-    return tuple((source, status, n) for (source, status), n in counts.items())
-
-
 @dataclass(frozen=True)
 class _Stored:
     source: str
     body: bytes
     headers: dict[str, str]
     alerts_done: int
-
-
-def worker_name() -> str:
-    import os
-
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -129,6 +94,18 @@ class RawEventProcessor:
         self._clock = clock
         self._on_processed = on_processed
         self._between_writes = between_writes  # between two slices of a large delivery
+
+    def _book(
+        self, session: Session, deliveries: Sequence[Sequence[NormalizedAlert]], now: datetime
+    ) -> IncidentBook:
+        """Load what these deliveries touch (stages dedupe, mute and group run on it)."""
+        return IncidentBook(
+            session,
+            settings=self._settings.incidents,
+            muting=self._muting(session, now),
+            deliveries=deliveries,
+            now=now,
+        )
 
     def claim(self, worker: str, limit: int) -> list[int]:
         return [raw_event_id for raw_event_id, _alerts in self._claim(worker, limit)]
@@ -165,18 +142,6 @@ class RawEventProcessor:
                     .values(claimed_by=worker, claimed_until=now + lease, attempts=RawEvent.attempts + 1)
                 )
         return claimed
-
-    def _normalize(self, source: str, body: bytes, headers: dict[str, str]) -> ParsedDelivery:
-        """The event's alerts. Any failure to normalize is the event's own (a body no parser
-        change will make readable until it is fixed): MalformedPayload, so it is dead-lettered
-        alone, with the reason, and never holds up the events claimed with it."""
-        try:
-            return self._parse(source, body, headers)
-        except MalformedPayload:
-            raise
-        except Exception as exc:  # see the docstring; logged with its traceback
-            log.error("raw event could not be normalized", source=source, exc_info=True)
-            raise NotNormalizable(f"could not be normalized: {type(exc).__name__}: {exc}") from exc
 
     def run_once(self, worker: str, limit: int | None = None) -> int:
         """Claim and process one batch (at most `limit` events, else `claim_batch`); returns how
@@ -240,7 +205,7 @@ class RawEventProcessor:
             mine.add(raw_event_id)
             sources[raw_event_id] = str(row.source)
             try:
-                parsed[raw_event_id] = self._normalize(row.source, row.body, dict(row.headers or {}))
+                parsed[raw_event_id] = normalize(self._parse, row.source, row.body, dict(row.headers or {}))
             except MalformedPayload:
                 continue  # dead-lettered by the one-by-one path
         loaded: list[_Loaded] = []
@@ -274,15 +239,9 @@ class RawEventProcessor:
             .values(status="done", processed_at=now, claimed_until=None)
         )
         mine = [e for e in loaded if e.raw_event_id in flipped]
-        book = IncidentBook(
-            session,
-            settings=self._settings.incidents,
-            muting=self._muting(session, now),
-            deliveries=[e.parsed.alerts for e in mine],
-            now=now,
-        )
+        book = self._book(session, [e.parsed.alerts for e in mine], now)
         return [
-            _outcome(
+            processed_event(
                 e.raw_event_id,
                 e.source,
                 e.parsed,
@@ -299,7 +258,7 @@ class RawEventProcessor:
             stored = self._read_claimed(raw_event_id, worker)
             if stored is None:
                 return None  # another worker took it over or finished it
-            delivery = self._normalize(stored.source, stored.body, stored.headers)
+            delivery = normalize(self._parse, stored.source, stored.body, stored.headers)
             if delivery.kind is DeliveryKind.ALERTS and len(delivery.alerts) > SLICE_ALERTS:
                 return self._process_in_slices(
                     raw_event_id, worker, stored.source, delivery, start=stored.alerts_done
@@ -343,14 +302,7 @@ class RawEventProcessor:
         delivery's emptied fields are counted once, with its first slice."""
 
         def apply(session: Session, alerts: Sequence[NormalizedAlert], now: datetime) -> ApplyReport:
-            book = IncidentBook(
-                session,
-                settings=self._settings.incidents,
-                muting=self._muting(session, now),
-                deliveries=[alerts],
-                now=now,
-            )
-            return book.apply(alerts, now=now, raw_event_id=raw_event_id)
+            return self._book(session, [alerts], now).apply(alerts, now=now, raw_event_id=raw_event_id)
 
         lease = timedelta(seconds=self._settings.workers.claim_timeout_seconds)
         total = ApplyReport()
@@ -372,7 +324,7 @@ class RawEventProcessor:
                     raw_event_id,
                     delivery.kind,
                     report,
-                    alerts=_status_counts(part),
+                    alerts=status_counts(part),
                     source=source,
                     emptied_fields=emptied,
                 )
@@ -380,34 +332,12 @@ class RawEventProcessor:
             emptied = ()
             add_report(total, report)
         return ProcessedEvent(
-            raw_event_id, delivery.kind, total, alerts=_status_counts(delivery.alerts), source=source
+            raw_event_id, delivery.kind, total, alerts=status_counts(delivery.alerts), source=source
         )
 
     def _finish(self, outcome: ProcessedEvent) -> None:
         """After the commit: metrics and the listener."""
-        self._count(outcome)
-        for source, status, n in outcome.alerts:
-            self._metrics.alerts_received.labels(source=source, status=status).inc(n)
-        if outcome.unsupported_type is not None:
-            self._metrics.alerts_unsupported.labels(
-                source=outcome.source, type=outcome.unsupported_type
-            ).inc()
-            log.warning(
-                "unsupported event type",
-                source=outcome.source,
-                type=outcome.unsupported_type,
-                raw_event_id=outcome.raw_event_id,
-                kept_as="dead letter" if outcome.kind is DeliveryKind.UNSUPPORTED else "generic alert",
-            )
-        for field in outcome.emptied_fields:
-            self._metrics.fields_emptied.labels(source=outcome.source, field=field).inc()
-        if outcome.emptied_fields:
-            log.warning(
-                "malformed optional fields were left empty",
-                source=outcome.source,
-                raw_event_id=outcome.raw_event_id,
-                fields=list(outcome.emptied_fields),
-            )
+        record_outcome(self._metrics, outcome)
         if self._on_processed is not None:
             self._on_processed(outcome)
 
@@ -449,18 +379,6 @@ class RawEventProcessor:
                 details={"raw_event_id": raw_event_id},
             )
         else:
-            book = IncidentBook(
-                session,
-                settings=self._settings.incidents,
-                muting=self._muting(session, now),
-                deliveries=[delivery.alerts],
-                now=now,
-            )
+            book = self._book(session, [delivery.alerts], now)
             report = book.apply(delivery.alerts, now=now, raw_event_id=raw_event_id)
-        return _outcome(raw_event_id, source, delivery, report)
-
-    def _count(self, outcome: ProcessedEvent) -> None:
-        r = outcome.report
-        for event, ids in (("opened", r.opened), ("reopened", r.reopened), ("resolved", r.resolved)):
-            if ids:
-                self._metrics.incidents.labels(event=event).inc(len(ids))
+        return processed_event(raw_event_id, source, delivery, report)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.errors import IntegrationError, MalformedPayload, Unauthenticated, UnknownSource
+from bot.errors import ConductorError, IntegrationError, MalformedPayload, Unauthenticated, UnknownSource
 from bot.ingest.committer import CommitOutcome, StoreUnavailable
 from bot.ingest.intake import UnsupportedMediaType
 
@@ -24,7 +24,7 @@ _LENGTH = struct.Struct("!I")
 HEADER_SIZE = _LENGTH.size
 
 
-class IntakeUnavailable(Exception):
+class IntakeUnavailable(ConductorError):
     """The intake process is down or restarting; the sender gets 503 and should retry."""
 
 

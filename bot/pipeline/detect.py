@@ -1,5 +1,10 @@
 """The detect stage: is the metric behind an incident really anomalous, and why.
 
+Stage: detect.
+Takes: the incident's trigger alert (`NormalizedAlert`) and the time.
+Gives: `Detection` — status, alert score against the threshold, explanation, evidence (the points
+  and their scores, for charts); a metric that cannot be fetched gives `insufficient_data`.
+
 It scores the alert's metric with the same per-series streaming detector the backtest uses, so the
 score stored on the incident is one the backtest of the same points would have written. The gate
 reads the alert score: the highest point score in the `[detector] alert_window_minutes` before now
@@ -61,12 +66,16 @@ def _evidence(
 
 
 class DetectStage:
+    """Stage `detect` (see the module docstring)."""
+
+    name = "detect"
+
     def __init__(self, *, detector: AnomalyDetector, history: MetricHistory) -> None:
         self._detector = detector
         self._history = history
         self._lock = threading.Lock()  # the detector keeps per-series state
 
-    def detect(self, alert: NormalizedAlert, now: datetime) -> Detection:
+    def run(self, alert: NormalizedAlert, now: datetime) -> Detection:
         threshold = self._detector.settings.threshold
         try:
             series = self._history.fetch(alert, now)

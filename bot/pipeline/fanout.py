@@ -1,5 +1,9 @@
 """Jobs that tell people: each reporter hears every incident and run change.
 
+Stage: report.
+Takes: an incident or run change (`incident_changed`, `run_changed`) or an escalation.
+Gives: each reporter's rendering of it (Slack thread, Jira ticket, PagerDuty page), sent once.
+
 A failing reporter does not stop the others; the job is retried and the reporters that
 already delivered skip their messages (notification log), so nothing is sent twice.
 """
@@ -8,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bot.errors import ConductorError
+from bot.errors import ConductorError, WorkDeferred
+from bot.job_runner import JobRunner
 from bot.jobs import ClaimedJob
 from bot.logs import get_logger
-from bot.pipeline.jobs import JobRunner
 from bot.reporting.base import Reporter
 
 log = get_logger(__name__)
@@ -23,14 +27,19 @@ class ReportingFailed(ConductorError):
 
 def _each(reporters: Sequence[Reporter], call: Callable[[Reporter], None], what: str) -> None:
     failures = []
+    deferred: list[WorkDeferred] = []
     for reporter in reporters:
         try:
             call(reporter)
+        except WorkDeferred as exc:  # another worker is sending that message right now
+            deferred.append(exc)
         except Exception as exc:  # noqa: BLE001 - isolate reporters; the job is retried
             log.warning("reporter failed", reporter=reporter.name, what=what, error=str(exc))
             failures.append(f"{reporter.name}: {exc.__class__.__name__}: {exc}")
     if failures:
         raise ReportingFailed("; ".join(failures))
+    if deferred:  # only waits: the job comes back when the latest claim would have run out
+        raise WorkDeferred("; ".join(str(d) for d in deferred), until=max(d.until for d in deferred))
 
 
 class Fanout:

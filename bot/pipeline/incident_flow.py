@@ -16,18 +16,15 @@ from bot.alerts.normalized import AlertStatus, Metric, NormalizedAlert, Resource
 from bot.audit import audit
 from bot.config.root import Settings
 from bot.engine.engine import Engine
-from bot.engine.gate import Decision
-from bot.engine.requests import RunRequest
-from bot.engine.rules import match_rule
 from bot.engine.states import RunStatus, transition
-from bot.engine.templating import TemplateError
-from bot.errors import ConductorError
+from bot.job_runner import JobRunner
 from bot.jobs import ClaimedJob
 from bot.logs import get_logger
 from bot.metrics import Metrics
+from bot.pipeline.decide import Choice, DecideStage, Suspect
 from bot.pipeline.detect import Detection, DetectStage
 from bot.pipeline.fanout import Fanout
-from bot.pipeline.jobs import JobRunner
+from bot.pipeline.stages import Stage
 from bot.reporting.base import NotificationLog
 from bot.store.db import Store
 from bot.store.models import Alert, Approval, Incident, RunbookRun
@@ -69,7 +66,8 @@ class IncidentFlow:
         self._store = store
         self._settings = settings
         self._engine = engine
-        self._detect = detect
+        self._detect: Stage[NormalizedAlert, Detection] = detect
+        self._decide: Stage[Suspect, Choice] = DecideStage(rules=settings.rules, engine=engine)
         self._fanout = fanout
         self._metrics = metrics
         self._clock = clock
@@ -122,7 +120,7 @@ class IncidentFlow:
         found = self._trigger_alert(incident_id)
         if found is None:
             return None
-        return self._detect.detect(found[1], self._clock()).probability
+        return self._detect.run(found[1], self._clock()).probability
 
     def decide(self, incident_id: int) -> None:
         found = self._trigger_alert(incident_id)
@@ -133,8 +131,10 @@ class IncidentFlow:
         if self._log.sent(key) is not None or incident.status == "resolved":
             return
         now = self._clock()
-        detection = self._detect.detect(alert, now)
-        decision, reason, run_id = self._choose(incident, alert, detection)
+        detection = self._detect.run(alert, now)
+        decision, code, reason, run_id, gate = self._decide.run(
+            Suspect(incident.id, incident.flapping, alert, detection), now
+        )
         with self._store.transaction() as session:
             row = session.get(Incident, incident_id)
             if row is None:
@@ -155,6 +155,8 @@ class IncidentFlow:
                 action="incident.decided",
                 details={
                     "decision": decision,
+                    "code": code.value,
+                    "gate_code": gate.value if gate is not None else None,
                     "reason": reason,
                     "run_id": run_id,
                     "anomaly_status": detection.status.value,
@@ -165,50 +167,6 @@ class IncidentFlow:
         self._log.record(key, channel="pipeline", ref=str(run_id or ""), incident_id=incident_id)
         self._metrics.decisions.labels(decision=decision).inc()
         self._fanout.incident_changed(incident_id, "decided")
-
-    def _choose(
-        self, incident: Incident, alert: NormalizedAlert, detection: Detection
-    ) -> tuple[str, str, int | None]:
-        try:
-            match = match_rule(self._settings.rules, alert)
-        except TemplateError as exc:
-            return Decision.NO_ACTION.value, f"no action: rule template failed: {exc}", None
-        if match is None:
-            return Decision.NO_ACTION.value, "no action: no rule matches this alert", None
-        rule = match.rule
-        request = RunRequest(
-            runbook_id=rule.runbook,
-            target=match.target,
-            params=match.params,
-            incident_id=incident.id,
-            requested_by=f"rule:{rule.name}",
-            rule_approval=rule.approval,
-            min_anomaly_score=rule.min_anomaly_score,
-            on_insufficient_data=rule.on_insufficient_data,
-            anomaly=detection.anomaly,
-            flapping=incident.flapping,
-            mode=rule.mode,
-            rule=rule.name,
-        )
-        try:
-            outcome = self._engine.request(request)
-        except ConductorError as exc:
-            return Decision.NO_ACTION.value, f"no action: {rule.runbook} could not be requested: {exc}", None
-        if outcome.run_id is None:
-            return outcome.decision.value, f"no action: {outcome.reason}", None
-        if outcome.blocked:
-            return (
-                Decision.NO_ACTION.value,
-                f"no action: run {outcome.run_id} blocked: {outcome.reason}",
-                outcome.run_id,
-            )
-        what = {
-            "approved": "runs automatically",
-            "awaiting_approval": "waits for approval",
-            "succeeded": "found nothing to change",
-            "suggested": "is suggested (a responder may run it)",
-        }.get(outcome.status or "", outcome.status or "")
-        return outcome.decision.value, f"{rule.runbook} {what}: {outcome.reason}", outcome.run_id
 
     def _cancel_pending_runs(self, incident_id: int) -> None:
         """An incident that resolved on its own needs no approval any more."""

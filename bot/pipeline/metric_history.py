@@ -8,15 +8,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.alerts.normalized import NormalizedAlert, Provider
+from bot.errors import ConductorError
 from detectors.series import MetricSeries
-from integrations.aws.cloudwatch_metrics import CloudWatchMetricSource, CloudWatchSettings
-from integrations.aws.settings import AwsSettings
+from integrations.aws.cloudwatch_metrics import CloudWatchMetricSource
+from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.azure.monitor_metrics import AzureMonitorMetricSource
 from integrations.azure.settings import AzureSettings
-from integrations.gcp.monitoring import CloudMonitoringMetricSource, CloudMonitoringSettings
+from integrations.gcp.monitoring import CloudMonitoringMetricSource
+from integrations.gcp.settings import CloudMonitoringSettings
 
 
-class NoMetric(Exception):
+class NoMetric(ConductorError):
     """The alert names no metric we can fetch; the reason says what is missing."""
 
 

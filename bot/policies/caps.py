@@ -14,8 +14,19 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.policies.settings import CapSettings
+from bot.config.policies import CapSettings
+from bot.reasons import ReasonCode
 from bot.store.models import PolicyLock, RunbookRun
+
+
+class CapReason(ReasonCode):
+    """Which cap a run would exceed."""
+
+    OVERALL = "cap_overall", "cap: {used} of {limit} runs in flight overall"
+    RUNBOOK = "cap_runbook", "cap: {used} of {limit} runs of {runbook} in flight"
+    SERVICE = "cap_service", "cap: {used} of {limit} runs on service {service} in flight"
+    TARGETS = "cap_targets", "cap: {runbook} changed {used} of {limit} distinct targets in the last hour"
+
 
 # Runs admitted to act, acting, or that may still be changing their target.
 IN_FLIGHT = ("approved", "running", "verifying", "unknown")
@@ -56,16 +67,16 @@ def cap_problem(
     if caps.max_concurrent:
         used = _in_flight(session, exclude=exclude)
         if used >= caps.max_concurrent:
-            return f"cap: {used} of {caps.max_concurrent} runs in flight overall"
+            return CapReason.OVERALL.say(used=used, limit=caps.max_concurrent)
     per_runbook, targets_per_hour = caps.per_runbook(runbook)
     if per_runbook:
         used = _in_flight(session, RunbookRun.runbook_id == runbook, exclude=exclude)
         if used >= per_runbook:
-            return f"cap: {used} of {per_runbook} runs of {runbook} in flight"
+            return CapReason.RUNBOOK.say(used=used, limit=per_runbook, runbook=runbook)
     if caps.max_concurrent_per_service and service:
         used = _in_flight(session, RunbookRun.service == service, exclude=exclude)
         if used >= caps.max_concurrent_per_service:
-            return f"cap: {used} of {caps.max_concurrent_per_service} runs on service {service} in flight"
+            return CapReason.SERVICE.say(used=used, limit=caps.max_concurrent_per_service, service=service)
     if targets_per_hour:
         since = now - TARGET_WINDOW
         query = (
@@ -80,8 +91,5 @@ def cap_problem(
             query = query.where(RunbookRun.id != exclude)
         changed = set(session.scalars(query))
         if target not in changed and len(changed) >= targets_per_hour:
-            return (
-                f"cap: {runbook} changed {len(changed)} of {targets_per_hour} distinct targets "
-                "in the last hour"
-            )
+            return CapReason.TARGETS.say(runbook=runbook, used=len(changed), limit=targets_per_hour)
     return ""

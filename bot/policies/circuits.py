@@ -16,12 +16,18 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.audit import audit
+from bot.config.policies import CircuitSettings
 from bot.errors import ConductorError, NotFound
 from bot.jobs import enqueue
-from bot.policies.settings import CircuitSettings
+from bot.reasons import ReasonCode
 from bot.store.models import Circuit, RunbookRun
 
 BAD_STATUSES = ("failed", "ineffective")
+
+
+class CircuitReason(ReasonCode):
+    OPEN = "circuit_open", "circuit open: {scope} paused (circuit #{id}: {reason}{until})"
+    OPENED_BECAUSE = "circuit_bad_runs", "{count} failed or ineffective runs within {window} (runs {runs})"
 
 
 class UnknownCircuitScope(ConductorError):
@@ -42,7 +48,7 @@ class OpenCircuit:
             if self.expires_at
             else ""
         )
-        return f"circuit open: {self.scope} paused (circuit #{self.id}: {self.reason}{until})"
+        return CircuitReason.OPEN.say(scope=self.scope, id=self.id, reason=self.reason, until=until)
 
 
 def scope_names(runbook: str, service: str) -> list[str]:
@@ -119,8 +125,9 @@ def record_run_outcome(
 
 
 def _open(session: Session, settings: CircuitSettings, scope: str, bad: list[int], now: datetime) -> Circuit:
-    minutes = f"{settings.window_minutes:g} min"
-    reason = f"{len(bad)} failed or ineffective runs within {minutes} (runs {', '.join(map(str, bad))})"
+    reason = CircuitReason.OPENED_BECAUSE.say(
+        count=len(bad), window=f"{settings.window_minutes:g} min", runs=", ".join(map(str, bad))
+    )
     circuit = Circuit(
         scope=scope,
         opened_at=now,

@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.config.policies import SCOPE_FIELDS, FreezeSettings
 from bot.errors import ConductorError
 from bot.matching import OPERATORS
-from bot.policies.settings import SCOPE_FIELDS, FreezeSettings
 from bot.timeparse import parse_duration
 
 

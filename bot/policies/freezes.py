@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from bot.alerts.normalized import NormalizedAlert
 from bot.audit import audit
+from bot.config.policies import FreezeSettings
 from bot.errors import InvalidTransition, NotFound
 from bot.matching import Matcher
 from bot.policies.scope import Scope, alert_scope, describe, matches_scope, scope_matchers, to_json
-from bot.policies.settings import FreezeSettings
 from bot.policies.windows import next_window_start, recurring_window
 from bot.store.models import Freeze
 

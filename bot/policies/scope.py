@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.alerts.normalized import NormalizedAlert
+from bot.config.policies import SCOPE_FIELDS, ScopeMatch
 from bot.matching import InvalidMatcher, Matcher
-from bot.policies.settings import SCOPE_FIELDS, ScopeMatch
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,14 +13,6 @@ def cron_trigger(expression: str, timezone: str) -> CronTrigger:
     return CronTrigger.from_crontab(expression, timezone=ZoneInfo(timezone))
 
 
-def check_cron(expression: str, timezone: str) -> None:
-    """Raise ValueError naming the problem when `expression` is not a 5-field crontab."""
-    try:
-        cron_trigger(expression, timezone)
-    except ValueError as exc:
-        raise ValueError(f"cron {expression!r}: {exc}") from None
-
-
 def recurring_window(
     expression: str, timezone: str, duration: timedelta, now: datetime
 ) -> tuple[datetime, datetime] | None:

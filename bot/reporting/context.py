@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from bot.engine.deps import incident_alerts, incident_context_with_alerts
-from bot.runbooks.spec import IncidentContext
+from bot.runbook_kit.spec import IncidentContext
 from bot.store.models import Alert, Incident
 
 

@@ -40,12 +40,19 @@ class JiraReporter:
             incident, context, _alerts = found
             if incident.jira_key:
                 return incident.jira_key
-        ticket = self._tickets().ensure_ticket(context, comment_on_existing=False)
+
+        def create() -> str:
+            return self._tickets().ensure_ticket(context, comment_on_existing=False).key
+
+        # Claimed in the notification log first, so two replicas never open two tickets.
+        ticket_key = self._log.once(
+            f"jira:incident:{incident_id}:ticket", create, channel="jira", incident_id=incident_id
+        )
         with self._store.transaction() as session:
             row = session.get(Incident, incident_id)
             if row is not None:
-                row.jira_key = ticket.key
-        return ticket.key
+                row.jira_key = ticket_key
+        return ticket_key
 
     def incident_changed(self, incident_id: int, event: str) -> None:
         if event in ("opened", "reopened", "decided"):

@@ -11,7 +11,7 @@ from bot.logs import get_logger
 from bot.reporting.base import NotificationLog
 from bot.reporting.circuits import circuit_news
 from bot.reporting.context import incident_view
-from bot.runbooks.spec import IncidentContext
+from bot.runbook_kit.spec import IncidentContext
 from bot.store.db import Store
 from integrations.pagerduty.events import PagerDutyEvents, page_event
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bot.runbook_kit.spec import Risk, RunbookSpec
 from bot.runbook_testing.harness import load_runbook_module
-from bot.runbooks.spec import Risk, RunbookSpec
 
 PLUGIN = "bot.runbook_testing.plugin"
 

@@ -18,8 +18,8 @@ from bot.config.root import Settings
 from bot.engine.deps import parse_for
 from bot.engine.services import build_services
 from bot.errors import ConductorError
-from bot.runbooks.loader import RunbookLoadError, load_runbook_file
-from bot.runbooks.spec import (
+from bot.runbook_kit.loader import RunbookLoadError, load_runbook_file
+from bot.runbook_kit.spec import (
     REGISTRY,
     IncidentContext,
     Plan,
@@ -30,7 +30,7 @@ from bot.runbooks.spec import (
     Services,
     VerifyStatus,
 )
-from bot.runbooks.targets import Target
+from bot.runbook_kit.targets import Target
 from integrations.aws.settings import AwsSettings
 
 

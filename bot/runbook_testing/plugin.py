@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from bot.runbook_kit.spec import RunbookSpec
 from bot.runbook_testing.harness import RunbookHarness
 from bot.runbook_testing.moto import MotoServer
-from bot.runbooks.spec import RunbookSpec
 
 HarnessFactory = Callable[..., RunbookHarness]
 

@@ -16,7 +16,7 @@ import random
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -24,6 +24,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.config.root import Settings
+from bot.config.sweeps import SchedulerSettings, SweepSettings
 from bot.logs import get_logger
 from bot.scheduler.executor import TickExecutor
 from bot.scheduler.lease import LeaseKeeper
@@ -31,15 +33,10 @@ from bot.scheduler.triggers import sweep_trigger
 from bot.sweeps.report import SweepReport
 from bot.sweeps.runner import SweepContext, find_sweep, run_sweep
 from bot.sweeps.runs import abandon_runs, claim_tick
-from bot.sweeps.settings import SchedulerSettings, SweepSettings
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
 
 log = get_logger(__name__)
 
 HEARTBEAT_JOB = "scheduler.heartbeat"
-RUNTIME_KEY = "scheduler"  # where `start_scheduler` keeps the service in `Runtime.extras`
 
 
 class SchedulerService:
@@ -70,10 +67,6 @@ class SchedulerService:
         self._scheduler: Any = None
         self._executor: TickExecutor | None = None
         self.skipped: dict[str, int] = {}  # ticks this process saw but did not run, by reason
-
-    @classmethod
-    def from_runtime(cls, runtime: Runtime) -> SchedulerService:
-        return cls(SweepContext.from_runtime(runtime))
 
     def sweeps(self) -> list[SweepSettings]:
         return [s for s in self.context.settings.sweeps if s.enabled]
@@ -196,22 +189,14 @@ class SchedulerService:
         return None
 
 
-def start_scheduler(runtime: Runtime) -> SchedulerService | None:
-    """Start the scheduler for `conductor serve` (kept in `runtime.extras["scheduler"]`)."""
-    if not runtime.settings.scheduler.enabled:
+def start_scheduler(settings: Settings, context: Callable[[], SweepContext]) -> SchedulerService | None:
+    """Start the scheduler for `conductor serve`, or say why not (`context` is built only when needed)."""
+    if not settings.scheduler.enabled:
         log.info("scheduler disabled ([scheduler] enabled = false)")
         return None
-    if not any(s.enabled for s in runtime.settings.sweeps):
+    if not any(s.enabled for s in settings.sweeps):
         log.info("scheduler idle: no sweeps configured")  # no lease taken, nothing to run
         return None
-    service = SchedulerService.from_runtime(runtime)
+    service = SchedulerService(context())
     service.start()
-    runtime.extras[RUNTIME_KEY] = service
     return service
-
-
-def stop_scheduler(runtime: Runtime, grace: float) -> bool:
-    service = runtime.extras.pop(RUNTIME_KEY, None)
-    if isinstance(service, SchedulerService):
-        return service.stop(grace)
-    return True

@@ -14,7 +14,7 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.sweeps.settings import SweepSettings
+from bot.config.sweeps import SweepSettings
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 

@@ -8,13 +8,13 @@ buttons with who decided" is simply rendering the view after the decision. Threa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
-from bot.runbooks.spec import Plan, PlannedCall
+from bot.runbook_kit.spec import Plan, PlannedCall
 from bot.slack.signing import ACTION_IDS, ActionSigner, ApprovalAction
 from bot.slack.text import code, compact, mention, plain, safe, slack_time
 from bot.slack.views import ApprovalState, ApprovalView, IncidentLinks, IncidentView
+from integrations.slack.wire import SlackMessage
 
 Block = dict[str, Any]
 
@@ -34,14 +34,6 @@ STATUS_EMOJI = {
     "acknowledged": ":eyes:",
     "resolved": ":white_check_mark:",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class SlackMessage:
-    """A renderer's output: `text` is the notification / accessibility fallback."""
-
-    text: str
-    blocks: list[Block]
 
 
 def mrkdwn(text: str) -> Block:

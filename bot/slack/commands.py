@@ -13,15 +13,12 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from bot.errors import ConductorError, InvalidTarget
 from bot.matching import InvalidMatcher, Matcher, parse_matcher
-from bot.runbooks.targets import Target, parse_target
-from bot.slack.policy_usage import POLICY_USAGE
-
-if TYPE_CHECKING:
-    from bot.slack.policy_commands import PolicyCommand
+from bot.runbook_kit.targets import Target, parse_target
+from bot.slack.policy_grammar import POLICY_USAGE, PolicyCommand, parse_policy_command
 from bot.timeparse import DurationTooLong, InvalidDuration, parse_duration
 
 MAX_SILENCE = timedelta(days=90)
@@ -336,8 +333,6 @@ def parse_command(text: str) -> Command | PolicyCommand:
     if name == "unsilence":
         return Unsilence(_one_id(name, args, "silence id"))
     if name in POLICY_USAGE:
-        from bot.slack.policy_commands import parse_policy_command
-
         return parse_policy_command(name, args)
     close = difflib.get_close_matches(name, list(USAGE), n=1)
     hint = f" Did you mean `{close[0]}`?" if close else ""

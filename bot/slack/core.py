@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from bot.access.grants import Grants
 from bot.access.guard import Guard
 from bot.access.policy import AccessRequest
-from bot.access.roles import Principal
 from bot.audit import audit
 from bot.engine.approvals import Vote
 from bot.engine.engine import Engine
@@ -36,7 +35,8 @@ from bot.errors import NotFound
 from bot.incidents import service as incidents
 from bot.incidents import silences
 from bot.matching import Matcher
-from bot.runbooks.targets import Target
+from bot.roles import Principal
+from bot.runbook_kit.targets import Target
 from bot.slack.commands import IncidentScope
 from bot.slack.policy_commands import SlackPolicies
 from bot.slack.ports import (
@@ -45,7 +45,6 @@ from bot.slack.ports import (
     RunRequestState,
     RunRequestView,
     SilenceView,
-    SlackActor,
     StatusView,
 )
 from bot.slack.signing import ApprovalAction
@@ -62,10 +61,10 @@ from bot.slack.views import ApprovalView, IncidentView
 from bot.store.db import Store
 from bot.store.models import Approval, Incident, Notification, RunbookRun
 from bot.store.models import Silence as SilenceRow
+from integrations.slack.wire import SlackActor
 
 if TYPE_CHECKING:
     from bot.config.root import Settings
-    from bot.runtime import Runtime
 
 IN_FLIGHT = (
     RunStatus.APPROVED.value,
@@ -114,18 +113,6 @@ class StoreSlackCore:
         self.guard = guard
         self.usergroups = usergroups
         self.environ = environ
-
-    @classmethod
-    def from_runtime(cls, runtime: Runtime, *, usergroups: UserGroupCache | None = None) -> StoreSlackCore:
-        return cls(
-            store=runtime.store,
-            engine=runtime.engine,
-            settings=runtime.settings,
-            clock=runtime.clock,
-            grants=runtime.grants,
-            guard=runtime.guard,
-            usergroups=usergroups,
-        )
 
     def policies(self) -> SlackPolicies:
         """Freezes, circuits and suggestions (`/conductor freeze|resume|runit`, "Run it")."""

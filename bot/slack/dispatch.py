@@ -12,7 +12,7 @@ from datetime import datetime
 
 from bot.access.policy import AccessRequest, Action, AddSilence, Do
 from bot.errors import ApproverNotAllowed, ConductorError
-from bot.slack.blocks import SlackMessage, render_approval_outcome, render_incident, section
+from bot.slack.blocks import render_approval_outcome, render_incident, section
 from bot.slack.commands import (
     Ack,
     Approve,
@@ -31,8 +31,9 @@ from bot.slack.commands import (
     help_for,
     parse_command,
 )
-from bot.slack.policy_commands import POLICY_COMMAND_TYPES, RunSuggestion, execute_policy_command
-from bot.slack.ports import SlackActor, SlackCore
+from bot.slack.policy_commands import execute_policy_command
+from bot.slack.policy_grammar import POLICY_COMMAND_TYPES, RunSuggestion
+from bot.slack.ports import SlackCore
 from bot.slack.replies import (
     render_error,
     render_help,
@@ -45,6 +46,7 @@ from bot.slack.replies import (
 )
 from bot.slack.signing import ActionClaim, ActionSigner, ApprovalAction, ForgedAction, action_for_action_id
 from bot.slack.views import ApprovalView
+from integrations.slack.wire import SlackActor, SlackMessage
 
 
 def access_for(command: Command) -> AccessRequest | None:

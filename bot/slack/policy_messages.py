@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.engine.serialize import plan_from_json
-from bot.slack.blocks import Block, SlackMessage, context, render_plan, section
+from bot.slack.blocks import Block, context, render_plan, section
 from bot.slack.text import code, safe
 from bot.store.models import RunbookRun
+from integrations.slack.wire import SlackMessage
 
 RUN_SUGGESTION_ACTION = "conductor_run_suggestion"
 

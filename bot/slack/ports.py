@@ -14,29 +14,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from bot.access.policy import AccessRequest
 from bot.matching import Matcher
-from bot.runbooks.spec import Plan, Risk
-from bot.runbooks.targets import Target
+from bot.runbook_kit.spec import Plan, Risk
+from bot.runbook_kit.targets import Target
 from bot.slack.commands import IncidentScope
+from bot.slack.policy_grammar import PolicyCommand
 from bot.slack.signing import ApprovalAction
 from bot.slack.views import ApprovalView, IncidentView
-
-
-@dataclass(frozen=True, slots=True)
-class SlackActor:
-    """The Slack user behind a command or click."""
-
-    user_id: str
-    user_name: str = ""
-    channel_id: str | None = None
-    team_id: str | None = None
-
-    @property
-    def audit_name(self) -> str:
-        return f"slack:{self.user_id}"
+from integrations.slack.wire import SlackActor, SlackMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +83,10 @@ class RunRequestView:
     params: Mapping[str, str] = field(default_factory=dict)
 
 
-if TYPE_CHECKING:
-    from bot.slack.policy_commands import SlackPolicies
+class PolicyRunner(Protocol):
+    """Runs a policy command (`/conductor freeze|resume|runit`, "Run it") for an authorized actor."""
+
+    def execute(self, command: PolicyCommand, *, actor: SlackActor, now: datetime) -> SlackMessage: ...
 
 
 class SlackCore(Protocol):
@@ -149,7 +139,7 @@ class SlackCore(Protocol):
 
     def expire_silence(self, silence_id: str, *, actor: SlackActor) -> SilenceView: ...
 
-    def policies(self) -> SlackPolicies:
+    def policies(self) -> PolicyRunner:
         """Freezes, circuits and suggestions."""
         ...
 

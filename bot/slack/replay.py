@@ -9,23 +9,22 @@ audited). Rows expire after twice the freshness window; the store, not process m
 so the check holds across replicas and restarts.
 
 Socket Mode requests are not signed (the websocket is authenticated): there is nothing to replay.
+The Bolt middleware that asks `SeenRequests` is in `integrations.slack.bolt_app` (`ignore_replays`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_bolt import BoltRequest, BoltResponse
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.logs import get_logger
 from bot.slack.commands import CommandUsageError, parse_command
-from bot.slack.ports import SlackActor
 from bot.store.db import Store
 from bot.store.models import SeenSlackRequest
 
@@ -33,8 +32,6 @@ log = get_logger(__name__)
 
 # Bolt refuses requests older than 5 minutes; remembering them twice as long covers clock skew.
 REMEMBER_FOR = timedelta(minutes=10)
-SIGNATURE = "x-slack-signature"
-TIMESTAMP = "x-slack-request-timestamp"
 
 
 def request_key(signature: str, timestamp: str) -> str:
@@ -72,41 +69,3 @@ def changes_state(body: Mapping[str, Any]) -> bool:
         except CommandUsageError:
             return False  # answered with its usage; nothing happens
     return body.get("type") == "block_actions"
-
-
-def _header(headers: Mapping[str, Sequence[str]], name: str) -> str:
-    values = headers.get(name) or []
-    return str(values[0]) if values else ""
-
-
-def _actor(body: Mapping[str, Any]) -> SlackActor:
-    if "command" in body:
-        return SlackActor(user_id=str(body.get("user_id", "")), channel_id=body.get("channel_id"))
-    user = body.get("user") or {}
-    channel = body.get("channel") or {}
-    return SlackActor(user_id=str(user.get("id", "")), channel_id=channel.get("id"))
-
-
-AuditRefusal = Callable[[SlackActor, str, str], None]  # (actor, attempt, reason)
-
-
-def ignore_replays(seen: SeenRequests, audit_refusal: AuditRefusal) -> Callable[..., BoltResponse | None]:
-    """A Bolt global middleware. Bolt runs it after the signature and freshness checks."""
-
-    def ignore_replayed_requests(
-        req: BoltRequest, resp: BoltResponse, next_: Callable[[], None]
-    ) -> BoltResponse | None:
-        signature = _header(req.headers, SIGNATURE)
-        if req.mode != "http" or not signature or not changes_state(req.body):
-            next_()
-            return resp
-        if seen.first_time(signature, _header(req.headers, TIMESTAMP)):
-            next_()
-            return resp
-        actor = _actor(req.body)
-        attempt = f"slash command {req.body.get('text', '')!r}" if "command" in req.body else "button press"
-        log.warning("slack: replayed request ignored", user=actor.user_id, attempt=attempt)
-        audit_refusal(actor, attempt, "replayed: this signed request was already handled")
-        return BoltResponse(status=200, body="")
-
-    return ignore_replayed_requests

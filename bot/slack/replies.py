@@ -18,12 +18,13 @@ from bot.errors import (
     PermissionDenied,
     RunbookNotFound,
 )
-from bot.slack.blocks import SEVERITY_EMOJI, SlackMessage, context, render_plan, section
+from bot.slack.blocks import SEVERITY_EMOJI, context, render_plan, section
 from bot.slack.commands import CommandUsageError, IncidentScope
 from bot.slack.ports import RunbookSummary, RunRequestState, RunRequestView, SilenceView, StatusView
 from bot.slack.signing import ForgedAction
 from bot.slack.text import code, format_duration, safe, slack_time
 from bot.slack.views import IncidentView
+from integrations.slack.wire import SlackMessage
 
 MAX_LIST = 20
 

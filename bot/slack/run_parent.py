@@ -9,19 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.slack.blocks import (
-    Block,
-    SlackMessage,
-    context,
-    divider,
-    header,
-    render_approval,
-    render_plan,
-    section,
-)
+from bot.slack.blocks import Block, context, divider, header, render_approval, render_plan, section
 from bot.slack.signing import ActionSigner
 from bot.slack.text import code, compact, mention, safe, slack_time
 from bot.slack.views import ApprovalState, ApprovalView, RunView
+from integrations.slack.wire import SlackMessage
 
 STATUS_EMOJI = {
     "awaiting_approval": ":hourglass_flowing_sand:",

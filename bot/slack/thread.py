@@ -3,8 +3,8 @@ escalations and the resolution summary."""
 
 from __future__ import annotations
 
-from bot.runbooks.spec import Outcome, RunResult, VerifyStatus
-from bot.slack.blocks import Block, SlackMessage, context, link, render_plan, section
+from bot.runbook_kit.spec import Outcome, RunResult, VerifyStatus
+from bot.slack.blocks import Block, context, link, render_plan, section
 from bot.slack.text import code, compact, format_duration, mask_secrets, mention, safe, slack_time
 from bot.slack.views import (
     EscalationView,
@@ -14,6 +14,7 @@ from bot.slack.views import (
     RunView,
     VerificationView,
 )
+from integrations.slack.wire import SlackMessage
 
 OUTCOME_EMOJI = {
     Outcome.CHANGED: ":white_check_mark:",

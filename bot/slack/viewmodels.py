@@ -18,7 +18,7 @@ from bot.access.grants import is_slack_group
 from bot.config.rules import ApprovalSettings
 from bot.engine.approvals import approver_rule
 from bot.engine.serialize import plan_from_json, result_from_json
-from bot.runbooks.spec import Plan, Risk, RunbookRegistry, RunResult
+from bot.runbook_kit.spec import Plan, Risk, RunbookRegistry, RunResult
 from bot.slack.views import (
     AlertCounts,
     AnomalyView,

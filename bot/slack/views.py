@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.runbooks.spec import Outcome, Plan, Risk, RunResult, VerifyStatus
+from bot.runbook_kit.spec import Outcome, Plan, Risk, RunResult, VerifyStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    """How one process uses the database: its connection pool and, on PostgreSQL, the limits every
+    connection gets (`[database]` in the config; docs/ha.md sizes them per replica)."""
+
+    pool_size: int = 5
+    max_overflow: int = 10
+    pool_timeout_seconds: float = 30.0
+    statement_timeout_ms: int = 0  # 0: no limit
+    lock_timeout_ms: int = 0  # 0: no limit
+    connect_timeout_seconds: int = 10
+
+
+def _postgres_limits(options: PoolOptions) -> Callable[[Any, Any], None]:
+    """Every new connection gets the statement and lock timeouts as session settings."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {int(options.statement_timeout_ms)}")
+            cursor.execute(f"SET lock_timeout = {int(options.lock_timeout_ms)}")
+        dbapi_connection.commit()
+
+    return on_connect
+
+
+def make_engine(
+    url: str, *, pool_size: int = 5, echo: bool = False, options: PoolOptions | None = None
+) -> Engine:
+    pool = options or PoolOptions(pool_size=pool_size)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -32,8 +60,9 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
             url,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=pool_size,
-            max_overflow=10,
+            pool_size=pool.pool_size,
+            max_overflow=pool.max_overflow,
+            pool_timeout=pool.pool_timeout_seconds,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; make writes take the lock up front
@@ -45,7 +74,22 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
             dbapi_connection.isolation_level = None
 
         return engine
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    # pre_ping: a connection the server dropped (failover, pg_terminate_backend, idle timeout) is
+    # replaced at checkout instead of failing the request that drew it.
+    engine = create_engine(
+        url,
+        echo=echo,
+        pool_size=pool.pool_size,
+        max_overflow=pool.max_overflow,
+        pool_timeout=pool.pool_timeout_seconds,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": pool.connect_timeout_seconds}
+        if url.startswith("postgresql")
+        else {},
+    )
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgres_limits(pool))
+    return engine
 
 
 @dataclass
@@ -56,8 +100,10 @@ class Store:
     sessions: sessionmaker[Session]
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 5, echo: bool = False) -> Store:
-        engine = make_engine(url, pool_size=pool_size, echo=echo)
+    def connect(
+        cls, url: str, *, pool_size: int = 5, echo: bool = False, options: PoolOptions | None = None
+    ) -> Store:
+        engine = make_engine(url, pool_size=pool_size, echo=echo, options=options)
         return cls(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
     @property

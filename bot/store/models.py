@@ -5,60 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Text,
-    UniqueConstraint,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite stores naive text)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; pass timezone-aware UTC")
-        from datetime import UTC
-
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        from datetime import UTC
-
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+from bot.store.base import Base as Base
+from bot.store.base import JSONType, UTCDateTime
 
 
 class RawEvent(Base):
@@ -348,7 +299,8 @@ class SweepRun(Base):
 
 
 class Notification(Base):
-    """The notification log: one row per message sent outside, so a retried job never sends twice."""
+    """The notification log: one row per message sent outside, so a retried job never sends twice
+    and two replicas never send the same message (the row is claimed before the message is sent)."""
 
     __tablename__ = "notifications"
     __table_args__ = (UniqueConstraint("key", name="uq_notifications_key"),)
@@ -358,7 +310,12 @@ class Notification(Base):
     channel: Mapped[str] = mapped_column(String(20))  # slack | jira | pagerduty
     incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     ref: Mapped[str] = mapped_column(String(300), default="")  # message ts, ticket key, dedup key
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())  # claimed at, until it is sent
+    # claimed (a worker is sending it; others wait) -> sent. A claim whose holder died is taken
+    # over once `claimed_until` passes (or at once, by a restart on the same host).
+    state: Mapped[str] = mapped_column(String(20), default="sent", server_default="sent")
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class SeenSlackRequest(Base):
@@ -373,50 +330,8 @@ class SeenSlackRequest(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class Freeze(Base):
-    """A change freeze or maintenance window: one-off (`starts_at`..`ends_at`) or recurring
-    (`cron` + `duration_minutes` in `timezone`). `ended_at` ends it early (or for good)."""
-
-    __tablename__ = "freezes"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(200))
-    matchers: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
-    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    cron: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    duration_minutes: Mapped[float | None] = mapped_column(nullable=True)
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    block: Mapped[bool] = mapped_column(default=False)
-    maintenance: Mapped[bool] = mapped_column(default=False)
-    comment: Mapped[str] = mapped_column(Text, default="")
-    created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    ended_by: Mapped[str] = mapped_column(String(200), default="")
-    origin: Mapped[str] = mapped_column(String(20), default="api")  # config|api|cli|slack
-
-
-class Circuit(Base):
-    """An open (or closed) circuit breaker: automatic runs in `scope` ("runbook:ID" or
-    "service:NAME") pause while it is open."""
-
-    __tablename__ = "circuits"
-    __table_args__ = (Index("ix_circuits_scope_closed_at", "scope", "closed_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    scope: Mapped[str] = mapped_column(String(300))
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    reason: Mapped[str] = mapped_column(Text, default="")
-    run_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)  # the bad runs that opened it
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    closed_by: Mapped[str] = mapped_column(String(200), default="")
-
-
-class PolicyLock(Base):
-    """Rows locked (SELECT ... FOR UPDATE) to serialize cap admissions across replicas."""
-
-    __tablename__ = "policy_locks"
-
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+# The safety policies' tables live in their own module; imported here so that `Base.metadata`
+# (and whoever imports the models from here) sees them.
+from bot.store.policy_models import Circuit as Circuit  # noqa: E402
+from bot.store.policy_models import Freeze as Freeze  # noqa: E402
+from bot.store.policy_models import PolicyLock as PolicyLock  # noqa: E402

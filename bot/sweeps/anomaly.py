@@ -23,12 +23,12 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from bot.alerts.normalized import AlertStatus, NormalizedAlert
+from bot.config.sweeps import SweepSettings
 from bot.ingest.internal import submit_internal_alerts
 from bot.store.db import Store
 from bot.store.models import Alert
 from bot.sweeps.collect import TaggedSeries, collect, total_points
 from bot.sweeps.report import KindResult, Progress, iso
-from bot.sweeps.settings import SweepSettings
 from bot.sweeps.sources import SweepSources
 from detectors.api import DetectionResult, DetectionStatus
 from detectors.series import MetricSeries

@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.alerts.normalized import AlertStatus, NormalizedAlert, Provider, Resource, Severity
+from bot.config.sweeps import SweepSettings
 from bot.errors import IntegrationError
 from bot.ingest.internal import submit_internal_alerts
 from bot.store.db import Store
 from bot.store.models import Alert
 from bot.sweeps.report import KindResult, Progress, SourceReport, iso
-from bot.sweeps.settings import SweepSettings
 from bot.sweeps.sources import SweepSources
 from integrations.aws.budgets import BudgetStatus
 from integrations.generic.internal import SWEEP

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.alerts.normalized import Metric, Provider, Resource
+from bot.config.sweeps import AzureSelector, CloudWatchSelector, GcpSelector, SweepSettings
 from bot.errors import ConductorError, IntegrationError
 from bot.sweeps.report import Progress, SourceReport
-from bot.sweeps.settings import AzureSelector, CloudWatchSelector, GcpSelector, SweepSettings
 from bot.sweeps.sources import SweepSources
 from detectors.series import MetricSeries
 from integrations.metrics import SourceHealth
@@ -92,9 +92,9 @@ def collect(
 def _cloudwatch_fetcher(
     selector: CloudWatchSelector, start: datetime, end: datetime, period: timedelta
 ) -> Callable[[Any], list[TaggedSeries]]:
-    from integrations.aws.cloudwatch_metrics import (
+    from integrations.aws.cloudwatch_metrics import CloudWatchMetricSource
+    from integrations.aws.cloudwatch_queries import (
         CloudWatchMetricQuery,
-        CloudWatchMetricSource,
         CloudWatchSearch,
         normalize_statistic,
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.config.sweeps import SweepSettings
 from bot.sweeps.report import KindResult, SweepReport
-from bot.sweeps.settings import SweepSettings
 
 MAX_LISTED = 40  # Slack allows 50 blocks per message
 _BARS = "▁▂▃▄▅▆▇█"

@@ -13,22 +13,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.claims import worker_name
 from bot.clock import Clock, utc_now
 from bot.config.root import Settings
+from bot.config.sweeps import SweepSettings
 from bot.errors import ConductorError
-from bot.ingest.processor import worker_name
 from bot.logs import get_logger
 from bot.store.db import Store
 from bot.sweeps.report import KindResult, Progress, RunStatus, SweepReport, iso, status_of
 from bot.sweeps.runs import claim_tick, finish_run
-from bot.sweeps.settings import SweepSettings
 from bot.sweeps.sources import SweepSources
 from detectors.api import DetectionResult
 from detectors.series import MetricSeries
 from detectors.settings import DetectorSettings
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
     from detectors.api import AnomalyDetector
 
 log = get_logger(__name__)
@@ -77,7 +76,7 @@ def default_detector(settings: Settings) -> AnomalyDetector:
 
 @dataclass
 class SweepContext:
-    """What a sweep run needs. Built once per process (`from_runtime`) or per CLI invocation."""
+    """What a sweep run needs. Built once per process (by the composition root) or per CLI invocation."""
 
     settings: Settings
     store: Store
@@ -90,14 +89,6 @@ class SweepContext:
         if self.detector is None:
             settings = self.settings
             self.detector = SharedDetector(lambda: default_detector(settings))
-
-    @classmethod
-    def from_runtime(cls, runtime: Runtime) -> SweepContext:
-        """Prebuilt sources may be handed in as `runtime.extras["sweep_sources"]` (tests do)."""
-        sources = runtime.extras.get("sweep_sources")
-        if not isinstance(sources, SweepSources):
-            sources = SweepSources(runtime.settings)
-        return cls(runtime.settings, runtime.store, sources, clock=runtime.clock, holder=runtime.identity)
 
 
 def find_sweep(settings: Settings, name: str) -> SweepSettings:
@@ -182,6 +173,10 @@ def _execute(
         from bot.sweeps.waste import run_waste
 
         return run_waste(sweep, sources=context.sources, now=now, progress=progress)
+    if sweep.kind == "digest":
+        from bot.sweeps.digest import run_digest
+
+        return run_digest(sweep, sources=context.sources, store=context.store, now=now)
     from bot.sweeps.budget import run_budget
 
     return run_budget(

@@ -96,12 +96,10 @@ class SweepSources:
         token = self._environ.get(self.settings.slack.bot_token_env, "").strip()
         if not token:
             return None
-        from slack_sdk import WebClient
-
         from integrations.slack.client import SlackPoster
 
         url = resolve_api_url(self.settings.slack, self._environ)
-        return self._get("slack", lambda: SlackPoster(WebClient(token=token, base_url=url, timeout=10)))
+        return self._get("slack", lambda: SlackPoster.from_token(token, url, timeout=10))
 
     def slack_off_reason(self) -> str:
         return f"Slack is off: ${self.settings.slack.bot_token_env} is not set"

@@ -11,15 +11,15 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.errors import IntegrationError
+from bot.config.sweeps import SweepSettings
+from bot.errors import ConductorError, IntegrationError
 from bot.sweeps.collect import TaggedSeries, collect, total_points
 from bot.sweeps.render import waste_message
 from bot.sweeps.report import KindResult, Progress, iso
-from bot.sweeps.settings import SweepSettings
 from bot.sweeps.sources import SweepSources
 
 
-class InsufficientData(Exception):
+class InsufficientData(ConductorError):
     """Too little of the window has data to judge the resource."""
 
     def __init__(self, coverage: float) -> None:

@@ -10,7 +10,7 @@ import html
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.runbooks.spec import Plan, PlannedCall, Risk
+from bot.runbook_kit.spec import Plan, PlannedCall, Risk
 from bot.slack.blocks import render_incident
 from bot.slack.signing import ActionSigner
 from bot.slack.views import (

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.runbooks.spec import (
+from bot.runbook_kit.spec import (
     ApprovalPolicy,
     Budget,
     Outcome,
@@ -30,7 +30,7 @@ from bot.runbooks.spec import (
     VerifyStatus,
     runbook,
 )
-from bot.runbooks.targets import Target
+from bot.runbook_kit.targets import Target
 from integrations.aws.session import AwsSession, aws_errors
 
 SQS_MAX_VISIBILITY = 43_200  # 12 hours: SQS refuses more

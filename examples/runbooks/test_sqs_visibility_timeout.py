@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.engine.deps import InvalidParams
+from bot.runbook_kit.spec import Outcome, ReconcileDecision, VerifyStatus
 from bot.runbook_testing import RunbookHarness
 from bot.runbook_testing.moto import MotoServer
 from bot.runbook_testing.plugin import HarnessFactory
-from bot.runbooks.spec import Outcome, ReconcileDecision, VerifyStatus
 
 RUNBOOK = Path(__file__).with_name("sqs_visibility_timeout.py")
 TARGET = "aws:sqs:queue/orders"

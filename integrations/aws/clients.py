@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot.runbooks.services import ServiceRegistry
+from bot.runbook_kit.services import ServiceRegistry
 from integrations.aws.messaging import SnsClient, SqsClient
 from integrations.aws.session import AwsError, AwsSession, aws_errors
 from integrations.aws.settings import AwsSettings

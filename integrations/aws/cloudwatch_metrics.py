@@ -27,29 +27,32 @@ the one retry layer of these calls: botocore's own retries are off (`max_attempt
 from __future__ import annotations
 
 import logging
-import os
 import re
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
-from pydantic import BaseModel, ConfigDict, Field
 
 from bot.clock import Clock, utc_now
-from bot.errors import ConfigError, IntegrationError
+from bot.errors import IntegrationError
 from detectors.series import MetricSeries
+from integrations.aws.cloudwatch_queries import (
+    CloudWatchMetricQuery,
+    CloudWatchQuery,
+    CloudWatchSearch,
+    cloudwatch_series_key,
+    normalize_statistic,
+    period_seconds,
+    resolve_region,
+)
 from integrations.aws.session import make_client, resumable_pages
-from integrations.aws.settings import AwsSettings
+from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.metrics import (
-    HealthTracker,
+    MetricSourceBase,
     RetryPolicy,
-    SourceHealth,
     TransientError,
-    call_with_retry,
     check_window,
     sorted_points,
 )
@@ -71,134 +74,16 @@ _TRANSIENT_CODES = frozenset(
     {"InternalFailure", "InternalError", "InternalServiceError", "ServiceUnavailable"}
 )
 _LABEL_SEP = "\u241f"  # SYMBOL FOR UNIT SEPARATOR: cannot clash with a metric name or dimension value
-_STATISTICS = {
-    "average": "Average", "sum": "Sum", "minimum": "Minimum", "maximum": "Maximum",
-    "samplecount": "SampleCount", "min": "Minimum", "max": "Maximum", "avg": "Average",
-}  # fmt: skip
-_EXTENDED_STAT = re.compile(r"(p|tm|wm|tc|ts|pr)\d+(\.\d+)?\Z", re.IGNORECASE)
-
 T = TypeVar("T")
 
 
-class CloudWatchSettings(BaseModel):
-    """How the CloudWatch metric source selects and fetches. Region, endpoint and timeouts are the
-    shared `[aws]` settings (`AwsSettings`); its `max_attempts` (botocore's retries) is not used here,
-    because botocore's retries are off and `max_attempts` below drives `call_with_retry`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    selection: Literal["search", "list_metrics"] = Field(
-        "search", description="search: SEARCH expressions (real AWS); list_metrics: ListMetrics + explicit."
-    )
-    max_attempts: int = Field(5, ge=1, le=20, description="Attempts per API call, throttling included.")
-    max_datapoints: int | None = Field(
-        None, ge=1, description="GetMetricData MaxDatapoints (page size); None: the AWS default, 100,800."
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class CloudWatchMetricQuery:
-    """One metric, named exactly. `stat` is a GetMetricData statistic (`Average`, `p99`, ...)."""
-
-    namespace: str
-    metric_name: str
-    dimensions: Mapping[str, str] = field(default_factory=dict)
-    stat: str = "Average"
-    unit: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CloudWatchSearch:
-    """Every metric of `namespace` whose dimension names are exactly `dimension_names` (SEARCH's schema),
-    optionally narrowed to one metric name and to exact dimension values."""
-
-    namespace: str
-    dimension_names: tuple[str, ...] = ()
-    metric_name: str | None = None
-    dimension_values: Mapping[str, str] = field(default_factory=dict)
-    stat: str = "Average"
-
-    def __post_init__(self) -> None:
-        unknown = set(self.dimension_values) - set(self.dimension_names)
-        if unknown:
-            raise ValueError(
-                f"dimension values for {sorted(unknown)} are not in the schema {self.dimension_names}"
-            )
-
-    def expression(self, period: timedelta) -> str:
-        schema = ",".join(_search_token(part) for part in (self.namespace, *self.dimension_names))
-        terms = [f'MetricName="{self.metric_name}"'] if self.metric_name else []
-        terms += [f'{name}="{value}"' for name, value in self.dimension_values.items()]
-        search = " ".join([f"{{{schema}}}", *terms])
-        return f"SEARCH('{search}', '{self.stat}', {_period_seconds(period)})"
-
-    @classmethod
-    def parse(cls, text: str) -> CloudWatchSearch:
-        """Read `SEARCH('{NS,Dim,...} MetricName="m" Dim="v"', 'Stat'[, period])`.
-
-        Only the schema and exact `Name="value"` terms are understood (that is what ListMetrics can
-        reproduce); free-text, partial-match and boolean terms raise `ValueError`.
-        """
-        outer = re.fullmatch(r"\s*SEARCH\(\s*'([^']*)'\s*,\s*'([^']+)'\s*(?:,\s*\d+\s*)?\)\s*", text)
-        if outer is None:
-            raise ValueError(f"not a SEARCH('...', 'Stat', period) expression: {text!r}")
-        search, stat = outer.groups()
-        inner = re.fullmatch(r"\s*\{([^}]*)\}(.*)", search)
-        if inner is None:
-            raise ValueError(f"SEARCH needs a {{Namespace,DimensionName,...}} schema: {search!r}")
-        schema = [part.strip().strip('"') for part in inner.group(1).split(",")]
-        if not schema[0]:
-            raise ValueError(f"SEARCH schema names no namespace: {search!r}")
-        terms = dict(re.findall(r'(\w+)\s*=\s*"([^"]*)"', inner.group(2)))
-        leftover = re.sub(r'(\w+)\s*=\s*"([^"]*)"', "", inner.group(2)).strip()
-        if leftover:
-            raise ValueError(f'unsupported SEARCH terms {leftover!r}; use exact Name="value" terms')
-        metric_name = terms.pop("MetricName", None)
-        return cls(
-            namespace=schema[0],
-            dimension_names=tuple(schema[1:]),
-            metric_name=metric_name,
-            dimension_values=terms,
-            stat=normalize_statistic(stat),
-        )
-
-
-CloudWatchQuery = CloudWatchMetricQuery | CloudWatchSearch
-
-
-def normalize_statistic(statistic: str) -> str:
-    """`AVERAGE` / `SAMPLE_COUNT` (as alarms spell them) or `avg` -> the GetMetricData spelling."""
-    text = statistic.strip()
-    known = _STATISTICS.get(text.replace("_", "").lower())
-    if known:
-        return known
-    if _EXTENDED_STAT.match(text):
-        return text.lower()
-    return text  # IQM, TM(10%:90%), ...: CloudWatch validates them
-
-
-def cloudwatch_series_key(
-    namespace: str, metric_name: str, dimensions: Mapping[str, str], stat: str, *, region: str | None
-) -> str:
-    """e.g. `aws/us-east-1/AWS/ECS/CPUUtilization/ClusterName=a,ServiceName=b/Average`."""
-    dims = ",".join(f"{k}={v}" for k, v in sorted(dimensions.items()))
-    parts = ["aws", region or "-", namespace, metric_name, *([dims] if dims else []), stat]
-    return "/".join(parts)
-
-
-def resolve_region(aws: AwsSettings, environ: Mapping[str, str] = os.environ) -> str:
-    """`[aws] region`, else $AWS_REGION, else $AWS_DEFAULT_REGION (a key is part of every series)."""
-    region = aws.region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-    if not region:
-        raise ConfigError(["aws.region: not set, and neither AWS_REGION nor AWS_DEFAULT_REGION is"])
-    return region
-
-
-class CloudWatchMetricSource:
+class CloudWatchMetricSource(MetricSourceBase):
     """`MetricSource[CloudWatchQuery]` over boto3 (`AWS_ENDPOINT_URL` points it at moto in tests).
 
     `client` replaces the boto3 client built from `aws` (region, endpoint, timeouts).
     """
+
+    system = SYSTEM
 
     def __init__(
         self,
@@ -219,31 +104,21 @@ class CloudWatchMetricSource:
         else:
             self.region = client.meta.region_name
         self._client = client
-        self._retry = retry or RetryPolicy(attempts=self.settings.max_attempts)
-        self._health = HealthTracker(SYSTEM, clock=clock, unhealthy_after=unhealthy_after)
-        self.api_calls: Counter[str] = Counter()  # per operation, every request on the wire
+        # api_calls: per operation, every request on the wire
+        super().__init__(
+            attempts=self.settings.max_attempts, retry=retry, clock=clock, unhealthy_after=unhealthy_after
+        )
         client.meta.events.register(
             f"before-send.{client.meta.service_model.service_id.hyphenize()}", self._count
         )
-
-    @property
-    def name(self) -> str:
-        return SYSTEM
-
-    @property
-    def total_api_calls(self) -> int:
-        return sum(self.api_calls.values())
-
-    def health(self) -> SourceHealth:
-        return self._health.snapshot()
 
     def fetch(
         self, queries: Sequence[CloudWatchQuery], start: datetime, end: datetime, period: timedelta
     ) -> list[MetricSeries]:
         """Explicit queries first (one series each, in order), then each search's matches."""
         start, end = check_window(start, end, period)
-        _period_seconds(period)
-        try:
+        period_seconds(period)
+        with self.recording_health():
             explicit = [q for q in queries if isinstance(q, CloudWatchMetricQuery)]
             searches = [q for q in queries if isinstance(q, CloudWatchSearch)]
             found: list[MetricSeries] = []
@@ -254,10 +129,6 @@ class CloudWatchMetricSource:
                 for search in searches:
                     found.extend(self._run_search(search, start, end, period))
             series = self._get_explicit(explicit, start, end, period) + found
-        except IntegrationError as error:
-            self._health.record_failure(error)
-            raise
-        self._health.record_success()
         return series
 
     def fetch_alert_metric(
@@ -304,7 +175,7 @@ class CloudWatchMetricSource:
         wire: MetricDataQueryTypeDef = {
             "Id": _query_id("s", 0),
             "Expression": search.expression(period),
-            "Period": _period_seconds(period),
+            "Period": period_seconds(period),
             "Label": label,
             "ReturnData": True,
         }
@@ -396,7 +267,7 @@ class CloudWatchMetricSource:
             except BotoCoreError as error:  # no credentials, invalid parameters, ...
                 raise IntegrationError(f"cloudwatch {operation}: {error}", system=SYSTEM) from error
 
-        return call_with_retry(attempt, policy=self._retry, system=SYSTEM, operation=operation)
+        return self.with_retry(operation, attempt)
 
     def _count(self, event_name: str = "", **_: Any) -> None:
         self.api_calls[event_name.rsplit(".", 1)[-1]] += 1
@@ -431,7 +302,7 @@ def _metric_stat_query(qid: str, query: CloudWatchMetricQuery, period: timedelta
             "MetricName": query.metric_name,
             "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(query.dimensions.items())],
         },
-        "Period": _period_seconds(period),
+        "Period": period_seconds(period),
         "Stat": query.stat,
     }
     if query.unit:
@@ -444,16 +315,3 @@ def _query_id(prefix: str, index: int) -> str:
     if not _QUERY_ID.match(qid):  # GetMetricData: starts with a lowercase letter, then [a-zA-Z0-9_]
         raise ValueError(f"invalid GetMetricData query id {qid!r}")
     return qid
-
-
-def _period_seconds(period: timedelta) -> int:
-    seconds = period.total_seconds()
-    if seconds != int(seconds) or not (
-        int(seconds) in (1, 5, 10, 20, 30) or (seconds >= 60 and seconds % 60 == 0)
-    ):
-        raise ValueError(f"CloudWatch period must be 1, 5, 10, 20, 30 s or a multiple of 60 s, not {period}")
-    return int(seconds)
-
-
-def _search_token(text: str) -> str:
-    return text if re.fullmatch(r"[A-Za-z0-9_./:#-]+", text) else f'"{text}"'

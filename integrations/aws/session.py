@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError, NoRegionError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from bot.errors import IntegrationError
@@ -70,6 +70,15 @@ TRANSIENT_CODES = frozenset(
         "ResourceContention",
     }
 )
+
+
+MISSING_SETUP: dict[type[BotoCoreError], str] = {
+    NoRegionError: "no AWS region: set [aws] region in the config, or AWS_DEFAULT_REGION",
+    NoCredentialsError: (
+        "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+        "or run where an instance or task role provides them"
+    ),
+}
 
 
 class AwsError(IntegrationError):
@@ -128,8 +137,17 @@ def aws_errors(system: str, operation: str) -> Iterator[None]:
             system=system,
             operation=operation,
         ) from exc
+    except (NoRegionError, NoCredentialsError) as exc:
+        # What is missing, in one line: a --dry-run on a laptop with no AWS set up ends here.
+        raise AwsError(
+            f"{system} {operation}: {MISSING_SETUP[type(exc)]}",
+            retryable=False,
+            system=system,
+            operation=operation,
+            code=type(exc).__name__,
+        ) from exc
     except BotoCoreError as exc:
-        # No credentials, no region, parameter validation...: trying again will not help.
+        # Parameter validation and the like: trying again will not help.
         raise AwsError(
             f"{system} {operation} failed: {exc}",
             retryable=False,

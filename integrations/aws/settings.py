@@ -8,6 +8,8 @@ Credentials never appear here: boto3 finds them in the environment, a profile or
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -57,3 +59,19 @@ class AwsSettings(BaseModel):
         description="CloudWatch namespace of the remediation metrics (e.g. JobRemediation).",
     )
     guards: AwsGuards = Field(default_factory=AwsGuards, description="Default scaling bounds.")
+
+
+class CloudWatchSettings(BaseModel):
+    """How the CloudWatch metric source selects and fetches. Region, endpoint and timeouts are the
+    shared `[aws]` settings (`AwsSettings`); its `max_attempts` (botocore's retries) is not used here,
+    because botocore's retries are off and `max_attempts` below drives `call_with_retry`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    selection: Literal["search", "list_metrics"] = Field(
+        "search", description="search: SEARCH expressions (real AWS); list_metrics: ListMetrics + explicit."
+    )
+    max_attempts: int = Field(5, ge=1, le=20, description="Attempts per API call, throttling included.")
+    max_datapoints: int | None = Field(
+        None, ge=1, description="GetMetricData MaxDatapoints (page size); None: the AWS default, 100,800."
+    )

@@ -15,8 +15,6 @@ other 4xx are permanent.
 from __future__ import annotations
 
 import os
-import threading
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,11 +29,9 @@ from detectors.series import MetricSeries
 from integrations.azure.appservice import to_integration_error
 from integrations.azure.settings import AzureSettings
 from integrations.metrics import (
-    HealthTracker,
+    MetricSourceBase,
     RetryPolicy,
-    SourceHealth,
     TransientError,
-    call_with_retry,
     check_window,
     sorted_points,
 )
@@ -102,8 +98,10 @@ def dimension_filter(dimensions: Mapping[str, str]) -> str | None:
     return " and ".join(f"{k} eq '{v.replace(chr(39), chr(39) * 2)}'" for k, v in sorted(dimensions.items()))
 
 
-class AzureMonitorMetricSource:
+class AzureMonitorMetricSource(MetricSourceBase):
     """`MetricSource[AzureMetricQuery]`. `credential` defaults to `DefaultAzureCredential`."""
+
+    system = SYSTEM
 
     def __init__(
         self,
@@ -117,17 +115,10 @@ class AzureMonitorMetricSource:
         self.settings = settings or AzureSettings()
         self._credential = credential
         self._client: MonitorManagementClient | None = None
-        self._lock = threading.Lock()
-        self._retry = retry or RetryPolicy(attempts=self.settings.max_retries + 1)
-        self._health = HealthTracker(SYSTEM, clock=clock, unhealthy_after=unhealthy_after)
-        self.api_calls: Counter[str] = Counter()  # one per HTTP request (azure-core does not retry)
-
-    @property
-    def name(self) -> str:
-        return SYSTEM
-
-    def health(self) -> SourceHealth:
-        return self._health.snapshot()
+        # api_calls: one per HTTP request (azure-core does not retry)
+        super().__init__(
+            attempts=self.settings.max_retries + 1, retry=retry, clock=clock, unhealthy_after=unhealthy_after
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -141,7 +132,7 @@ class AzureMonitorMetricSource:
         """One series per metric and dimension combination Azure returns, in query order."""
         start, end = check_window(start, end, period)
         interval = _time_grain(period)
-        try:
+        with self.recording_health():
             series: list[MetricSeries] = []
             for query in queries:
                 names = query.metric_names
@@ -149,10 +140,6 @@ class AzureMonitorMetricSource:
                     chunk = names[offset : offset + MAX_METRICS_PER_CALL]
                     response = self._list(query, chunk, start, end, interval)
                     series.extend(_to_series(query, response))
-        except IntegrationError as error:
-            self._health.record_failure(error)
-            raise
-        self._health.record_success()
         return series
 
     def fetch_alert_metric(
@@ -210,7 +197,7 @@ class AzureMonitorMetricSource:
                 mapped.system = SYSTEM
                 raise mapped from error
 
-        return call_with_retry(attempt, policy=self._retry, system=SYSTEM, operation=operation)
+        return self.with_retry(operation, attempt)
 
     def _monitor_client(self) -> MonitorManagementClient:
         with self._lock:

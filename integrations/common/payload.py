@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from bot.errors import MalformedPayload
+from bot.errors import ConductorError, MalformedPayload
 
 JsonObject = Mapping[str, Any]
 
@@ -276,7 +276,7 @@ def get_str_map(obj: JsonObject, key: str, path: str, *, pairs: bool = False) ->
     return str_map(obj.get(key), join(path, key), pairs=pairs)
 
 
-class _NotATime(Exception):
+class _NotATime(ConductorError):
     """Why a value is not a time (the caller adds the path)."""
 
 

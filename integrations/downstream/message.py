@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from bot.runbooks.spec import IncidentContext
+from bot.runbook_kit.spec import IncidentContext
 
 MESSAGE_TYPE = "conductor.incident"
 MESSAGE_VERSION = 1

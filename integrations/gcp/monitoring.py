@@ -12,8 +12,6 @@ the end of their alignment period, as Cloud Monitoring stamps them.
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,17 +20,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
 from google.cloud.monitoring_v3 import types as mtypes
-from pydantic import BaseModel, ConfigDict, Field
 
 from bot.clock import Clock, utc_now
 from bot.errors import IntegrationError
 from detectors.series import MetricSeries
+from integrations.gcp.settings import CloudMonitoringSettings
 from integrations.metrics import (
-    HealthTracker,
+    MetricSourceBase,
     RetryPolicy,
-    SourceHealth,
     TransientError,
-    call_with_retry,
     check_window,
     sorted_points,
 )
@@ -56,14 +52,9 @@ _TRANSIENT = (
 T = TypeVar("T")
 
 
-class CloudMonitoringSettings(BaseModel):
-    """`[gcp.monitoring]`: credentials come from Application Default Credentials, never from here."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    timeout_s: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1)
-    page_size: int | None = Field(default=None, ge=1)  # series per page; None: the API's default
+def is_known_aligner(name: str) -> bool:
+    """A Cloud Monitoring aligner name (`ALIGN_MEAN`, `ALIGN_MAX`, ...), as the API spells it."""
+    return name in mtypes.Aggregation.Aligner.__members__
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +101,10 @@ def gcp_series_key(project_id: str, metric_type: str, labels: Mapping[str, str],
     return "/".join(["gcp", project_id, metric_type, *([dims] if dims else []), aggregation])
 
 
-class CloudMonitoringMetricSource:
+class CloudMonitoringMetricSource(MetricSourceBase):
     """`MetricSource[GcpMetricQuery]`. `client` defaults to `MetricServiceClient()` (ADC), built lazily."""
+
+    system = SYSTEM
 
     def __init__(
         self,
@@ -124,17 +117,10 @@ class CloudMonitoringMetricSource:
     ) -> None:
         self.settings = settings or CloudMonitoringSettings()
         self._client = client
-        self._lock = threading.Lock()
-        self._retry = retry or RetryPolicy(attempts=self.settings.max_attempts)
-        self._health = HealthTracker(SYSTEM, clock=clock, unhealthy_after=unhealthy_after)
-        self.api_calls: Counter[str] = Counter()  # one per RPC (the SDK's retry is off)
-
-    @property
-    def name(self) -> str:
-        return SYSTEM
-
-    def health(self) -> SourceHealth:
-        return self._health.snapshot()
+        # api_calls: one per RPC (the SDK's retry is off)
+        super().__init__(
+            attempts=self.settings.max_attempts, retry=retry, clock=clock, unhealthy_after=unhealthy_after
+        )
 
     def fetch(
         self, queries: Sequence[GcpMetricQuery], start: datetime, end: datetime, period: timedelta
@@ -143,7 +129,7 @@ class CloudMonitoringMetricSource:
         start, end = check_window(start, end, period)
         if period.total_seconds() < 1 or period.total_seconds() != int(period.total_seconds()):
             raise ValueError(f"Cloud Monitoring alignment period must be whole seconds, not {period}")
-        try:
+        with self.recording_health():
             series: list[MetricSeries] = []
             for query in queries:
                 request = _request(query, start, end, period, self.settings.page_size)
@@ -152,10 +138,6 @@ class CloudMonitoringMetricSource:
                     aggregation += "+" + query.cross_series_reducer
                 for page in self._pages(request):
                     series += [_to_series(query.project_id, ts, aggregation) for ts in page]
-        except IntegrationError as error:
-            self._health.record_failure(error)
-            raise
-        self._health.record_success()
         return series
 
     def fetch_alert_metric(
@@ -216,7 +198,7 @@ class CloudMonitoringMetricSource:
                     f"{SYSTEM} {operation}: {type(error).__name__}: {error}", system=SYSTEM
                 ) from error
 
-        return call_with_retry(attempt, policy=self._retry, system=SYSTEM, operation=operation)
+        return self.with_retry(operation, attempt)
 
     def _monitoring_client(self) -> MetricServiceClient:
         with self._lock:

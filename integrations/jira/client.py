@@ -29,7 +29,7 @@ from integrations.jira.settings import JiraSettings
 if TYPE_CHECKING:
     from jira import JIRA
 
-    from bot.runbooks.spec import IncidentContext
+    from bot.runbook_kit.spec import IncidentContext
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from bot.errors import IntegrationError
 from integrations.pagerduty.settings import PagerDutySettings
 
 if TYPE_CHECKING:
-    from bot.runbooks.spec import IncidentContext
+    from bot.runbook_kit.spec import IncidentContext
 
 SYSTEM = "pagerduty"
 RETRYABLE_STATUS = frozenset({408, 429})

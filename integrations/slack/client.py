@@ -111,6 +111,11 @@ class SlackPoster:
             )
         )
 
+    @classmethod
+    def from_token(cls, token: str, api_url: str, *, timeout: int = 10) -> SlackPoster:
+        """A poster from a bot token alone (the sweeps post their reports with it)."""
+        return cls(WebClient(token=token, base_url=api_url, timeout=timeout))
+
     def _call(self, method: str, fn: Callable[[], T]) -> T:
         try:
             return fn()

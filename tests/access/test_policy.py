@@ -21,8 +21,8 @@ from bot.access.policy import (
     authorize,
     matches_everything,
 )
-from bot.access.roles import Principal, Role
 from bot.matching import Matcher, parse_matcher
+from bot.roles import Principal, Role
 
 LIMITS = Limits(max_silence=timedelta(hours=24))
 HOUR = timedelta(hours=1)

@@ -17,7 +17,7 @@ EXAMPLE = ROOT / "examples" / "runbooks" / "sqs_visibility_timeout.py"
 RUNBOOK = '''
 from datetime import timedelta
 from pydantic import BaseModel, ConfigDict
-from bot.runbooks.spec import Plan, Risk, RunResult, runbook
+from bot.runbook_kit.spec import Plan, Risk, RunResult, runbook
 
 class P(BaseModel):
     model_config = ConfigDict(extra="forbid")

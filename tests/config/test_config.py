@@ -39,6 +39,16 @@ def test_example_config_is_valid_and_uses_embedded_defaults() -> None:
             id="unknown-in-list",
         ),
         pytest.param(
+            {"rules": [{"name": "x", "runbook": "r", "target": "t", "on_insufficient_data": "maybe"}]},
+            "rules[0].on_insufficient_data: Input should be 'act', 'approval' or 'skip'",
+            id="on-insufficient-data-names-the-allowed-values",
+        ),
+        pytest.param(
+            {"rules": [{"name": "x", "runbook": "r", "target": "t", "approval": "sometimes"}]},
+            "rules[0].approval: Input should be 'default', 'never' or 'always'",
+            id="rule-approval-names-the-allowed-values",
+        ),
+        pytest.param(
             {"incidents": {"group_by": ["nope"]}},
             "incidents.group_by: unknown group key 'nope'",
             id="validator-reason",
@@ -73,7 +83,9 @@ def test_rule_naming_an_unknown_runbook_is_an_error() -> None:
     )
     with pytest.raises(ConfigError) as info:
         validate_references(settings)
-    assert 'rules[1].runbook: no runbook named "glue.restrt_job"' in info.value.problems
+    assert info.value.problems == [
+        'rules[1].runbook: no runbook named "glue.restrt_job" (did you mean "aws.glue.restart_failed_job"?)'
+    ]
 
 
 def test_environment_overrides_data_dir_and_database_url() -> None:

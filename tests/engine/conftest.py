@@ -11,13 +11,13 @@ import pytest
 from pydantic import BaseModel
 
 from bot.access.grants import Grants
-from bot.access.roles import Principal
 from bot.config.loader import parse_settings
 from bot.engine.deps import EngineDeps
 from bot.engine.engine import Engine
-from bot.pipeline.jobs import JobRunner
-from bot.runbooks.services import ServiceRegistry
-from bot.runbooks.spec import (
+from bot.job_runner import JobRunner
+from bot.roles import Principal
+from bot.runbook_kit.services import ServiceRegistry
+from bot.runbook_kit.spec import (
     ApprovalPolicy,
     Budget,
     Plan,
@@ -30,7 +30,7 @@ from bot.runbooks.spec import (
     VerifyStatus,
     runbook,
 )
-from bot.runbooks.targets import Target
+from bot.runbook_kit.targets import Target
 from bot.store.db import Store
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.audit import list_audit
 from bot.engine.approvals import Vote
 from bot.engine.engine import Engine
-from bot.engine.requests import RunRequest
+from bot.engine.requests import BlockedBy, RunRequest
 from bot.errors import AlreadyDecided, ApprovalExpired, ApproverNotAllowed, IntegrationError
 from bot.store.db import Store
 from bot.store.models import Approval, Incident, Job, RunbookRun
@@ -76,7 +76,7 @@ def test_two_simultaneous_triggers_for_one_target_produce_one_run(rig: EngineRig
     for t in threads:
         t.join()
     assert sorted(o.status or "" for o in outcomes) == ["approved", "rejected", "rejected", "rejected"]
-    assert all(o.blocked == "target_locked" for o in outcomes if o.status == "rejected")
+    assert all(o.blocked is BlockedBy.LOCK for o in outcomes if o.status == "rejected")
     rig.drain()
     assert rig.system.calls == [f"set {TARGET}=2"]
 
@@ -88,7 +88,7 @@ def test_exhausted_budget_is_recorded_and_escalates(rig: EngineRig) -> None:
         rig.clock.advance(seconds=31)
         rig.drain()
     third = rig.engine.request(RunRequest("test.bump", TARGET, {"level": 3}))
-    assert third.status == "rejected" and third.blocked == "budget_exhausted"
+    assert third.status == "rejected" and third.blocked is BlockedBy.BUDGET
     assert "2 of 2 runs" in third.reason
     assert [j.payload["run_id"] for j in jobs_of(rig, "escalate")] == [third.run_id]
     assert "run.escalated" in actions(rig, f"run:{third.run_id}")
@@ -141,7 +141,11 @@ def test_with_nobody_configured_to_approve_the_request_is_refused_at_once(store:
     approval request itself is refused (fail closed), recorded and escalated."""
     bare = make_rig(store)
     outcome = bare.engine.request(RunRequest("test.risky", TARGET, {"level": 9}, requested_by="alice"))
-    assert (outcome.status, outcome.blocked, outcome.approval_id) == ("rejected", "no_approvers", None)
+    assert (outcome.status, outcome.blocked, outcome.approval_id) == (
+        "rejected",
+        BlockedBy.NO_APPROVERS,
+        None,
+    )
     assert "nobody is configured to approve test.risky" in outcome.reason
     with store.sessions() as session:
         assert session.scalars(select(Approval)).all() == []
@@ -217,7 +221,7 @@ def test_a_timed_out_action_keeps_the_target_locked_until_it_really_ends(rig: En
     assert [j.payload["run_id"] for j in jobs_of(rig, "escalate")] == [run.id]
 
     second = rig.engine.request(RunRequest("test.bump", TARGET, {"level": 9}))
-    assert second.status == "rejected" and second.blocked == "target_locked"
+    assert second.status == "rejected" and second.blocked is BlockedBy.LOCK
     rig.drain()
     assert rig.system.calls == []  # nothing ran beside the abandoned action
 

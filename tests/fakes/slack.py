@@ -127,6 +127,20 @@ def _token(req: RecordedRequest, args: Mapping[str, Any]) -> str | None:
     return str(token) if token else None
 
 
+HOLD_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass
+class Hold:
+    """Calls of one method wait here: `arrived` is set when the first comes in."""
+
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class FakeSlack(FakeService):
     def __init__(
         self,
@@ -148,6 +162,9 @@ class FakeSlack(FakeService):
         self._responses: dict[str, list[Any]] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._seq = itertools.count(1)
+        self._holds: dict[str, Hold] = {}
+        # Seconds every Web API call takes (a realistic Slack answers in ~150 ms); 0 in unit tests.
+        self.latency = 0.0
         self.route("POST", r"/api/(?P<method>[A-Za-z0-9_.]+)")(self._api)
         self.route("GET", r"/api/(?P<method>[A-Za-z0-9_.]+)")(self._api)
         self.route("POST", r"/upload/v1/(?P<file_id>F[A-Z0-9]+)")(self._upload)
@@ -169,9 +186,20 @@ class FakeSlack(FakeService):
         with self._state:
             self._failures.setdefault(method, []).append(_Failure(error, status, headers or {}))
 
+    def hold(self, method: str) -> Hold:
+        """Hold the next calls of `method` until `release()` (a slow Slack, on cue)."""
+        gate = Hold()
+        with self._state:
+            self._holds[method] = gate
+        return gate
+
     def reset(self) -> None:
         super().reset()
         with self._state:
+            self.latency = 0.0
+            for gate in self._holds.values():
+                gate.release()
+            self._holds.clear()
             self._calls.clear()
             self._messages.clear()
             self._order.clear()
@@ -245,6 +273,12 @@ class FakeSlack(FakeService):
             self._calls.append(ApiCall(method=method, args=args, token=token))
             pending = self._failures.get(method)
             failure = pending.pop(0) if pending else None
+            gate = self._holds.get(method)
+        if gate is not None:
+            gate.arrived.set()
+            gate.released.wait(HOLD_TIMEOUT_SECONDS)
+        if self.latency:
+            time.sleep(self.latency)
         if failure is not None:
             return Reply(failure.status, {"ok": False, "error": failure.error}, failure.headers)
         if token is None:

@@ -86,7 +86,7 @@ def test_confirmation_is_fetched_only_for_signed_allowed_topics(data_dir: Path) 
 )
 def test_subscribe_url_must_be_an_https_sns_endpoint(url: str) -> None:
     from bot.errors import Unauthenticated
-    from bot.ingest.auth import check_subscribe_url
+    from integrations.aws.sns_subscription import check_subscribe_url
 
     with pytest.raises(Unauthenticated):
         check_subscribe_url(url)

@@ -13,9 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from bot.engine.gate import GateReason
 from bot.http.app import create_app
+from bot.pipeline.decide import DecisionCode
 from bot.runtime import Runtime
-from bot.store.models import Incident, Job, RunbookRun
+from bot.store.models import AuditRecord, Incident, Job, RunbookRun
 from tests.fakes.moto_server import MotoServer
 from tests.http.conftest import make_runtime
 from tests.scenario_data import as_bytes, cloudwatch_alarm_message, now_utc, put_history
@@ -32,6 +34,13 @@ def ecs_service(desired: int = 2) -> None:
     ecs.create_service(
         cluster="prod", serviceName="checkout", taskDefinition="checkout", desiredCount=desired
     )
+
+
+def decided_codes(runtime: Runtime) -> tuple[str, str | None]:
+    """The pipeline's decision code and the gate's, as the incident.decided audit record has them."""
+    with runtime.store.sessions() as session:
+        record = session.scalars(select(AuditRecord).where(AuditRecord.action == "incident.decided")).one()
+    return record.details["code"], record.details["gate_code"]
 
 
 def desired_count() -> int:
@@ -114,10 +123,9 @@ def test_anomalous_cpu_scales_out_then_rolls_back_when_the_alarm_keeps_firing(ru
         escalations = session.scalars(select(Job).where(Job.kind == "escalate")).all()
     assert incident.anomaly_status == "ok" and incident.anomaly_score is not None
     assert incident.anomaly_score >= 0.9 and incident.explanation
-    assert (
-        incident.decision == "auto_run"
-        and "aws.ecs.scale_service runs automatically" in incident.decision_reason
-    )
+    assert incident.decision == "auto_run"
+    assert decided_codes(runtime) == (DecisionCode.RUNS_AUTOMATICALLY, GateReason.ANOMALOUS_RUNS)
+    assert incident.decision_reason.startswith("aws.ecs.scale_service runs automatically")
     assert len(incident.evidence["values"]) >= 200
     assert [e.payload["run_id"] for e in escalations] == [run.id]
 
@@ -135,7 +143,7 @@ def test_normal_metric_takes_no_action_and_says_why(runtime: Runtime) -> None:
 
         incident = wait_until(decided)
     assert incident.decision == "no_action"
-    assert "looks normal" in incident.decision_reason
+    assert decided_codes(runtime) == (DecisionCode.GATE_SAID_NO, GateReason.BELOW_ANOMALY_THRESHOLD)
     assert desired_count() == 2
     with runtime.store.sessions() as session:
         assert session.scalars(select(RunbookRun)).all() == []

@@ -11,8 +11,7 @@ import pytest
 
 from bot.alerts.normalized import AlertStatus, Metric, NormalizedAlert, Provider, Resource
 from bot.pipeline.metric_history import MetricHistory, NoMetric, azure_resource_uri
-from integrations.aws.cloudwatch_metrics import CloudWatchSettings
-from integrations.aws.settings import AwsSettings
+from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.azure.monitor_metrics import AzureMonitorMetricSource
 from integrations.azure.settings import AzureSettings
 from integrations.gcp.monitoring import CloudMonitoringMetricSource, CloudMonitoringSettings

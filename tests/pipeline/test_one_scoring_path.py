@@ -21,8 +21,7 @@ from bot.pipeline.detect import DetectStage
 from bot.pipeline.metric_history import MetricHistory
 from detectors.api import AnomalyDetector
 from detectors.settings import DetectorSettings
-from integrations.aws.cloudwatch_metrics import CloudWatchSettings
-from integrations.aws.settings import AwsSettings
+from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.azure.settings import AzureSettings
 from integrations.gcp.monitoring import CloudMonitoringSettings
 from tests.fakes.moto_server import MotoServer
@@ -102,7 +101,7 @@ def test_backtest_and_detect_stage_give_equal_scores(
         resource=Resource(provider=Provider.AWS, type="ecs:service", id="prod/checkout", region="us-east-1"),
         metric=Metric(namespace="AWS/ECS", name="CPUUtilization", dimensions=DIMS, statistic="Average"),
     )
-    detection = stage.detect(alert, now)
+    detection = stage.run(alert, now)
 
     assert detection.status is AnomalyStatus.OK
     fetched = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in detection.evidence["timestamps"]]

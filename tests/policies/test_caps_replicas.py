@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from bot.config.policies import CapSettings
 from bot.policies.caps import cap_problem, lock_caps
-from bot.policies.settings import CapSettings
 from bot.store.db import Store
 from bot.store.models import RunbookRun
 from tests.stores import truncate_all

@@ -15,7 +15,7 @@ from bot.errors import InvalidTransition, NotFound
 from bot.policies.circuits import list_circuits, resume
 from bot.policies.freeze_input import freeze_from_options
 from bot.policies.freezes import add_freeze
-from bot.runbooks.spec import VerifyStatus
+from bot.runbook_kit.spec import VerifyStatus
 from bot.store.db import Store
 from bot.store.models import Job, RunbookRun
 from tests.engine.conftest import EngineRig, make_rig

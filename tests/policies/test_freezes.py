@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.alerts.normalized import AlertStatus, NormalizedAlert, Provider, Resource
 from bot.audit import list_audit
+from bot.config.policies import FreezeSettings
 from bot.config.settings import IncidentSettings
 from bot.errors import InvalidTransition, NotFound
 from bot.incidents.apply import MutingContext, apply_alerts
@@ -24,7 +25,6 @@ from bot.policies.freezes import (
     sync_config_freezes,
 )
 from bot.policies.scope import run_scope
-from bot.policies.settings import FreezeSettings
 from bot.store.db import Store
 from bot.store.models import Alert, Incident
 

@@ -6,15 +6,21 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.engine.gate import Decision, GateDecision
+from bot.engine.gate import Decision, GateDecision, GateReason
+from bot.engine.policy_gate import PolicyView, apply_policies
 from bot.policies.circuits import OpenCircuit
 from bot.policies.freezes import ActiveFreeze
-from bot.policies.gate import PolicyReason, PolicyView, apply_policies
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
-AUTO = GateDecision(Decision.AUTO_RUN, "risk low: the policy lets it run without approval")
-ASK = GateDecision(Decision.NEEDS_APPROVAL, "the runbook always asks for approval")
-NONE = GateDecision(Decision.NO_ACTION, "flapping: the alert changes state too often to act on")
+AUTO = GateDecision(
+    Decision.AUTO_RUN, GateReason.POLICY_LETS_RUN, "risk low: the policy lets it run without approval"
+)
+ASK = GateDecision(
+    Decision.NEEDS_APPROVAL, GateReason.RUNBOOK_ALWAYS_ASKS, "the runbook always asks for approval"
+)
+NONE = GateDecision(
+    Decision.NO_ACTION, GateReason.FLAPPING, "flapping: the alert changes state too often to act on"
+)
 FREEZE = ActiveFreeze(3, "release freeze", (), block=False, maintenance=False, until=NOW)
 BLOCK = ActiveFreeze(4, "peak sale", (), block=True, maintenance=False, until=NOW)
 CIRCUIT = OpenCircuit(9, "runbook:test.bump", "3 failed or ineffective runs within 60 min", NOW, None)
@@ -38,7 +44,7 @@ CAP = "cap: 2 of 2 runs of test.bump in flight"
             PolicyView(mode="suggest", rule="r"),
             Decision.SUGGEST,
             "suggest mode",
-            PolicyReason.SUGGEST_ONLY,
+            GateReason.SUGGEST_ONLY,
             id="suggest",
         ),
         pytest.param(
@@ -46,7 +52,7 @@ CAP = "cap: 2 of 2 runs of test.bump in flight"
             PolicyView(mode="suggest", circuit=CIRCUIT),
             Decision.SUGGEST,
             "suggest mode",
-            PolicyReason.SUGGEST_ONLY,
+            GateReason.SUGGEST_ONLY,
             id="suggest-never-acts-so-circuit-irrelevant",
         ),
         pytest.param(
@@ -54,7 +60,7 @@ CAP = "cap: 2 of 2 runs of test.bump in flight"
             PolicyView(circuit=CIRCUIT, freeze=FREEZE),
             Decision.NO_ACTION,
             "circuit open",
-            PolicyReason.CIRCUIT_OPEN,
+            GateReason.CIRCUIT_OPEN,
             id="circuit-open",
         ),
         pytest.param(
@@ -62,7 +68,7 @@ CAP = "cap: 2 of 2 runs of test.bump in flight"
             PolicyView(freeze=BLOCK),
             Decision.NO_ACTION,
             'change freeze "peak sale" (#4',
-            PolicyReason.FREEZE_BLOCKS,
+            GateReason.FREEZE_BLOCKS,
             id="freeze-blocks",
         ),
         pytest.param(
@@ -70,7 +76,7 @@ CAP = "cap: 2 of 2 runs of test.bump in flight"
             PolicyView(freeze=FREEZE),
             Decision.NEEDS_APPROVAL,
             'change freeze "release freeze" (#3',
-            PolicyReason.FREEZE_APPROVAL,
+            GateReason.FREEZE_NEEDS_APPROVAL,
             id="freeze-asks",
         ),
         pytest.param(
@@ -78,7 +84,7 @@ CAP = "cap: 2 of 2 runs of test.bump in flight"
             PolicyView(freeze=FREEZE),
             Decision.NEEDS_APPROVAL,
             'change freeze "release freeze"',
-            PolicyReason.FREEZE_APPROVAL,
+            GateReason.FREEZE_NEEDS_APPROVAL,
             id="freeze-named-even-when-runbook-asks",
         ),
         pytest.param(
@@ -86,7 +92,7 @@ CAP = "cap: 2 of 2 runs of test.bump in flight"
             PolicyView(mode="approve", rule="r"),
             Decision.NEEDS_APPROVAL,
             'approve mode: rule "r"',
-            PolicyReason.RULE_APPROVE_MODE,
+            GateReason.RULE_APPROVE_MODE,
             id="approve-mode",
         ),
         pytest.param(
@@ -94,7 +100,7 @@ CAP = "cap: 2 of 2 runs of test.bump in flight"
             PolicyView(cap=CAP, on_cap="approval"),
             Decision.NEEDS_APPROVAL,
             CAP,
-            PolicyReason.CAP_APPROVAL,
+            GateReason.CAP_NEEDS_APPROVAL,
             id="cap-asks",
         ),
         pytest.param(
@@ -118,15 +124,15 @@ CAP = "cap: 2 of 2 runs of test.bump in flight"
             PolicyView(manual=True, cap=CAP, on_cap="approval"),
             Decision.NEEDS_APPROVAL,
             CAP,
-            PolicyReason.CAP_APPROVAL,
+            GateReason.CAP_NEEDS_APPROVAL,
             id="caps-apply-to-people",
         ),
     ],
 )
 def test_apply_policies(
-    base: GateDecision, view: PolicyView, decision: Decision, reason_starts: str, code: PolicyReason | None
+    base: GateDecision, view: PolicyView, decision: Decision, reason_starts: str, code: GateReason | None
 ) -> None:
     decided = apply_policies(base, view)
-    assert decided.gate.decision is decision
-    assert decided.gate.reason.startswith(reason_starts)
-    assert decided.reason is code
+    assert decided.decision is decision
+    assert decided.reason.startswith(reason_starts)
+    assert decided.code is (code or base.code)

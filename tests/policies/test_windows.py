@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.policies.settings import FreezeSettings
+from bot.config.policies import FreezeSettings
 from bot.policies.windows import next_window_start, recurring_window
 
 TWO_HOURS = timedelta(hours=2)

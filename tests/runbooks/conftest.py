@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.runbooks.services import ServiceRegistry
-from bot.runbooks.spec import RunContext
+from bot.runbook_kit.services import ServiceRegistry
+from bot.runbook_kit.spec import RunContext
 from integrations.aws.clients import register_aws_services
 from integrations.aws.session import AwsSession
 from integrations.aws.settings import AwsGuards, AwsSettings

@@ -5,9 +5,9 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from bot.runbooks.loader import load_builtin_runbooks
-from bot.runbooks.spec import REGISTRY, Outcome, ReconcileDecision, Risk, VerifyStatus
-from bot.runbooks.targets import parse_target
+from bot.runbook_kit.loader import load_builtin_runbooks
+from bot.runbook_kit.spec import REGISTRY, Outcome, ReconcileDecision, Risk, VerifyStatus
+from bot.runbook_kit.targets import parse_target
 from integrations.aws.settings import AwsGuards, AwsSettings
 from runbooks.aws_autoscaling_set_capacity import (
     RUNBOOK_ID,

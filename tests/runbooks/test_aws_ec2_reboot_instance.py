@@ -7,9 +7,9 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from bot.runbooks.loader import load_builtin_runbooks
-from bot.runbooks.spec import REGISTRY, ApprovalMode, Outcome, ReconcileDecision, Risk, VerifyStatus
-from bot.runbooks.targets import Target, parse_target
+from bot.runbook_kit.loader import load_builtin_runbooks
+from bot.runbook_kit.spec import REGISTRY, ApprovalMode, Outcome, ReconcileDecision, Risk, VerifyStatus
+from bot.runbook_kit.targets import Target, parse_target
 from integrations.aws.clients import Ec2Client
 from runbooks.aws_ec2_reboot_instance import (
     MARKER_TAG,

@@ -8,9 +8,9 @@ import boto3
 import pytest
 from pydantic import ValidationError
 
-from bot.runbooks.loader import load_builtin_runbooks
-from bot.runbooks.spec import REGISTRY, ApprovalMode, Outcome, ReconcileDecision, Risk, VerifyStatus
-from bot.runbooks.targets import parse_target
+from bot.runbook_kit.loader import load_builtin_runbooks
+from bot.runbook_kit.spec import REGISTRY, ApprovalMode, Outcome, ReconcileDecision, Risk, VerifyStatus
+from bot.runbook_kit.targets import parse_target
 from integrations.aws.session import AwsError
 from runbooks.aws_ecs_scale_service import (
     RUNBOOK_ID,

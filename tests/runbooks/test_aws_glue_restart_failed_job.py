@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from bot.runbooks.loader import load_builtin_runbooks
-from bot.runbooks.spec import (
+from bot.runbook_kit.loader import load_builtin_runbooks
+from bot.runbook_kit.spec import (
     REGISTRY,
     ApprovalMode,
     Outcome,
@@ -18,7 +18,7 @@ from bot.runbooks.spec import (
     RunResult,
     VerifyStatus,
 )
-from bot.runbooks.targets import parse_target
+from bot.runbook_kit.targets import parse_target
 from integrations.aws.clients import CloudWatchClient
 from integrations.aws.session import AwsError, AwsSession
 from integrations.aws.settings import AwsSettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.runbooks.spec import ReconcileDecision
+from bot.runbook_kit.spec import ReconcileDecision
 from runbooks.aws_ecs_scale_service import EcsScaleParams
 from runbooks.aws_scaling import decide_scale, reconcile_scale
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.runbooks.services import ServiceRegistry
-from bot.runbooks.spec import (
+from bot.runbook_kit.services import ServiceRegistry
+from bot.runbook_kit.spec import (
     REGISTRY,
     ApprovalMode,
     Outcome,
@@ -18,7 +18,7 @@ from bot.runbooks.spec import (
     RunResult,
     VerifyStatus,
 )
-from bot.runbooks.targets import parse_target
+from bot.runbook_kit.targets import parse_target
 from integrations.azure.appservice import AppServiceClient
 from integrations.azure.logs import LogAnalyticsClient
 from integrations.azure.settings import AzureSettings

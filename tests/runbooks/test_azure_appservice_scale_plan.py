@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.runbooks.services import ServiceRegistry
-from bot.runbooks.spec import REGISTRY, ApprovalMode, Outcome, Risk, RunContext, VerifyStatus
-from bot.runbooks.targets import parse_target
+from bot.runbook_kit.services import ServiceRegistry
+from bot.runbook_kit.spec import REGISTRY, ApprovalMode, Outcome, Risk, RunContext, VerifyStatus
+from bot.runbook_kit.targets import parse_target
 from integrations.azure.appservice import AppServiceClient
 from integrations.azure.settings import AzureSettings
 from runbooks.azure_appservice_scale_plan import (

@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from bot.errors import IntegrationError
-from bot.runbooks.spec import REGISTRY, IncidentContext, Outcome, Risk
-from bot.runbooks.targets import parse_target
+from bot.runbook_kit.spec import REGISTRY, IncidentContext, Outcome, Risk
+from bot.runbook_kit.targets import parse_target
 from integrations.downstream.settings import DownstreamSettings
 from runbooks.aws_sns_publish import plan_publish, publish_sns, subject_of
 from runbooks.aws_sqs_send_message import plan_send, send_sqs_message

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.runbooks.services import ServiceRegistry
-from bot.runbooks.spec import REGISTRY, ApprovalMode, IncidentContext, Outcome, Risk, RunContext
-from bot.runbooks.targets import parse_target
+from bot.runbook_kit.services import ServiceRegistry
+from bot.runbook_kit.spec import REGISTRY, ApprovalMode, IncidentContext, Outcome, Risk, RunContext
+from bot.runbook_kit.targets import parse_target
 from integrations.jira.client import JiraTickets
 from integrations.jira.settings import JiraSettings
 from runbooks.jira_open_ticket import RUNBOOK_ID, OpenTicketParams, open_jira_ticket, plan_ticket

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.errors import IntegrationError
-from bot.runbooks.services import ServiceRegistry
-from bot.runbooks.spec import REGISTRY, ApprovalMode, IncidentContext, Outcome, Risk, RunContext
-from bot.runbooks.targets import parse_target
+from bot.runbook_kit.services import ServiceRegistry
+from bot.runbook_kit.spec import REGISTRY, ApprovalMode, IncidentContext, Outcome, Risk, RunContext
+from bot.runbook_kit.targets import parse_target
 from integrations.pagerduty.events import PagerDutyEvents
 from integrations.pagerduty.settings import PagerDutySettings
 from runbooks.pagerduty_page import RUNBOOK_ID, PageParams, page_pagerduty, plan_page

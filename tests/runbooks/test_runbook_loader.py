@@ -1,4 +1,4 @@
-"""bot.runbooks.loader: built-ins by package, user runbooks by directory, clear errors."""
+"""bot.runbook_kit.loader: built-ins by package, user runbooks by directory, clear errors."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConductorError
-from bot.runbooks.loader import RunbookLoadError, load_builtin_runbooks, load_runbook_dirs
-from bot.runbooks.spec import REGISTRY
+from bot.runbook_kit.loader import RunbookLoadError, load_builtin_runbooks, load_runbook_dirs
+from bot.runbook_kit.spec import REGISTRY
 
 AWS_RUNBOOKS = {
     "aws.glue.restart_failed_job",
@@ -26,7 +26,7 @@ def user_runbook(runbook_id: str, *, extra: str = "") -> str:
         f'''
         from pydantic import BaseModel
 
-        from bot.runbooks.spec import Plan, RunResult, Risk, runbook
+        from bot.runbook_kit.spec import Plan, RunResult, Risk, runbook
 
 
         class Params(BaseModel):

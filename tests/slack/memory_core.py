@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.access.policy import AccessRequest, Refused, authorize
-from bot.access.roles import Principal, Role
 from bot.errors import (
     AlreadyDecided,
     ApprovalExpired,
@@ -18,19 +17,14 @@ from bot.errors import (
     PermissionDenied,
 )
 from bot.matching import Matcher
-from bot.runbooks.spec import Risk
-from bot.runbooks.targets import Target
+from bot.roles import Principal, Role
+from bot.runbook_kit.spec import Risk
+from bot.runbook_kit.targets import Target
 from bot.slack.commands import IncidentScope
-from bot.slack.ports import (
-    RunbookSummary,
-    RunRequestState,
-    RunRequestView,
-    SilenceView,
-    SlackActor,
-    StatusView,
-)
+from bot.slack.ports import RunbookSummary, RunRequestState, RunRequestView, SilenceView, StatusView
 from bot.slack.signing import ApprovalAction
 from bot.slack.views import ApprovalState, ApprovalView, IncidentView, Vote
+from integrations.slack.wire import SlackActor
 
 
 @dataclass

@@ -15,7 +15,7 @@ import pytest
 from bot.audit import AuditEntry, list_audit
 from bot.clock import utc_now
 from bot.config.loader import parse_settings
-from bot.runbooks.services import ServiceRegistry
+from bot.runbook_kit.services import ServiceRegistry
 from bot.runtime import Runtime, build_runtime
 from bot.slack.wiring import SlackWiring
 from bot.store.models import Alert, Incident

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.runbooks.spec import Plan, PlannedCall, Risk
-from bot.slack.blocks import SlackMessage
+from bot.runbook_kit.spec import Plan, PlannedCall, Risk
 from bot.slack.signing import ActionSigner
 from bot.slack.views import (
     AlertCounts,
@@ -18,6 +17,7 @@ from bot.slack.views import (
     ProposalView,
     Vote,
 )
+from integrations.slack.wire import SlackMessage
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SIGNER = ActionSigner(b"k" * 32)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.runbooks.spec import Outcome, Plan, PlannedCall, RunResult, VerifyStatus
-from bot.slack.blocks import APPROVAL_BLOCK_PREFIX, SlackMessage, render_incident
+from bot.runbook_kit.spec import Outcome, Plan, PlannedCall, RunResult, VerifyStatus
+from bot.slack.blocks import APPROVAL_BLOCK_PREFIX, render_incident
 from bot.slack.signing import ACTION_IDS, ApprovalAction
 from bot.slack.text import format_duration, redact
 from bot.slack.thread import (
@@ -32,6 +32,7 @@ from bot.slack.views import (
     VerificationView,
     Vote,
 )
+from integrations.slack.wire import SlackMessage
 from tests.slack.samples import PENDING, PLAN, PROPOSAL, SIGNER, T0, VIEW, texts
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from bot.matching import Matcher
-from bot.runbooks.targets import Target
+from bot.runbook_kit.targets import Target
 from bot.slack.commands import (
     HELP_TEXT,
     USAGE,

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from bot.access.roles import Role
+from bot.roles import Role
 from bot.slack.dispatch import ClickResult, handle_approval_click, handle_command_text
-from bot.slack.ports import SlackActor, SlackCore
+from bot.slack.ports import SlackCore
 from bot.slack.signing import ACTION_IDS, ActionSigner, ApprovalAction
 from bot.slack.views import ApprovalState
+from integrations.slack.wire import SlackActor
 from tests.slack.memory_core import MemoryCore
 from tests.slack.samples import PENDING, SIGNER, T0, VIEW, texts
 

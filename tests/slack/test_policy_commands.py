@@ -14,7 +14,7 @@ from bot.runtime import Runtime
 from bot.slack.commands import CommandUsageError, parse_command
 from bot.slack.core import StoreSlackCore
 from bot.slack.dispatch import handle_command_text, handle_suggestion_click
-from bot.slack.policy_commands import (
+from bot.slack.policy_grammar import (
     AddFreeze,
     EndFreeze,
     ListFreezes,
@@ -22,8 +22,8 @@ from bot.slack.policy_commands import (
     Resume,
     RunSuggestion,
 )
-from bot.slack.ports import SlackActor
 from bot.store.models import Circuit, Freeze, RunbookRun
+from integrations.slack.wire import SlackActor
 from tests.slack.rig import BUMP, make_slack_runtime
 
 ALICE = SlackActor("U0ALICE", channel_id="C1")  # responder
@@ -38,10 +38,19 @@ def runtime(data_dir: Path) -> Iterator[Runtime]:
     rt.store.dispose()
 
 
-def reply(runtime: Runtime, text: str, actor: SlackActor) -> str:
-    message = handle_command_text(
-        text, actor=actor, core=StoreSlackCore.from_runtime(runtime), now=runtime.clock()
+def core_of(runtime: Runtime) -> StoreSlackCore:
+    return StoreSlackCore(
+        store=runtime.store,
+        engine=runtime.engine,
+        settings=runtime.settings,
+        clock=runtime.clock,
+        grants=runtime.grants,
+        guard=runtime.guard,
     )
+
+
+def reply(runtime: Runtime, text: str, actor: SlackActor) -> str:
+    message = handle_command_text(text, actor=actor, core=core_of(runtime), now=runtime.clock())
     return " ".join(str(b) for b in message.blocks) + " " + message.text
 
 
@@ -123,7 +132,7 @@ def _suggestion(runtime: Runtime) -> int:
 
 def test_run_it_button_runs_the_suggestion_as_the_clicker(runtime: Runtime) -> None:
     run_id = _suggestion(runtime)
-    core = StoreSlackCore.from_runtime(runtime)
+    core = core_of(runtime)
     refused = handle_suggestion_click(value=str(run_id), actor=MALLORY, core=core, now=runtime.clock())
     assert "responder" in refused.text + str(refused.blocks)
     taken = handle_suggestion_click(value=str(run_id), actor=ALICE, core=core, now=runtime.clock())

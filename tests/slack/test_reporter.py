@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from bot.engine.approvals import Vote
 from bot.engine.requests import RunRequest
 from bot.incidents import service as incidents
-from bot.reporting.slack import SlackReporter
+from bot.slack.reporter import SlackReporter
 from integrations.slack.settings import SlackSettings
 from tests.fakes.slack import FakeSlack
 from tests.http.conftest import make_runtime

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.http.app import create_app
-from bot.slack.socket_mode import SocketModeService
+from integrations.slack.socket_mode import SocketModeService
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_socket import FakeSocketModeServer, block_actions_envelope, slash_command_envelope
 from tests.slack.rig import SlackRig, eventually, make_slack_runtime, slack_env

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from pydantic import ValidationError
 
-from bot.runbooks.services import ServiceRegistry
+from bot.runbook_kit.services import ServiceRegistry
 from integrations.aws.clients import (
     AutoScalingClient,
     CloudWatchClient,

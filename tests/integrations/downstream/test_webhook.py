@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.errors import IntegrationError
-from bot.runbooks.services import ServiceRegistry
-from bot.runbooks.spec import IncidentContext, Outcome, RunContext
-from bot.runbooks.targets import parse_target
+from bot.runbook_kit.services import ServiceRegistry
+from bot.runbook_kit.spec import IncidentContext, Outcome, RunContext
+from bot.runbook_kit.targets import parse_target
 from integrations.downstream.message import incident_message
 from integrations.downstream.settings import DownstreamSettings, WebhookEndpoint
 from integrations.downstream.webhook import WebhookNotConfigured, WebhookSender, sign, verify_signature

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import IntegrationError
-from bot.runbooks.spec import IncidentContext
+from bot.runbook_kit.spec import IncidentContext
 from integrations.jira.client import JiraTickets
 from integrations.jira.settings import JiraSettings
 from tests.fakes.jira import FakeJira

@@ -11,15 +11,14 @@ import pytest
 from tenacity import wait_none
 
 from bot.errors import ConfigError, IntegrationError
-from integrations.aws.cloudwatch_metrics import (
+from integrations.aws.cloudwatch_metrics import CloudWatchMetricSource
+from integrations.aws.cloudwatch_queries import (
     CloudWatchMetricQuery,
-    CloudWatchMetricSource,
     CloudWatchSearch,
-    CloudWatchSettings,
     normalize_statistic,
     resolve_region,
 )
-from integrations.aws.settings import AwsSettings
+from integrations.aws.settings import AwsSettings, CloudWatchSettings
 from integrations.metrics import RetryPolicy
 from tests.fakes.cloudwatch_throttle import ACCESS_DENIED, CloudWatchProxy, SearchMatch
 from tests.fakes.moto_server import MotoServer

@@ -9,7 +9,8 @@ from tenacity import wait_fixed
 
 from bot.errors import IntegrationError
 from detectors.series import MetricSeries
-from integrations.aws.cloudwatch_metrics import CloudWatchMetricSource, CloudWatchQuery
+from integrations.aws.cloudwatch_metrics import CloudWatchMetricSource
+from integrations.aws.cloudwatch_queries import CloudWatchQuery
 from integrations.azure.monitor_metrics import AzureMetricQuery, AzureMonitorMetricSource
 from integrations.gcp.monitoring import CloudMonitoringMetricSource, GcpMetricQuery
 from integrations.metrics import (

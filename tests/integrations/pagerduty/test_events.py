@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import IntegrationError
-from bot.runbooks.spec import IncidentContext
+from bot.runbook_kit.spec import IncidentContext
 from integrations.pagerduty.events import PagerDutyEvents, page_event
 from integrations.pagerduty.settings import PagerDutySettings
 from tests.fakes.pagerduty import FakePagerDuty

@@ -98,11 +98,9 @@ def test_unknown_source() -> None:
 
 @pytest.fixture(scope="module")
 def cli() -> typer.Typer:
-    from bot.cli.main import _register_all, app
+    from bot.cli.main import build_app
 
-    if not any(group.name == "alerts" for group in app.registered_groups):
-        _register_all()
-    return app
+    return build_app(["alerts"])
 
 
 def test_cli_prints_one_json_object_per_alert(cli: typer.Typer) -> None:

@@ -1,0 +1,1 @@
+"""Key performance indicators computed from the store (definitions: docs/kpis.md)."""

@@ -1,0 +1,109 @@
+"""Two replicas (two runtimes on one store) report the same incident at the same moment: one
+parent message, one "fired again" reply. Slack is held mid-call on cue, so the race is certain."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.errors import NotificationInFlight
+from bot.runtime import Runtime
+from bot.slack.reporter import SlackReporter
+from bot.store.models import Alert, Incident
+from tests.fakes.slack import FakeSlack
+from tests.slack.rig import PAYMENTS, SettableClock, SlackRig, make_slack_runtime, slack_env
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def replicas(
+    request: pytest.FixtureRequest, data_dir: Path, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[SlackRig, SlackRig]]:
+    slack_env(monkeypatch, fake_slack)
+    clock = SettableClock()
+    overrides = {}
+    if request.param == "postgresql":
+        from bot.store.db import Store
+        from tests.stores import truncate_all
+
+        url = request.getfixturevalue("postgres_url")
+        store = Store.connect(url)
+        truncate_all(store)
+        store.dispose()
+        overrides = {"database": {"url": url}}
+    made: list[Runtime] = []
+    for _ in range(2):
+        runtime, system = make_slack_runtime(data_dir, clock=clock, **overrides)
+        made.append(runtime)
+    yield SlackRig(made[0], fake_slack, system), SlackRig(made[1], fake_slack, system)
+    for runtime in made:
+        runtime.store.dispose()
+
+
+def reporter(rig: SlackRig) -> SlackReporter:
+    [found] = [r for r in rig.runtime.fanout.reporters if isinstance(r, SlackReporter)]
+    return found
+
+
+def race(fake: FakeSlack, method: str, first: SlackReporter, second: SlackReporter, call: str) -> None:
+    """`first` is inside the Slack call when `second` tries the same: `second` is deferred, and
+    after `first` is done, `second`'s retry posts nothing new."""
+    incident_id, event = call.split(":")
+    hold = fake.hold(method)
+    errors: list[BaseException] = []
+
+    def run_first() -> None:
+        try:
+            first.incident_changed(int(incident_id), event)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run_first)
+    thread.start()
+    assert hold.arrived.wait(30)
+    with pytest.raises(NotificationInFlight):
+        second.incident_changed(int(incident_id), event)
+    hold.release()
+    thread.join(30)
+    assert not errors
+    second.incident_changed(int(incident_id), event)  # the deferred job, run again
+
+
+def test_one_parent_message_per_incident_across_replicas(replicas: tuple[SlackRig, SlackRig]) -> None:
+    a, b = replicas
+    incident_id = a.add_incident(service="payments-api")
+    race(a.fake, "chat.postMessage", reporter(a), reporter(b), f"{incident_id}:opened")
+    [parent] = a.fake.messages(PAYMENTS)
+    assert (a.incident(incident_id).slack_ts, b.incident(incident_id).slack_ts) == (parent.ts, parent.ts)
+
+
+def test_one_fired_again_reply_across_replicas(replicas: tuple[SlackRig, SlackRig]) -> None:
+    a, b = replicas
+    incident_id = a.add_incident(service="payments-api")
+    now = a.runtime.clock()
+    with a.runtime.store.transaction() as session:
+        session.add(
+            Alert(
+                source="cloudwatch",
+                fingerprint="cpu",
+                name="High CPU",
+                status="firing",
+                severity="critical",
+                first_seen=now,
+                last_seen=now,
+                deliveries=3,
+                labels={"service": "payments-api"},
+                incident_id=incident_id,
+            )
+        )
+    reporter(a).incident_changed(incident_id, "opened")  # the parent exists, nothing repeated yet
+    [parent] = a.fake.messages(PAYMENTS)
+    with a.runtime.store.transaction() as session:
+        stored = session.get(Incident, incident_id)
+        assert stored is not None
+        stored.alert_events = 3  # the alert fired twice more
+    race(a.fake, "chat.postMessage", reporter(a), reporter(b), f"{incident_id}:updated")
+    replies = [m for m in a.fake.thread(PAYMENTS, parent.ts) if "again" in m.text.lower()]
+    assert len(replies) == 1
