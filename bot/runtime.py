@@ -41,6 +41,7 @@ from bot.pipeline.detect import DetectStage
 from bot.pipeline.fanout import Fanout
 from bot.pipeline.incident_flow import IncidentFlow
 from bot.pipeline.metric_history import MetricHistory
+from bot.policies.freezes import active_freezes, sync_config_freezes
 from bot.reporting.jira import JiraReporter
 from bot.reporting.pagerduty import PagerDutyReporter
 from bot.runbook_kit.loader import load_builtin_runbooks, load_runbook_dirs
@@ -91,7 +92,9 @@ class Runtime:
 
     def muting(self, session: Session, now: datetime) -> MutingContext:
         return MutingContext(
-            silences=active_silences(session, now), inhibit_rules=inhibition_rules(self.settings)
+            silences=active_silences(session, now),
+            inhibit_rules=inhibition_rules(self.settings),
+            maintenance=[f for f in active_freezes(session, now) if f.maintenance],
         )
 
     def store_ready(self) -> tuple[bool, str]:
@@ -318,6 +321,7 @@ def build_runtime(
     with store.transaction() as session:
         now = clock()
         sync_config_silences(session, settings.silences, now=now)
+        sync_config_freezes(session, settings.freezes, now=now)
         audit(
             session,
             at=now,

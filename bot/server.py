@@ -55,6 +55,11 @@ def serve(
     log.info("store ready", database=runtime.store.engine.dialect.name)
     app = create_app(runtime)
     log.info("listening", host=bind_host, port=bind_port)
+    shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host  # noqa: S104 - a display choice
+    where = f"http://{shown}:{bind_port}"
+    if settings.console.enabled:
+        log.info(f"web console: {where}/ui/ (sign in with a named API token)", url=f"{where}/ui/")
+    log.info(f"API docs: {where}/api/docs; webhooks: POST {where}/webhooks/<source>")
     # uvicorn turns SIGTERM/SIGINT into a graceful shutdown: stop accepting, finish in-flight
     # requests, then run the lifespan shutdown that stops the intake (after it has answered what
     # it read) and the workers.

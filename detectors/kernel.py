@@ -39,11 +39,13 @@ from detectors.layout import (
     PEAK_BLOCKS,
     RECORD_BLOCKS,
     RECORD_TOLERANCE,
+    REFERENCE_STEP,
     RES_SIZE,
     RESERVOIR,
     RESERVOIR_HORIZON,
     RNG_STATE,
     SETTLE_POINTS,
+    SETTLE_SECONDS,
     SMOOTH_MAX,
     STEP,
     STEP_SAMPLES,
@@ -215,12 +217,12 @@ def run_points(
         keep = min(1.0, window * step / horizon_seconds)
         for j in range(n_forest):
             row32[j] = np.float32(row[forest_features[j]])
-        # members: raw signals, each calibrated on this series' own recent history. The first
-        # SETTLE_POINTS points only teach the running statistics: their features are measured
-        # against statistics that have not settled, and would teach calibration and forest that
-        # wild values are normal.
+        # members: raw signals, each calibrated on this series' own recent history. The settling
+        # points (SETTLE_SECONDS, at least SETTLE_POINTS) only teach the running statistics: their
+        # features are measured against statistics that have not settled, and would teach
+        # calibration and forest that wild values are normal.
         ps = np.ones(4)
-        if sc[N] > SETTLE_POINTS:
+        if sc[N] > SETTLE_POINTS and sc[LAST_T] - sc[T0] >= SETTLE_SECONDS:
             if iv[FITS] > 0:
                 psi = float(min(tree_samples, iv[RES_SIZE]))
                 raw = forest_score(row32, tree_feat, tree_thr, psi)
@@ -286,7 +288,10 @@ def run_points(
                 count += 1.0
             # kept as float32 tail probabilities, so every score is 1 - (a float32): the same number
             # whether it comes straight out of this loop or back from the recent-points ring
-            q = float(np.float32(max(math.exp(logs / count) * ps[M_RECORD], P_COMBINED_FLOOR)))
+            # a rarity per REFERENCE_STEP of series time, not per point (one threshold, one false-alarm
+            # rate per week, whatever the step)
+            rarity = math.exp(logs / count) * ps[M_RECORD] * REFERENCE_STEP / step
+            q = float(np.float32(max(min(rarity, 1.0), P_COMBINED_FLOOR)))
             prob = 1.0 - q
             rarest = 0
             for m in range(1, 4):
@@ -319,3 +324,17 @@ def run_points(
         out[2, k] = base[0]
         out[3, k] = base[1]
         out[4, k] = rarest
+
+
+def _guard_the_cache() -> None:
+    import sys
+
+    from detectors import calibration as calibration_module
+    from detectors import features as features_module
+    from detectors import forest as forest_module
+    from detectors.jit_cache import compiled_functions, guard
+
+    guard(compiled_functions(features_module, forest_module, calibration_module, sys.modules[__name__]))
+
+
+_guard_the_cache()

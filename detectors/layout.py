@@ -20,6 +20,9 @@ N_COUNTERS = 16
 # median of its last STEP_SAMPLES time steps (robust to gaps, repeats and jitter).
 STEP_SAMPLES = 15
 DEFAULT_STEP = 300.0  # seconds, until a series has shown its step
+# Scores are rarities per REFERENCE_STEP of series time: a point of an hourly series stands for 12
+# five-minute intervals, so a threshold means the same number of false alarms per week at any step.
+REFERENCE_STEP = 300.0
 SMOOTH_MAX = 32  # the most raw values a signal is smoothed over (the ring each signal keeps)
 PEAK_BLOCKS = 48  # the refractory window, as block minima of tail probabilities
 
@@ -32,8 +35,11 @@ N_MEMBERS = len(MEMBERS)
 
 RESERVOIR = 256  # feature rows the forest is refitted on
 RESERVOIR_HORIZON = 7 * 86400.0  # a row's mean age in the reservoir, in seconds (a week)
-SETTLE_POINTS = 48  # points that only teach the running statistics (4 h at 5 min)
-MIN_CALIBRATION = 50  # values a signal needs before its probabilities mean anything
+# The first points only teach the running statistics: SETTLE_SECONDS of them, and at least
+# SETTLE_POINTS (4 hours: 48 points at 5 minutes; 24 points, a day, at an hour).
+SETTLE_POINTS = 24
+SETTLE_SECONDS = 4 * 3600.0
+MIN_CALIBRATION = 30  # values a signal needs before its probabilities mean anything
 MIN_TAIL = 200  # values before the tail beyond the rarest seen is extrapolated
 P_FLOOR = 1e-12  # of one signal
 P_COMBINED_FLOOR = 1e-15  # of a point: 1 - 1e-15 is still below 1.0 in float64

@@ -64,7 +64,7 @@ class DetectorSettings(BaseModel):
         "span: then every new value replaces a random old one). 2560 minutes: 512 values at 5 minutes.",
     )
     min_points: int = Field(
-        150,
+        60,
         ge=3,
         description="Points a series must have seen before its scores count; until then `insufficient_data`.",
     )
@@ -73,7 +73,8 @@ class DetectorSettings(BaseModel):
         ge=0.0,
         le=1440.0,
         description="Raw signal values of this span are averaged before calibration (at least 1 point, "
-        "at most 32: on hourly data every point stands alone).",
+        "at most 32: on hourly data every point stands alone). At most half the alert window, so that "
+        "an hour-long shift shows within the hour (benchmarks/sweep.py, docs/detector.md).",
     )
     recent_points: int = Field(
         96, ge=12, le=1000, description="Recent per-point scores kept per series (alert windows, charts)."

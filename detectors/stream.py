@@ -24,7 +24,7 @@ import numpy as np
 
 from detectors.explain import Explanation, explain
 from detectors.kernel import KernelParams, KernelState, Scores, feed
-from detectors.layout import ALERT_T, CAL_N, DAY_RES_VAR, MIN_TAIL, STEP, VAR
+from detectors.layout import ALERT_T, CAL_N, DAY_RES_VAR, DEFAULT_STEP, MIN_TAIL, REFERENCE_STEP, STEP, VAR
 from detectors.settings import DetectorSettings
 from detectors.signals import M_SEASONAL, TAU_MIN_STEPS, TAUS
 
@@ -153,7 +153,10 @@ class SeriesDetector:
         """The highest score a point inside its range can reach while the series is young (its signals
         have seen too few values to call anything rarer than one in their count); None once grown."""
         seen = int(self.state.iv[CAL_N + M_SEASONAL])
-        return None if seen >= MIN_TAIL else 1.0 - 1.0 / (seen + 1.0)
+        if seen >= MIN_TAIL:
+            return None
+        step = float(self.state.sc[STEP]) if self.state.sc[STEP] > 0 else DEFAULT_STEP
+        return 1.0 - min(1.0, REFERENCE_STEP / step / (seen + 1.0))
 
     def explanation(self, *, top: int, alert: bool = False) -> Explanation:
         """Why the latest point (with `alert`: the latest non-repeat point) scored what it did."""

@@ -11,8 +11,13 @@ from bot.access.policy import Action, Do
 from bot.cli.common import ConfigOption, acting, open_store
 from bot.cli.output import console, print_json_line
 from bot.clock import utc_now
+from bot.errors import ConductorError
 from bot.kpis.compute import compute_kpis
 from bot.timeparse import parse_duration
+
+
+class UnwritableChart(ConductorError):
+    """The --plot file cannot be written."""
 
 
 def report(
@@ -33,7 +38,10 @@ def report(
     if plot is not None:
         from bot.kpis.render import render_kpi_chart
 
-        plot.write_bytes(render_kpi_chart(kpis))
+        try:
+            plot.write_bytes(render_kpi_chart(kpis))
+        except OSError as exc:
+            raise UnwritableChart(f"--plot {plot}: cannot write ({exc.strerror or exc})") from None
     if as_json:
         print_json_line(kpis.to_json())
     else:

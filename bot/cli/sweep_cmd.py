@@ -36,7 +36,9 @@ def run_cmd(
         acting(loaded, store, Do(Action.RUN_SWEEP))
         context = SweepContext(loaded.settings, store, SweepSources(loaded.settings))
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err_console, transient=True, disable=as_json) as bar:
+        with Progress(
+            *columns, console=err_console, transient=True, disable=as_json or not err_console.is_terminal
+        ) as bar:
             task = bar.add_task(f"sweep {name}", total=None)
 
             def progress(step: str, done: int, total: int) -> None:

@@ -160,3 +160,33 @@ def test_acknowledge_and_silence_follow_roles(client: TestClient, runtime: Runti
     with runtime.store.sessions() as session:
         incident = session.get(Incident, 1)
         assert incident is not None and incident.acknowledged_by == "api:approver"
+
+
+def test_the_incident_page_shows_the_metric_chart_and_the_explanation(
+    client: TestClient, runtime: Runtime
+) -> None:
+    from datetime import timedelta
+
+    now = runtime.clock()
+    stamps = [(now - timedelta(minutes=5 * (20 - i))).isoformat() for i in range(20)]
+    values = [40.0] * 17 + [95.0, 97.0, 96.0]
+    scores = [0.1] * 17 + [0.995, 0.999, 0.998]
+    with runtime.store.transaction() as session:
+        session.add(
+            Incident(
+                group_key="g", open_group_key="g", title="HighCPU on api", opened_at=now, updated_at=now,
+                anomaly_status="ok", anomaly_score=0.999, anomaly_threshold=0.99,
+                explanation="CPU 97% is 11 sigma above its daily pattern",
+                evidence={"key": "AWS/ECS CPUUtilization", "unit": "Percent", "timestamps": stamps,
+                          "values": values, "scores": scores, "threshold": 0.99},
+                decision="auto_run",
+                decision_reason="risk medium and anomaly score 0.999: runs automatically",
+            )
+        )  # fmt: skip
+    sign_in(client, "viewer")
+    page = client.get("/ui/incidents/1").text
+    assert "CPU 97% is 11 sigma above its daily pattern" in page
+    assert "risk medium and anomaly score 0.999: runs automatically" in page
+    assert 'src="/ui/incidents/1/chart.png"' in page
+    chart = client.get("/ui/incidents/1/chart.png")
+    assert chart.headers["content-type"] == "image/png" and chart.content.startswith(b"\x89PNG")

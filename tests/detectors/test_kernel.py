@@ -70,8 +70,11 @@ def test_flat_series_then_step_is_finite_and_flagged() -> None:
     ts = 1.7e9 + 300.0 * np.arange(600)
     vs = np.r_[np.full(599, 5.0), 9.0]
     det, out = _feed(settings, ts, vs)
-    assert np.isfinite(out.score[settings.min_points :]).all()
-    assert (out.score[settings.min_points : 599] < settings.threshold).all()
+    # scored from min_points on, once the signals have history after the settling hours (4 h here)
+    first = max(settings.min_points, int(layout.SETTLE_SECONDS / 300) + layout.MIN_CALIBRATION + 1)
+    assert np.isnan(out.score[: settings.min_points - 1]).all()
+    assert np.isfinite(out.score[first:]).all()
+    assert (out.score[first:599] < settings.threshold).all()
     assert out.score[599] >= settings.threshold
     assert det.explanation(top=3).signal is not None
 

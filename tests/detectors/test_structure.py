@@ -91,3 +91,27 @@ def test_numba_is_imported_only_by_the_compiled_modules() -> None:
         "sys.exit('numba' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
+
+
+def test_the_jit_cache_is_emptied_when_a_source_it_depends_on_changes(tmp_path: Path) -> None:
+    """numba re-validates a cache only against the function's own file; a constant changed in
+    detectors/layout.py would otherwise run with its old value."""
+    from detectors import calibration, features, forest, kernel
+    from detectors.jit_cache import SOURCES, STAMP, compiled_functions, guard, sources_digest
+
+    functions = compiled_functions(features, forest, calibration, kernel)
+    assert {f.py_func.__name__ for f in functions} >= {"run_points", "features", "fit_forest", "calibrate"}
+    for name in SOURCES:
+        (tmp_path / name).write_bytes((PACKAGE / name).read_bytes())
+    assert sources_digest(tmp_path) == sources_digest()
+    layout = tmp_path / "layout.py"
+    layout.write_text(layout.read_text().replace("SETTLE_POINTS = ", "SETTLE_POINTS = 1 + "))
+    assert sources_digest(tmp_path) != sources_digest()
+
+    stamp = Path(functions[0]._cache.cache_path) / STAMP
+    assert stamp.read_text() == sources_digest()  # written when the kernel was imported
+    assert guard(functions) is False  # unchanged sources: the cache is kept
+    assert guard(functions, root=tmp_path) is True  # changed: every index emptied, the new digest kept
+    assert stamp.read_text() == sources_digest(tmp_path)
+    assert guard(functions) is True  # and back (the real sources differ from the stamp again)
+    assert guard(functions) is False

@@ -66,6 +66,8 @@ def test_report_prints_text_json_lines_and_a_chart(
     assert run(["report", "--since", "2d", "--service", "api", "--config", str(config)]) == 0
     text = capsys.readouterr().out
     assert "KPIs for service api" in text and "MTTR (opened -> resolved): mean 10m 0s" in text
+    assert run(["report", "--plot", str(tmp_path / "no" / "such" / "dir.png"), "--config", str(config)]) == 2
+    assert "cannot write (No such file or directory)" in capsys.readouterr().err
     assert run(["report", "--since", "soon", "--config", str(config)]) == 2
     assert capsys.readouterr().err == "error: duration 'soon': use e.g. 30m, 2h, 1d or 1h30m\n"
 
