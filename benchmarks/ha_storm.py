@@ -111,7 +111,7 @@ class Storm:
                 time.sleep(0.2)  # every replica refused: one is restarting, the others drain
         return None
 
-    def drain(self, store: Store, *, timeout: float, runs: bool = True) -> bool:
+    def drain(self, store: Store, *, timeout: float, runs: bool = True, jobs: bool = True) -> bool:
         """Wait until every stored delivery is applied, every due job done and (with `runs`) every
         run final. False on timeout."""
         final = [s.value for s in FINAL]
@@ -121,11 +121,13 @@ class Storm:
                 events = session.scalar(
                     select(func.count()).select_from(RawEvent).where(RawEvent.status == "pending")
                 )
-                jobs = session.scalar(select(func.count()).select_from(Job).where(Job.status == "pending"))
+                pending_jobs = session.scalar(
+                    select(func.count()).select_from(Job).where(Job.status == "pending")
+                )
                 active = session.scalar(
                     select(func.count()).select_from(RunbookRun).where(RunbookRun.status.not_in(final))
                 )
-            if not events and not jobs and (not runs or not active):
+            if not events and (not jobs or not pending_jobs) and (not runs or not active):
                 return True
             time.sleep(0.25)
         return False
