@@ -11,6 +11,7 @@ exceptions (typer >= 0.20 ships its own click as `typer._click`) and plain click
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from importlib import import_module
@@ -43,6 +44,7 @@ COMMANDS: dict[str, CommandEntry] = {
     "runbooks": CommandEntry("bot.cli.runbooks_cmd", "The runbooks the bot can run."),
     "run": CommandEntry("bot.cli.runbooks_cmd", "Plan (--dry-run) or request a runbook run."),
     "approvals": CommandEntry("bot.cli.runbooks_cmd", "Runs waiting for a human decision."),
+    "freeze": CommandEntry("bot.cli.policies_cmd", "Change freezes and maintenance windows."),
     "alerts": CommandEntry("bot.cli.alerts_cmd", "Inspect alert payloads."),
     "sweep": CommandEntry("bot.cli.sweep_cmd", "Scheduled sweeps: run one now, list them."),
     "simulate": CommandEntry(
@@ -98,6 +100,8 @@ def _click_errors() -> tuple[tuple[type[Exception], ...], tuple[type[BaseExcepti
     usage: list[type[Exception]] = []
     abort: list[type[BaseException]] = [typer.Abort]
     for module in ("typer._click.exceptions", "click.exceptions"):
+        if module == "click.exceptions" and "click" not in sys.modules:
+            continue  # typer runs on its own click: plain click's errors cannot be raised
         try:
             found: Any = import_module(module)
         except ImportError:
@@ -129,6 +133,9 @@ def run(argv: list[str] | None = None) -> int:
     app = build_app(args)
     # Logs go to stderr so stdout stays the command's answer (`--json | jq`); serve reconfigures.
     configure_logging(level="warning")
+    # The Azure SDK logs each failed credential of its chain as a warning (a dozen lines); the
+    # error that follows says in one line what is missing.
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
     usage_errors, aborts = _click_errors()
     try:
         result = app(args=args, prog_name="conductor", standalone_mode=False)

@@ -175,12 +175,20 @@ class IncidentFlow:
             pending = session.scalars(
                 select(RunbookRun).where(
                     RunbookRun.incident_id == incident_id,
-                    RunbookRun.status.in_([RunStatus.AWAITING_APPROVAL.value, RunStatus.PLANNED.value]),
+                    RunbookRun.status.in_(
+                        [RunStatus.AWAITING_APPROVAL.value, RunStatus.PLANNED.value, RunStatus.QUEUED.value]
+                    ),
                 )
             ).all()
             for run in pending:
                 transition(
-                    session, run, RunStatus.CANCELLED, now=now, reason="the incident resolved before approval"
+                    session,
+                    run,
+                    RunStatus.CANCELLED,
+                    now=now,
+                    reason="the incident resolved before approval"
+                    if run.status != RunStatus.QUEUED.value
+                    else "the incident resolved while the run was queued",
                 )
                 approval = session.scalars(select(Approval).where(Approval.run_id == run.id)).first()
                 if approval is not None and approval.status == "pending":

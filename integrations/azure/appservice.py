@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 SYSTEM = "azure"
 RETRYABLE_STATUS = frozenset({408, 429})
+NO_AZURE_CREDENTIALS = (
+    "no Azure credentials: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, run `az login`, "
+    "run with a managed identity, or name a token variable in [azure] access_token_env"
+)
 
 
 def to_integration_error(exc: AzureError, operation: str) -> IntegrationError:
@@ -45,6 +49,9 @@ def to_integration_error(exc: AzureError, operation: str) -> IntegrationError:
     else:
         # ServiceRequestError (could not send) / ServiceResponseError (connection dropped).
         retryable = isinstance(exc, ServiceRequestError | ServiceResponseError)
+    if isinstance(exc, ClientAuthenticationError) and status is None:
+        # No token at all (a laptop with no Azure login): say what would provide one, in one line.
+        return IntegrationError(f"{operation}: {NO_AZURE_CREDENTIALS}", retryable=False, system=SYSTEM)
     where = f"HTTP {status}" if status is not None else type(exc).__name__
     message = getattr(exc, "message", None) or str(exc)
     first_line = str(message).strip().splitlines()[0] if str(message).strip() else ""
