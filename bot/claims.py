@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 
 from bot.store.db import Store
 from bot.store.models import Job, Notification, RawEvent, RunbookRun
@@ -19,6 +20,12 @@ from bot.store.models import Job, Notification, RawEvent, RunbookRun
 def worker_name() -> str:
     """This process as a claim holder: `host:pid` (workers and claims add `/...`)."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claimable(model: type[RawEvent] | type[Job], now: datetime, worker: str) -> ColumnElement[bool]:
+    """Rows a worker may claim: free, with an expired claim, or claimed by this very worker (a
+    claim it left when the store failed under it: it is not working on it, it is claiming)."""
+    return or_(model.claimed_until.is_(None), model.claimed_until < now, model.claimed_by == worker)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -57,4 +64,43 @@ def release_dead_claims(store: Store) -> int:
                     .values(claimed_by=None, claimed_until=None)
                 )
                 released += int(getattr(result, "rowcount", 0) or 0)
+    return released
+
+
+def release_own_claims(store: Store, identity: str, *, raw_events_only: bool = False) -> int:
+    """On a clean shutdown (workers stopped): give back what this process still holds, so another
+    replica takes it at once instead of waiting for the lease to run out. Raw events and jobs it
+    claimed but did not finish (the attempt is not counted), notification-log claims it never
+    sent, and runs between steps. A run whose action may still be running (`in_flight`, or
+    watched after a timeout: `/abandoned`) is left to its lease and to reconciliation.
+    `raw_events_only` when a worker may still be running: a raw event is only ever finished by the
+    worker that holds its claim (the flip to done checks it), so giving it back is always safe."""
+    released = 0
+    with store.transaction() as session:
+        for model in (RawEvent,) if raw_events_only else (RawEvent, Job):
+            owned = or_(model.claimed_by == identity, model.claimed_by.like(f"{identity}/%"))
+            result = session.execute(
+                update(model)
+                .where(owned, model.status == "pending")
+                .values(claimed_by=None, claimed_until=None, attempts=model.attempts - 1)
+            )
+            released += int(getattr(result, "rowcount", 0) or 0)
+        if raw_events_only:
+            return released
+        unsent = session.execute(
+            delete(Notification).where(
+                Notification.state == "claimed", Notification.claimed_by.like(f"{identity}/%")
+            )
+        )
+        released += int(getattr(unsent, "rowcount", 0) or 0)
+        runs = session.execute(
+            update(RunbookRun)
+            .where(
+                or_(RunbookRun.claimed_by == identity, RunbookRun.claimed_by.like(f"{identity}/%")),
+                RunbookRun.in_flight == "",
+                ~RunbookRun.claimed_by.like("%/abandoned"),
+            )
+            .values(claimed_by=None, claimed_until=None)
+        )
+        released += int(getattr(runs, "rowcount", 0) or 0)
     return released

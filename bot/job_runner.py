@@ -9,11 +9,12 @@ from bot.config.root import Settings
 from bot.errors import WorkDeferred
 from bot.jobs import ClaimedJob, claim, complete, defer, retry_later
 from bot.logs import get_logger
-from bot.store.db import Store
+from bot.store.db import Store, store_unreachable
 
 log = get_logger(__name__)
 
 JobHandler = Callable[[ClaimedJob], None]
+STORE_RETRY = timedelta(seconds=1)  # a job the store failed under runs again this soon
 
 
 class JobRunner:
@@ -24,6 +25,7 @@ class JobRunner:
         settings: Settings,
         clock: Callable[[], datetime],
         between_jobs: Callable[[], None] = lambda: None,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -31,6 +33,7 @@ class JobRunner:
         self._handlers: dict[str, JobHandler] = {}
         # Called between two jobs of a claimed batch: each job writes, and webhooks go first.
         self._between_jobs = between_jobs
+        self._stopping = stopping  # shutting down: claimed jobs not started yet are given back
 
     def register(self, kind: str, handler: JobHandler) -> None:
         self._handlers[kind] = handler
@@ -55,6 +58,8 @@ class JobRunner:
             )
         for index, job in enumerate(claimed):
             if index:
+                if self._stopping():
+                    break  # the rest stays claimed by us; shutdown releases it
                 self._between_jobs()
             self.run_job(job)
         return len(claimed)
@@ -69,6 +74,9 @@ class JobRunner:
                 defer(session, job.id, run_after=max(deferred.until, self._clock()))
             return
         except Exception as exc:  # noqa: BLE001 - the job is retried with back-off, then parked
+            if store_unreachable(exc):  # not the job's fault: not counted (see bot.store.db)
+                self._put_back(job, exc)
+                return
             give_up = job.attempts >= self._settings.workers.max_attempts
             log.warning(
                 "job failed",
@@ -89,3 +97,11 @@ class JobRunner:
             return
         with self._store.transaction() as session:
             complete(session, job.id, now=self._clock())
+
+    def _put_back(self, job: ClaimedJob, exc: Exception) -> None:
+        log.warning("store unreachable; job put back", job_id=job.id, kind=job.kind, error=str(exc))
+        try:
+            with self._store.transaction() as session:
+                defer(session, job.id, run_after=self._clock() + STORE_RETRY)
+        except Exception as again:  # noqa: BLE001 - still unreachable: our claim is taken again later
+            log.warning("job claim kept until the store is back", job_id=job.id, error=str(again))

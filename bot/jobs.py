@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bot.claims import claimable
 from bot.store.models import Job
 
 
@@ -84,7 +85,7 @@ def claim(
     query = (
         select(Job)
         .where(Job.status == "pending", Job.run_after <= now)
-        .where(or_(Job.claimed_until.is_(None), Job.claimed_until < now))
+        .where(claimable(Job, now, worker))
         .order_by(Job.run_after, Job.id)
         .limit(limit)
     )

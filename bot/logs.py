@@ -106,6 +106,9 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+_PROCESSORS: list[Any] = []
+
+
 def configure_logging(*, level: str = "info", json: bool = False) -> None:
     """Route structlog and the standard library (uvicorn, SDKs) through one renderer."""
     renderer: Any = (
@@ -120,8 +123,11 @@ def configure_logging(*, level: str = "info", json: bool = False) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # One list object, refilled on every call: loggers cached on first use keep the list they were
+    # built with, so configuring again (the CLI, then `serve`) must not leave them on an old one.
+    _PROCESSORS[:] = [*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=_PROCESSORS,
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

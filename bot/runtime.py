@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from bot.access.grants import Grants
 from bot.access.guard import Guard
 from bot.audit import audit
 from bot.backlog import backlog_ages
-from bot.claims import release_dead_claims, worker_name
+from bot.claims import release_dead_claims, release_own_claims, worker_name
 from bot.clock import utc_now
 from bot.config.root import Settings
 from bot.engine.deps import EngineDeps
@@ -40,6 +41,7 @@ from bot.pipeline.detect import DetectStage
 from bot.pipeline.fanout import Fanout
 from bot.pipeline.incident_flow import IncidentFlow
 from bot.pipeline.metric_history import MetricHistory
+from bot.policies.freezes import active_freezes, sync_config_freezes
 from bot.reporting.jira import JiraReporter
 from bot.reporting.pagerduty import PagerDutyReporter
 from bot.runbook_kit.loader import load_builtin_runbooks, load_runbook_dirs
@@ -79,10 +81,20 @@ class Runtime:
     http_extensions: list[Callable[[Any, Runtime], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     scheduler: SchedulerService | None = None  # running sweeps (see start_background)
+    # Set on SIGTERM (time.monotonic()): /readyz answers 503 and shutdown counts its grace from it.
+    draining_since: float | None = None
+
+    def begin_drain(self) -> None:
+        """SIGTERM arrived: stop looking ready, so the load balancer sends elsewhere."""
+        if self.draining_since is None:
+            self.draining_since = time.monotonic()
+            log.info("draining: no longer ready; finishing what is in flight")
 
     def muting(self, session: Session, now: datetime) -> MutingContext:
         return MutingContext(
-            silences=active_silences(session, now), inhibit_rules=inhibition_rules(self.settings)
+            silences=active_silences(session, now),
+            inhibit_rules=inhibition_rules(self.settings),
+            maintenance=[f for f in active_freezes(session, now) if f.maintenance],
         )
 
     def store_ready(self) -> tuple[bool, str]:
@@ -121,15 +133,31 @@ class Runtime:
         )
 
     def stop_background(self, grace: float) -> bool:
+        """Stop the scheduler (its lease released), the intake (after answering what it read) and
+        the workers (after their current item), all within `grace` seconds of the SIGTERM; then
+        give back the claims this process still holds (docs/ha.md, rolling restarts)."""
+        deadline = (self.draining_since or time.monotonic()) + grace
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         if self.scheduler is not None:
-            self.scheduler.stop(grace)
+            self.scheduler.stop(left())
             self.scheduler = None
         for service in reversed(self.services):
             service.stop()
         self.intake.stop()
         stopped = True
         if self.workers is not None:
-            stopped = self.workers.stop(grace)
+            stopped = self.workers.stop(left())
+        # Raw events are always safe to give back (a worker still busy with one finds it no longer
+        # claimed by it and rolls back); jobs, notification claims and runs only once no worker runs.
+        try:
+            released = release_own_claims(self.store, self.identity, raw_events_only=not stopped)
+        except Exception as exc:  # noqa: BLE001 - they expire with their lease instead
+            log.warning("could not release claims; they expire with their lease", error=str(exc))
+        else:
+            log.info("claims released", count=released, workers_stopped=stopped)
         return stopped
 
     def let_requests_commit(self) -> None:
@@ -241,9 +269,14 @@ def build_runtime(
         metrics=metrics,
         clock=clock,
         between_writes=lambda: runtime_ref[0].let_requests_commit(),
+        stopping=lambda: runtime_ref[0].draining_since is not None,
     )
     jobs = JobRunner(
-        store=store, settings=settings, clock=clock, between_jobs=lambda: runtime_ref[0].let_requests_commit()
+        store=store,
+        settings=settings,
+        clock=clock,
+        between_jobs=lambda: runtime_ref[0].let_requests_commit(),
+        stopping=lambda: runtime_ref[0].draining_since is not None,
     )
     load_builtin_runbooks()
     load_runbook_dirs(list(settings.runbooks.directories))
@@ -288,6 +321,7 @@ def build_runtime(
     with store.transaction() as session:
         now = clock()
         sync_config_silences(session, settings.silences, now=now)
+        sync_config_freezes(session, settings.freezes, now=now)
         audit(
             session,
             at=now,

@@ -4,6 +4,8 @@ starts for webhooks (see `bot.ingest.intake_process`)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -61,10 +63,24 @@ def serve(
     # uvicorn turns SIGTERM/SIGINT into a graceful shutdown: stop accepting, finish in-flight
     # requests, then run the lifespan shutdown that stops the intake (after it has answered what
     # it read) and the workers.
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=bind_host,
         port=bind_port,
         **uvicorn_options(shutdown_grace_seconds=settings.server.shutdown_grace_seconds),
     )
+    DrainingServer(config, on_exit=runtime.begin_drain).run()
     runtime.store.dispose()
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, telling the runtime the moment SIGTERM (or SIGINT) arrives: /readyz turns
+    503 at once and the shutdown's grace is counted from then."""
+
+    def __init__(self, config: uvicorn.Config, *, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)

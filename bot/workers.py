@@ -44,6 +44,8 @@ MAX_DEFER_SECONDS = 1.0
 DEFER_POLL_SECONDS = 0.01
 # What a round during a storm may take per task (raw events of up to 50 alerts, jobs).
 STORM_ROUND_ITEMS = 4
+# A worker whose rounds keep failing (the store is down) waits up to this long between them.
+FAILING_BACKOFF_MAX_SECONDS = 5.0
 # Between two transactions of one long job, wait at most this long for requests to commit.
 YIELD_MAX_SECONDS = 0.5
 
@@ -132,14 +134,20 @@ class WorkerPool:
         return stopped
 
     def _loop(self, name: str) -> None:
+        failed_rounds = 0
         while not self._stop.is_set():
             if self.busy():
                 with self._turn:  # during a storm, one worker at a time, one round per deferral
                     self._defer()
-                    did = self._round(name, STORM_ROUND_ITEMS if self.busy() else None)
+                    did, failed = self._round(name, STORM_ROUND_ITEMS if self.busy() else None)
             else:
-                did = self._round(name)
-            if did == 0:
+                did, failed = self._round(name)
+            failed_rounds = failed_rounds + 1 if failed else 0
+            if failed_rounds:
+                # Usually the store is unreachable: back off (up to FAILING_BACKOFF_MAX_SECONDS)
+                # instead of logging the same failure every poll interval.
+                self._stop.wait(min(FAILING_BACKOFF_MAX_SECONDS, self._poll * 2**failed_rounds))
+            elif did == 0:
                 self._wake.wait(self._poll)
                 self._wake.clear()
 
@@ -149,13 +157,16 @@ class WorkerPool:
         while self.busy() and time.monotonic() < deadline and not self._stop.is_set():
             self._stop.wait(DEFER_POLL_SECONDS)
 
-    def _round(self, name: str, limit: int | None = None) -> int:
+    def _round(self, name: str, limit: int | None = None) -> tuple[int, bool]:
+        """(items handled, whether a task failed)."""
         did = 0
+        failed = False
         for task in self._tasks:
             if self._stop.is_set():
-                return did
+                return did, failed
             try:
                 did += task.run(name, limit)
             except Exception as exc:
+                failed = True
                 log.error("worker task failed", task=task.name, error=str(exc), exc_info=True)
-        return did
+        return did, failed

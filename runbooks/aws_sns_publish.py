@@ -62,6 +62,7 @@ def plan_publish(ctx: RunContext, target: Target, params: IncidentMessageParams)
     budget=Budget(max_runs=30, window=timedelta(hours=1)),
     approval=ApprovalPolicy.never(),
     idempotent=True,
+    notification=True,
 )
 def publish_sns(ctx: RunContext, target: Target, params: IncidentMessageParams) -> RunResult:
     """Publish a structured incident message (JSON) to an SNS topic (target: the topic ARN).

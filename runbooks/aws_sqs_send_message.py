@@ -61,6 +61,7 @@ def plan_send(ctx: RunContext, target: Target, params: IncidentMessageParams) ->
     budget=Budget(max_runs=30, window=timedelta(hours=1)),
     approval=ApprovalPolicy.never(),
     idempotent=True,
+    notification=True,
 )
 def send_sqs_message(ctx: RunContext, target: Target, params: IncidentMessageParams) -> RunResult:
     """Send a structured incident message (JSON) to a downstream consumer's SQS queue.

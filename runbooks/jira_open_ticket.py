@@ -97,6 +97,7 @@ def plan_ticket(ctx: RunContext, target: Target, params: OpenTicketParams) -> Pl
     budget=Budget(max_runs=30, window=timedelta(hours=1)),
     approval=ApprovalPolicy.never(),
     idempotent=True,
+    notification=True,  # done once sent: a ticket or a page fixes nothing to verify
 )
 def open_jira_ticket(ctx: RunContext, target: Target, params: OpenTicketParams) -> RunResult:
     """Open one Jira ticket per incident, or comment on it when the incident fires again.

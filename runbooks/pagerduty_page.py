@@ -104,6 +104,7 @@ def plan_page(ctx: RunContext, target: Target, params: PageParams) -> Plan:
     budget=Budget(max_runs=30, window=timedelta(hours=1)),
     approval=ApprovalPolicy.never(),
     idempotent=True,
+    notification=True,  # done once sent: a ticket or a page fixes nothing to verify
 )
 def page_pagerduty(ctx: RunContext, target: Target, params: PageParams) -> RunResult:
     """Trigger, acknowledge or resolve a PagerDuty alert for the incident (Events API v2).

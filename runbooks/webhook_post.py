@@ -49,6 +49,7 @@ def plan_post(ctx: RunContext, target: Target, params: IncidentMessageParams) ->
     budget=Budget(max_runs=30, window=timedelta(hours=1)),
     approval=ApprovalPolicy.never(),
     idempotent=True,
+    notification=True,
 )
 def post_webhook(ctx: RunContext, target: Target, params: IncidentMessageParams) -> RunResult:
     """POST a structured incident message (JSON) to an endpoint of [downstream.webhooks].

@@ -42,16 +42,17 @@ def require_postgres() -> None:
 
 
 @contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A migrated private schema; yields its URL and drops it afterwards."""
+def postgres_schema(*, migrated: bool = True, base_url: str = PG_BASE_URL) -> Iterator[str]:
+    """A private schema (migrated unless told otherwise); yields its URL and drops it afterwards."""
     schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_BASE_URL)
+    admin = create_engine(base_url)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_BASE_URL}?options=-csearch_path%3D{schema}"
-    store = Store.connect(url)
-    migrate.upgrade(store)
-    store.dispose()
+    url = f"{base_url}?options=-csearch_path%3D{schema}"
+    if migrated:
+        store = Store.connect(url)
+        migrate.upgrade(store)
+        store.dispose()
     try:
         yield url
     finally:

@@ -124,3 +124,20 @@ def test_an_uncaught_exception_in_a_thread_is_logged_redacted(capsys: pytest.Cap
     [line] = [json.loads(x) for x in err.strip().splitlines()]
     assert line["event"].startswith("uncaught exception in thread") and "Traceback" in line["exception"]
     assert "thread-secret-99" not in err
+
+
+def test_configuring_again_keeps_cached_loggers_on_the_live_processors() -> None:
+    """A logger cached on first use keeps the processor list it was built with; configuring again
+    (the CLI, then `serve`; one test after another) must refill that list, not replace it, or
+    capture_logs and any later change of processors would miss that logger's events."""
+    from structlog.testing import capture_logs
+
+    from bot.logs import configure_logging, get_logger
+
+    log = get_logger("tests.cached_on_first_use")
+    configure_logging(level="warning")
+    log.warning("cached now")
+    configure_logging(level="warning")
+    with capture_logs() as logs:
+        log.error("after configuring again")
+    assert [e["event"] for e in logs] == ["after configuring again"]

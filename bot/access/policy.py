@@ -33,6 +33,8 @@ class Action(StrEnum):
     PREVIEW = "run.preview"  # a dry run reads the target's real state
     RUN_SWEEP = "sweep.run"
     ADMINISTER = "administer"
+    FREEZE = "freeze.manage"  # add or end a change freeze / maintenance window
+    RESUME = "circuit.resume"  # close an open circuit breaker
 
 
 NEEDS: dict[Action, Role] = {
@@ -44,6 +46,8 @@ NEEDS: dict[Action, Role] = {
     Action.PREVIEW: Role.RESPONDER,
     Action.RUN_SWEEP: Role.RESPONDER,
     Action.ADMINISTER: Role.ADMIN,
+    Action.FREEZE: Role.APPROVER,
+    Action.RESUME: Role.APPROVER,
 }
 
 

@@ -44,6 +44,7 @@ COMMANDS: dict[str, CommandEntry] = {
     "runbooks": CommandEntry("bot.cli.runbooks_cmd", "The runbooks the bot can run."),
     "run": CommandEntry("bot.cli.runbooks_cmd", "Plan (--dry-run) or request a runbook run."),
     "approvals": CommandEntry("bot.cli.runbooks_cmd", "Runs waiting for a human decision."),
+    "freeze": CommandEntry("bot.cli.policies_cmd", "Change freezes and maintenance windows."),
     "alerts": CommandEntry("bot.cli.alerts_cmd", "Inspect alert payloads."),
     "sweep": CommandEntry("bot.cli.sweep_cmd", "Scheduled sweeps: run one now, list them."),
     "simulate": CommandEntry(

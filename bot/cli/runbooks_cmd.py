@@ -229,6 +229,9 @@ def deny(
 
 
 def register(app: typer.Typer) -> None:
+    from bot.cli.policies_cmd import add_circuit_commands
+
+    add_circuit_commands(runbooks_app)
     app.add_typer(runbooks_app, name="runbooks")
     app.command("run")(run)
     app.add_typer(approvals_app, name="approvals")

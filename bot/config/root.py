@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from bot.config.permissions import PermissionSettings
+from bot.config.policies import CapSettings, CircuitSettings, FreezeSettings
 from bot.config.rules import ApprovalSettings, RuleSettings
 from bot.config.settings import (
     ConsoleSettings,
@@ -53,6 +54,10 @@ class Settings(Section):
     inhibit_rules: list[InhibitRule] = Field(default_factory=list)
     runbooks: RunbookSettings = Field(default_factory=RunbookSettings)
     rules: list[RuleSettings] = Field(default_factory=list)
+    # Safety policies (docs/policies.md): change freezes, blast-radius caps, circuit breakers.
+    freezes: list[FreezeSettings] = Field(default_factory=list)
+    caps: CapSettings = Field(default_factory=CapSettings)
+    circuit_breaker: CircuitSettings = Field(default_factory=CircuitSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     permissions: PermissionSettings = Field(default_factory=PermissionSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)

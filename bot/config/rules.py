@@ -13,6 +13,9 @@ from bot.config.settings import Matcher, Section
 OnInsufficientData = Literal["act", "approval", "skip"]
 # A rule's override of the runbook's own approval policy.
 RuleApproval = Literal["default", "never", "always"]
+# Autonomy: "auto" runs as the gate decides; "approve" always asks a human; "suggest" posts the
+# plan with a "Run it" button for a responder and never acts by itself.
+RuleMode = Literal["suggest", "approve", "auto"]
 
 
 class RuleSettings(Section):
@@ -30,6 +33,7 @@ class RuleSettings(Section):
     target: str
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
     approval: RuleApproval = "default"  # overrides the runbook's own approval policy
+    mode: RuleMode = "auto"
 
 
 class ApproverSettings(Section):

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.audit import audit
 from bot.engine.approvals import (
     DecisionOutcome,
     Vote,
@@ -20,7 +21,7 @@ from bot.engine.deps import EngineDeps
 from bot.engine.execution import Executor
 from bot.engine.requests import RequestOutcome, RunRequest, escalate, preview, request_run
 from bot.engine.states import RunStatus, transition
-from bot.errors import ApprovalError, ConductorError, NotFound
+from bot.errors import ApprovalError, ConductorError, InvalidTransition, NotFound
 from bot.job_runner import JobRunner
 from bot.jobs import ClaimedJob, enqueue
 from bot.roles import Principal
@@ -42,6 +43,9 @@ class Engine:
     def __init__(self, deps: EngineDeps) -> None:
         self.deps = deps
         self.executor = Executor(deps)
+        from bot.engine.policy_hooks import policy_hook
+
+        deps.on_change.append(policy_hook(deps))
 
     # -- requests ----------------------------------------------------------------------------
     def preview(
@@ -51,6 +55,59 @@ class Engine:
 
     def request(self, req: RunRequest) -> RequestOutcome:
         return request_run(self.deps, req)
+
+    def run_suggestion(self, run_id: int, *, requested_by: str) -> RequestOutcome:
+        """ "Run it" on a suggested run: request the same run as `requested_by` asked for it (the
+        runbook's approval policy applies; the suggestion itself never acts)."""
+        now = self.deps.clock()
+        with self.deps.store.transaction() as session:
+            run = session.get(RunbookRun, run_id, with_for_update=True)
+            if run is None:
+                raise NotFound(f"no run {run_id}")
+            if run.status != RunStatus.SUGGESTED.value:
+                raise InvalidTransition(f"run {run_id} is {run.status}, not a suggestion")
+            if (run.policy or {}).get("run_as"):
+                raise InvalidTransition(f"suggestion {run_id} was already run as run {run.policy['run_as']}")
+            req = RunRequest(
+                run.runbook_id,
+                run.target,
+                dict(run.params or {}),
+                incident_id=run.incident_id,
+                requested_by=requested_by,
+                manual=True,
+                service=run.service,
+                policy={"from_suggestion": run.id},
+            )
+            run.policy = {**(run.policy or {}), "run_as": "pending", "run_by": requested_by}
+        try:
+            outcome = request_run(self.deps, req)
+        except Exception:
+            with self.deps.store.transaction() as session:
+                run = session.get(RunbookRun, run_id)
+                if run is not None:
+                    run.policy = {
+                        k: v for k, v in (run.policy or {}).items() if k not in ("run_as", "run_by")
+                    }
+            raise
+        with self.deps.store.transaction() as session:
+            run = session.get(RunbookRun, run_id)
+            if run is not None:
+                run.policy = {**(run.policy or {}), "run_as": outcome.run_id or 0, "run_by": requested_by}
+                audit(
+                    session,
+                    at=now,
+                    actor=requested_by,
+                    subject=f"run:{run_id}",
+                    action="run.suggestion_taken",
+                    details={"run_id": outcome.run_id, "status": outcome.status, "reason": outcome.reason},
+                )
+        return outcome
+
+    def dequeue(self) -> list[int]:
+        """A pass over the runs queued by a cap (also a job: runs.dequeue)."""
+        from bot.engine.cap_queue import dequeue_pass
+
+        return dequeue_pass(self.deps)
 
     # -- approvals ---------------------------------------------------------------------------
     def decide(self, approval_id: int, *, principal: Principal, vote: Vote, reason: str = "") -> Decided:
@@ -147,6 +204,10 @@ class Engine:
         runner.register("run.verify", lambda job: self.executor.verify(_run_id(job)))
         runner.register("run.rollback", lambda job: self.executor.rollback(_run_id(job)))
         runner.register("approval.expire", lambda job: self._expire_job(job))
+        runner.register("runs.dequeue", self._dequeue_job)
+
+    def _dequeue_job(self, job: ClaimedJob) -> None:
+        self.dequeue()
 
     def _expire_job(self, job: ClaimedJob) -> None:
         approval_id = int(job.payload["approval_id"])

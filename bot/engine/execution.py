@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from bot.engine.action_thread import AbandonedActions, ActionEnded, ActionThread
+from bot.engine.cap_queue import admit_or_queue
 from bot.engine.deps import EngineDeps, load_incident_context, parse_for
 from bot.engine.requests import budget_problem, escalate
 from bot.engine.serialize import result_from_json, result_to_json
@@ -88,6 +89,8 @@ class Executor:
                 escalate(session, self.deps, run, why, now)
                 self.deps.notify(session, run.id, "rejected")
                 return
+            if not admit_or_queue(session, self.deps, run, now):
+                return  # over a blast-radius cap: queued until a slot frees
             transition(session, run, RunStatus.RUNNING, now=now)
             run.started_at = run.started_at or now
             run.in_flight = "acting"
@@ -132,6 +135,9 @@ class Executor:
                 escalate(session, self.deps, run, f"failed: {result.reason}", now)
             elif result.outcome is Outcome.NOOP:
                 transition(session, run, RunStatus.SUCCEEDED, now=now, reason=f"no change: {result.reason}")
+            elif self.deps.spec(run.runbook_id).notification:
+                run.acted_at = now  # sent: done (a notification fixes nothing, so nothing to verify)
+                transition(session, run, RunStatus.SUCCEEDED, now=now, reason=result.reason)
             else:
                 run.acted_at = now
                 self.start_verifying(session, run, now, reason=result.reason)

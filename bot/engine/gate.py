@@ -15,6 +15,7 @@ class Decision(StrEnum):
     AUTO_RUN = "auto_run"
     NEEDS_APPROVAL = "needs_approval"
     NO_ACTION = "no_action"
+    SUGGEST = "suggest"  # the rule only suggests: the plan is posted with a "Run it" button
 
 
 class GateReason(ReasonCode):
@@ -40,6 +41,16 @@ class GateReason(ReasonCode):
     )
     ANOMALOUS_RUNS = "anomalous_runs", "risk {risk} and anomaly score {score}: runs automatically"
     POLICY_LETS_RUN = "policy_lets_run", "risk {risk}: the policy lets it run without approval"
+    # The safety policies (bot.engine.policy_gate, docs/policies.md)
+    SUGGEST_ONLY = (
+        "suggest_only",
+        'suggest mode: rule "{rule}" posts the plan for a responder and never acts',
+    )
+    CIRCUIT_OPEN = "circuit_open", "{circuit}"  # the circuit's own sentence: "circuit open: ..."
+    FREEZE_BLOCKS = "change_freeze_blocks", "{freeze} blocks automatic runs"
+    FREEZE_NEEDS_APPROVAL = "change_freeze", "{freeze}: automatic runs need approval"
+    RULE_APPROVE_MODE = "rule_approve_mode", 'approve mode: rule "{rule}" asks a human before every run'
+    CAP_NEEDS_APPROVAL = "cap_needs_approval", "{cap}; a human may let it exceed the cap"
 
 
 class AnomalyStatus(StrEnum):

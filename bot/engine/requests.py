@@ -7,7 +7,7 @@ are counted from stored runs while holding that lock, so they survive restarts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,10 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.audit import audit
-from bot.config.rules import OnInsufficientData, RuleApproval
+from bot.config.rules import OnInsufficientData, RuleApproval, RuleMode
 from bot.engine.approvals import approver_rule, request_approval
 from bot.engine.deps import EngineDeps, load_incident_context, parse_for
 from bot.engine.gate import Anomaly, AnomalyStatus, Decision, GateDecision, GateInput, GateReason, decide
+from bot.engine.policy_gate import gate_with_policies
 from bot.engine.serialize import plan_to_json
 from bot.engine.states import FINAL, RunStatus, transition
 from bot.errors import IntegrationError
@@ -42,6 +43,10 @@ class RunRequest:
     on_insufficient_data: OnInsufficientData = "approval"
     anomaly: Anomaly = field(default_factory=lambda: Anomaly(AnomalyStatus.NOT_SCORED))
     flapping: bool = False
+    mode: RuleMode = "auto"  # the rule's autonomy level
+    rule: str = ""  # the rule's name (automatic runs)
+    service: str = ""  # default for runs without an incident; else the incident's `service` label
+    policy: dict[str, Any] = field(default_factory=dict)  # notes kept on the run (e.g. from_suggestion)
 
 
 @dataclass(frozen=True)
@@ -165,13 +170,20 @@ def _new_run(req: RunRequest, spec: RunbookSpec[Any], plan: Plan, now: datetime,
         result={},
         attempts=0,
         in_flight="",
+        service=req.service,
+        policy=dict(req.policy),
     )
 
 
 def request_run(deps: EngineDeps, req: RunRequest) -> RequestOutcome:
     spec = deps.spec(req.runbook_id)
     parsed, model = parse_for(spec, req.target, req.params)
-    gate = decide(
+    incident = None
+    if req.incident_id is not None:
+        with deps.store.sessions() as session:
+            incident = load_incident_context(session, req.incident_id)
+    service = (incident.labels.get("service", "") if incident else "") or req.service
+    base = decide(
         GateInput(
             risk=spec.risk,
             policy=spec.approval,
@@ -183,12 +195,22 @@ def request_run(deps: EngineDeps, req: RunRequest) -> RequestOutcome:
             manual=req.manual,
         )
     )
+    with deps.store.sessions() as session:
+        gate, notes = gate_with_policies(
+            session,
+            deps.settings,
+            base,
+            runbook=spec.id,
+            target=req.target,
+            service=service,
+            mode=req.mode,
+            manual=req.manual,
+            rule=req.rule,
+            notes=req.policy,
+            now=deps.clock(),
+        )
     if gate.decision is Decision.NO_ACTION:
         return RequestOutcome(gate.decision, gate.reason, gate=gate.code)
-    incident = None
-    if req.incident_id is not None:
-        with deps.store.sessions() as session:
-            incident = load_incident_context(session, req.incident_id)
     # Planning reads the target's real state; it happens outside any transaction.
     try:
         plan = spec.plan(deps.context("plan", incident, req.requested_by), parsed, model)
@@ -196,7 +218,7 @@ def request_run(deps: EngineDeps, req: RunRequest) -> RequestOutcome:
         plan = Plan(summary=f"planning failed: {exc}", verdict="plan_failed")
     now = deps.clock()
     with deps.store.transaction() as session:
-        return _persist(session, deps, req, spec, plan, gate, now)
+        return _persist(session, deps, replace(req, service=service, policy=notes), spec, plan, gate, now)
 
 
 def _persist(
@@ -245,6 +267,10 @@ def _persist(
             blocked=BlockedBy.PLAN_FAILED,
             gate=gate.code,
         )
+    if gate.decision is Decision.SUGGEST and not plan.is_noop:
+        transition(session, run, RunStatus.SUGGESTED, now=now, actor=req.requested_by, reason=gate.reason)
+        deps.notify(session, run.id, RunStatus.SUGGESTED.value)
+        return RequestOutcome(gate.decision, gate.reason, run.id, run.status, plan=plan, gate=gate.code)
     problem = budget_problem(session, spec, req.target, now, exclude=run.id)
     if problem is not None:
         blocked, why = problem

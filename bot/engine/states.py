@@ -16,6 +16,10 @@ from bot.store.models import RunbookRun
 
 class RunStatus(StrEnum):
     PLANNED = "planned"
+    # A rule in suggest mode: the plan is shown with a "Run it" button; this run never acts.
+    SUGGESTED = "suggested"
+    # Over a blast-radius cap when about to act: waits (holding its target) until a slot frees.
+    QUEUED = "queued"
     AWAITING_APPROVAL = "awaiting_approval"
     APPROVED = "approved"
     RUNNING = "running"
@@ -41,6 +45,7 @@ FINAL = frozenset(
         RunStatus.REJECTED,
         RunStatus.EXPIRED,
         RunStatus.INEFFECTIVE,
+        RunStatus.SUGGESTED,
     }
 )
 # Statuses that hold the target's lock (and count toward "runs in flight").
@@ -55,12 +60,16 @@ ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
             RunStatus.REJECTED,
             RunStatus.CANCELLED,
             RunStatus.SUCCEEDED,
+            RunStatus.SUGGESTED,
         }
     ),
     RunStatus.AWAITING_APPROVAL: frozenset(
         {RunStatus.APPROVED, RunStatus.REJECTED, RunStatus.EXPIRED, RunStatus.CANCELLED}
     ),
-    RunStatus.APPROVED: frozenset({RunStatus.RUNNING, RunStatus.REJECTED, RunStatus.CANCELLED}),
+    RunStatus.APPROVED: frozenset(
+        {RunStatus.RUNNING, RunStatus.REJECTED, RunStatus.CANCELLED, RunStatus.QUEUED}
+    ),
+    RunStatus.QUEUED: frozenset({RunStatus.APPROVED, RunStatus.CANCELLED, RunStatus.REJECTED}),
     RunStatus.RUNNING: frozenset(
         {
             RunStatus.VERIFYING,

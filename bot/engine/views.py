@@ -48,6 +48,8 @@ def run_json(run: RunbookRun) -> dict[str, Any]:
         "plan": run.plan,
         "result": run.result,
         "attempts": run.attempts,
+        "service": run.service,
+        "policy": run.policy or {},
     }
 
 

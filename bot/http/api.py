@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from bot.access.policy import Action, AddSilence
@@ -24,7 +25,7 @@ from bot.incidents.silences import add_silence, expire_silence, list_silences, s
 from bot.matching import InvalidMatcher, parse_matcher
 from bot.roles import Principal
 from bot.runtime import Runtime
-from bot.store.models import DeadLetter
+from bot.store.models import Alert, DeadLetter
 
 router = APIRouter(prefix="/api", dependencies=[Depends(reading("api"))])
 T = TypeVar("T")
@@ -76,6 +77,23 @@ async def get_incident(request: Request, incident_id: StoredId) -> dict[str, Any
         return data
 
     return await in_store(runtime, work)
+
+
+@router.get("/alerts")
+async def get_alerts(
+    request: Request,
+    muted: Annotated[str, Query(pattern="^(any|none|maintenance|silenced|inhibited)$")] = "any",
+    limit: int = 100,
+) -> dict[str, Any]:
+    """Recent alerts, newest first; `muted=maintenance` shows those a maintenance window marked
+    (kept and shown, but they opened no incident)."""
+    runtime = runtime_of(request)
+    query = select(Alert).order_by(Alert.last_seen.desc(), Alert.id.desc()).limit(min(max(limit, 1), 1000))
+    if muted == "none":
+        query = query.where(Alert.muted_reason == "")
+    elif muted != "any":
+        query = query.where(Alert.muted_reason.like(f"{muted}:%"))
+    return {"alerts": await in_store(runtime, lambda s: [incidents.alert_json(a) for a in s.scalars(query)])}
 
 
 @router.post("/incidents/{incident_id}/ack")
@@ -180,7 +198,6 @@ async def delete_silence(
 @router.get("/deadletters")
 async def get_dead_letters(request: Request, limit: int = 100) -> dict[str, Any]:
     runtime = runtime_of(request)
-    from sqlalchemy import select
 
     def work(session: Any) -> list[dict[str, Any]]:
         rows = session.scalars(

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.console.routes import mount_console
-from bot.http import api, docs, health, kpis_api, runs_api, webhooks
+from bot.http import api, docs, health, kpis_api, policies_api, runs_api, webhooks
 from bot.http import sweeps as sweeps_api
 from bot.http.middleware import RequestContext
 from bot.logs import get_logger
@@ -62,6 +62,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(kpis_api.router)
     app.include_router(runs_api.router)
+    app.include_router(policies_api.router)
     app.include_router(sweeps_api.router)
     mount_console(app, runtime)
     for extend in (*extensions, *runtime.http_extensions):

@@ -30,8 +30,13 @@ async def readyz(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     ready, reason = await run_in_threadpool(runtime.store_ready)
     intake = runtime.intake.ready()
-    body: dict[str, object] = {"status": "ready" if ready and intake is None else "not_ready"}
+    draining = runtime.draining_since is not None  # SIGTERM: the load balancer should look elsewhere
+    body: dict[str, object] = {
+        "status": "ready" if ready and intake is None and not draining else "not_ready"
+    }
     body.update(store=reason, intake=intake or "ok")
+    if draining:
+        body["draining"] = True
     if ready:
         # Shown, not judged: a replica taken out of the load balancer would stop taking webhooks,
         # which are stored durably however far behind the workers are. Alert on the metric.

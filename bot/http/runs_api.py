@@ -22,17 +22,13 @@ router = APIRouter(prefix="/api", dependencies=[Depends(reading("api"))])
 
 
 @router.get("/runs")
-async def get_runs(request: Request, limit: int = 100) -> dict[str, Any]:
+async def get_runs(request: Request, limit: int = 100, status: str | None = None) -> dict[str, Any]:
+    """Newest first; `status=queued` shows the runs waiting for a cap slot, `suggested` the suggestions."""
     runtime = runtime_of(request)
-    rows = await in_store(
-        runtime,
-        lambda s: [
-            run_json(r)
-            for r in s.scalars(
-                select(RunbookRun).order_by(RunbookRun.id.desc()).limit(min(max(limit, 1), 1000))
-            )
-        ],
-    )
+    query = select(RunbookRun).order_by(RunbookRun.id.desc()).limit(min(max(limit, 1), 1000))
+    if status:
+        query = query.where(RunbookRun.status == status)
+    rows = await in_store(runtime, lambda s: [run_json(r) for r in s.scalars(query)])
     return {"runs": rows}
 
 

@@ -37,6 +37,7 @@ from bot.incidents.muting import (
     silenced_by,
 )
 from bot.incidents.tracked_rows import AlertRow, IncidentRow
+from bot.policies.freezes import ActiveFreeze, in_maintenance
 
 SEVERITY_RANK = {
     Severity.CRITICAL: 4,
@@ -64,6 +65,8 @@ class ApplyReport:
 class MutingContext:
     silences: Sequence[ActiveSilence] = ()
     inhibit_rules: Sequence[InhibitionRule] = ()
+    # Maintenance windows in force: alerts of their scope are kept, shown, and open nothing.
+    maintenance: Sequence[ActiveFreeze] = ()
 
 
 def _severity(value: str) -> Severity:
@@ -145,8 +148,11 @@ class IncidentBook(LoadedIncidents):
         reason = ""
         if alert.status is AlertStatus.FIRING:
             silence_id = silenced_by(alert, self.muting.silences, now)
+            window = in_maintenance(alert, self.muting.maintenance)
             if silence_id is not None:
                 reason = MuteReason.SILENCED.say(by=silence_id)
+            elif window is not None:
+                reason = MuteReason.MAINTENANCE.say(by=window.id)
             elif self.muting.inhibit_rules:
                 if self._firing is None:
                     self.write_rows()  # the query must see this delivery's earlier alerts (and this one)

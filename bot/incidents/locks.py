@@ -18,6 +18,10 @@ exist yet (the first delivery of an alert, the first incident of a group) cannot
 The incident rows are still read `FOR UPDATE`, which orders appliers against other writers of
 an incident (acknowledge, resolve by hand). Keys are taken in one statement, in sorted order, so
 two appliers never wait for each other in a cycle; the locks end with the transaction.
+
+Waiting for these locks is queueing, not a fault: during a storm on one group every batch waits
+its turn. So the wait is bounded by `statement_timeout` only, not by `lock_timeout` (which
+would fail batches that are merely in line, and retry them with a growing back-off).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from bot.store.models import Alert, Incident
 _LOCK = text("SELECT pg_advisory_xact_lock(k) FROM unnest(:keys) AS k").bindparams(
     bindparam("keys", type_=ARRAY(BIGINT))
 )
+_NO_LOCK_TIMEOUT = text("SET LOCAL lock_timeout = 0")  # for the rest of this transaction
 _CHUNK = 500
 
 
@@ -58,6 +63,7 @@ def lock_names(connection: Connection, names: Iterable[str]) -> None:
     """Take the advisory locks for `names` until the transaction ends (waits for holders)."""
     ids = sorted({lock_id(name) for name in names})
     if ids:
+        connection.execute(_NO_LOCK_TIMEOUT)
         connection.execute(_LOCK, {"keys": ids}).all()
 
 

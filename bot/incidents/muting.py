@@ -16,6 +16,7 @@ class MuteReason(ReasonCode):
 
     SILENCED = "silenced", "silenced:{by}"  # by: the silence id
     INHIBITED = "inhibited", "inhibited:{by}"  # by: the firing alert that inhibits it
+    MAINTENANCE = "maintenance", "maintenance:{by}"  # by: the maintenance window (freeze) id
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.audit import audit
@@ -28,6 +29,24 @@ def retry_later(store: Store, raw_event_id: int, error: str, *, now: datetime, m
         event.error = error[:4000]
         event.claimed_by = None
         event.claimed_until = now + timedelta(seconds=min(300, 2**event.attempts))
+
+
+def release_unanswered(store: Store, raw_event_id: int, error: Exception) -> None:
+    """The store failed under the event (not the event's fault): give the claim back at once and
+    do not count the attempt. Best effort: while the store is unreachable this fails too, and the
+    worker takes its own claim again when the store is back (see the processor's claim)."""
+    log.warning("store unreachable; raw event released", raw_event_id=raw_event_id, error=str(error))
+    try:
+        with store.transaction() as session:
+            session.execute(
+                update(RawEvent)
+                .where(RawEvent.id == raw_event_id, RawEvent.status == "pending")
+                .values(claimed_by=None, claimed_until=None, attempts=RawEvent.attempts - 1)
+            )
+    except Exception as again:  # noqa: BLE001 - still unreachable: the claim is taken again later
+        log.warning(
+            "raw event claim kept until the store is back", raw_event_id=raw_event_id, error=str(again)
+        )
 
 
 def dead_letter(store: Store, raw_event_id: int, reason: str, *, now: datetime) -> None:

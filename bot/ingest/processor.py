@@ -25,21 +25,28 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.alerts.normalized import NormalizedAlert
 from bot.audit import audit
+from bot.claims import claimable
 from bot.config.root import Settings
 from bot.errors import MalformedPayload
 from bot.incidents.apply import ApplyReport, IncidentBook, MutingContext
-from bot.ingest.event_failures import dead_letter, give_up, move_to_dead_letters, retry_later
+from bot.ingest.event_failures import (
+    dead_letter,
+    give_up,
+    move_to_dead_letters,
+    release_unanswered,
+    retry_later,
+)
 from bot.ingest.outcomes import ProcessedEvent, processed_event, record_outcome, status_counts
 from bot.ingest.parsing import NotNormalizable, ParseFn, normalize
 from bot.ingest.slices import SLICE_ALERTS, add_report, apply_in_slices
 from bot.logs import get_logger
 from bot.metrics import Metrics
-from bot.store.db import Store
+from bot.store.db import Store, store_unreachable
 from bot.store.models import RawEvent
 from integrations.base import DeliveryKind, ParsedDelivery
 
@@ -84,6 +91,7 @@ class RawEventProcessor:
         clock: Callable[[], datetime],
         on_processed: Callable[[ProcessedEvent], None] | None = None,
         between_writes: Callable[[], None] = lambda: None,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -94,6 +102,7 @@ class RawEventProcessor:
         self._clock = clock
         self._on_processed = on_processed
         self._between_writes = between_writes  # between two slices of a large delivery
+        self._stopping = stopping  # shutting down: claimed events not started yet are given back
 
     def _book(
         self, session: Session, deliveries: Sequence[Sequence[NormalizedAlert]], now: datetime
@@ -119,7 +128,7 @@ class RawEventProcessor:
             query = (
                 select(RawEvent.id, RawEvent.alert_count, RawEvent.attempts)
                 .where(RawEvent.status == "pending")
-                .where(or_(RawEvent.claimed_until.is_(None), RawEvent.claimed_until < now))
+                .where(claimable(RawEvent, now, worker))
                 .order_by(RawEvent.id)
                 .limit(limit)
             )
@@ -153,6 +162,8 @@ class RawEventProcessor:
             if batch and (alerts + count > BATCH_ALERTS or len(batch) >= BATCH_EVENTS):
                 self.process_many(batch, worker)
                 batch, alerts = [], 0
+                if self._stopping():
+                    return len(claimed)  # the rest stays claimed by us; shutdown releases it
             batch.append(raw_event_id)
             alerts += count
         if batch:
@@ -270,6 +281,9 @@ class RawEventProcessor:
             dead_letter(self._store, raw_event_id, reason, now=self._clock())
             return None
         except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
+            if store_unreachable(exc):
+                release_unanswered(self._store, raw_event_id, exc)
+                return None
             log.warning("raw event failed; will retry", raw_event_id=raw_event_id, error=str(exc))
             retry_later(
                 self._store,

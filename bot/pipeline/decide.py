@@ -39,6 +39,7 @@ class DecisionCode(ReasonCode):
     RUNS_AUTOMATICALLY = "runs_automatically", "{runbook} runs automatically: {reason}"
     WAITS_FOR_APPROVAL = "waits_for_approval", "{runbook} waits for approval: {reason}"
     NOTHING_TO_CHANGE = "nothing_to_change", "{runbook} found nothing to change: {reason}"
+    SUGGESTED = "suggested", "{runbook} is suggested (a responder may run it): {reason}"
     RUN_STATUS = "run_status", "{runbook} {status}: {reason}"
 
 
@@ -81,6 +82,7 @@ _STATUS_CODES = {
     "approved": DecisionCode.RUNS_AUTOMATICALLY,
     "awaiting_approval": DecisionCode.WAITS_FOR_APPROVAL,
     "succeeded": DecisionCode.NOTHING_TO_CHANGE,
+    "suggested": DecisionCode.SUGGESTED,
 }
 
 
@@ -113,6 +115,8 @@ class DecideStage:
             on_insufficient_data=rule.on_insufficient_data,
             anomaly=item.detection.anomaly,
             flapping=item.flapping,
+            mode=rule.mode,
+            rule=rule.name,
         )
         try:
             outcome = self._engine.request(request)

@@ -68,6 +68,15 @@ class Fanout:
             "run.event", lambda job: self.run_changed(int(job.payload["run_id"]), str(job.payload["event"]))
         )
         runner.register("escalate", lambda job: self._escalate(job))
+        runner.register(
+            "circuit.event",
+            lambda job: self.circuit_changed(int(job.payload["circuit_id"]), str(job.payload["event"])),
+        )
+
+    def circuit_changed(self, circuit_id: int, event: str) -> None:
+        """A circuit breaker opened or closed: reporters that render circuits are told."""
+        told = [r for r in self.reporters if hasattr(r, "circuit_changed")]
+        _each(told, lambda r: r.circuit_changed(circuit_id, event), f"circuit {circuit_id} {event}")  # type: ignore[attr-defined]
 
     def _escalate(self, job: ClaimedJob) -> None:
         run_id = job.payload.get("run_id")

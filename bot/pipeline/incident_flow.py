@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.alerts.normalized import AlertStatus, Metric, NormalizedAlert, Resource, Severity
 from bot.audit import audit
@@ -27,7 +27,7 @@ from bot.pipeline.fanout import Fanout
 from bot.pipeline.stages import Stage
 from bot.reporting.base import NotificationLog
 from bot.store.db import Store
-from bot.store.models import Alert, Approval, Incident, RunbookRun
+from bot.store.models import Alert, Approval, AuditRecord, Incident, RunbookRun
 
 log = get_logger(__name__)
 
@@ -130,6 +130,20 @@ class IncidentFlow:
         key = f"decide:incident:{incident_id}:{incident.reopened_count}"
         if self._log.sent(key) is not None or incident.status == "resolved":
             return
+        # Claimed before deciding: two workers (a job retried while its first worker still runs,
+        # on another replica) never both decide; the second is deferred (docs/ha.md).
+        decided = self._log.send_once(
+            key, lambda: self._decide_once(incident, alert), channel="pipeline", incident_id=incident_id
+        )
+        if decided.now:
+            self._fanout.incident_changed(incident_id, "decided")
+
+    def _decide_once(self, incident: Incident, alert: NormalizedAlert) -> str:
+        """Detect, choose and record the decision; returns the run id ("" when nothing runs)."""
+        incident_id = incident.id
+        earlier = self._run_of_this_opening(incident)
+        if earlier is not None:  # a worker that died after requesting it did not record the decision
+            return str(earlier)
         now = self._clock()
         detection = self._detect.run(alert, now)
         decision, code, reason, run_id, gate = self._decide.run(
@@ -138,7 +152,7 @@ class IncidentFlow:
         with self._store.transaction() as session:
             row = session.get(Incident, incident_id)
             if row is None:
-                return
+                return ""
             row.anomaly_status = detection.status.value
             row.anomaly_score = detection.score
             row.anomaly_threshold = detection.threshold
@@ -164,9 +178,24 @@ class IncidentFlow:
                     "explanation": detection.explanation,
                 },
             )
-        self._log.record(key, channel="pipeline", ref=str(run_id or ""), incident_id=incident_id)
         self._metrics.decisions.labels(decision=decision).inc()
-        self._fanout.incident_changed(incident_id, "decided")
+        return str(run_id or "")
+
+    def _run_of_this_opening(self, incident: Incident) -> int | None:
+        """A run already requested for the incident since it (re)opened, if any."""
+        with self._store.sessions() as session:
+            since = session.scalar(
+                select(func.max(AuditRecord.at)).where(
+                    AuditRecord.subject == f"incident:{incident.id}",
+                    AuditRecord.action == "incident.reopened",
+                )
+            )
+            return session.scalar(
+                select(RunbookRun.id).where(
+                    RunbookRun.incident_id == incident.id,
+                    RunbookRun.created_at >= (since or incident.opened_at),
+                )
+            )
 
     def _cancel_pending_runs(self, incident_id: int) -> None:
         """An incident that resolved on its own needs no approval any more."""
@@ -175,12 +204,20 @@ class IncidentFlow:
             pending = session.scalars(
                 select(RunbookRun).where(
                     RunbookRun.incident_id == incident_id,
-                    RunbookRun.status.in_([RunStatus.AWAITING_APPROVAL.value, RunStatus.PLANNED.value]),
+                    RunbookRun.status.in_(
+                        [RunStatus.AWAITING_APPROVAL.value, RunStatus.PLANNED.value, RunStatus.QUEUED.value]
+                    ),
                 )
             ).all()
             for run in pending:
                 transition(
-                    session, run, RunStatus.CANCELLED, now=now, reason="the incident resolved before approval"
+                    session,
+                    run,
+                    RunStatus.CANCELLED,
+                    now=now,
+                    reason="the incident resolved before approval"
+                    if run.status != RunStatus.QUEUED.value
+                    else "the incident resolved while the run was queued",
                 )
                 approval = session.scalars(select(Approval).where(Approval.run_id == run.id)).first()
                 if approval is not None and approval.status == "pending":

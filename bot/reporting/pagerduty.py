@@ -9,6 +9,7 @@ from datetime import datetime
 from bot.audit import audit
 from bot.logs import get_logger
 from bot.reporting.base import NotificationLog
+from bot.reporting.circuits import circuit_news
 from bot.reporting.context import incident_view
 from bot.runbook_kit.spec import IncidentContext
 from bot.store.db import Store
@@ -91,3 +92,31 @@ class PagerDutyReporter:
 
     def run_changed(self, run_id: int, event: str) -> None:
         return
+
+    def circuit_changed(self, circuit_id: int, event: str) -> None:
+        """Page when a circuit opens (automation paused); resolve that alert when it closes."""
+        with self._store.sessions() as session:
+            news = circuit_news(session, circuit_id, event)
+        if news is None:
+            return
+        if event == "opened":
+            context = IncidentContext(
+                incident_id=news.dedup_key,
+                title=f"Automation paused: {news.scope}",
+                severity="error",
+                status="open",
+                summary=news.text,
+            )
+            self._log.once(
+                f"pagerduty:circuit:{circuit_id}:opened",
+                lambda: self._events().trigger(
+                    page_event(context, source=self._source), service=self._service
+                ),
+                channel="pagerduty",
+            )
+        elif self._log.sent(f"pagerduty:circuit:{circuit_id}:opened") is not None:
+            self._log.once(
+                f"pagerduty:circuit:{circuit_id}:closed",
+                lambda: self._events().resolve(news.dedup_key, service=self._service),
+                channel="pagerduty",
+            )

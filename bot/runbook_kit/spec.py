@@ -211,6 +211,9 @@ class RunbookSpec(Generic[P]):
     # True: a SUCCEEDED verify proves the incident's cause is fixed, so the run resolves it.
     # False: verification also waits for the incident's alerts to resolve (or its score to fall).
     resolves_incident: bool = False
+    # True: the runbook only tells someone (a queue, a topic, a webhook) and fixes nothing, so a
+    # run is done once it has sent; it is not verified against the incident (never "ineffective").
+    notification: bool = False
 
     @property
     def summary(self) -> str:
@@ -260,6 +263,7 @@ def runbook(
     approval: ApprovalPolicy | None = None,
     idempotent: bool = False,
     resolves_incident: bool = False,
+    notification: bool = False,
     registry: RunbookRegistry | None = None,
 ) -> Callable[[ActFn[P]], ActFn[P]]:
     """Register a runbook. The decorated function is returned unchanged."""
@@ -290,6 +294,7 @@ def runbook(
             approval=approval or ApprovalPolicy.never(),
             idempotent=idempotent,
             resolves_incident=resolves_incident,
+            notification=notification,
         )
         (registry or REGISTRY).add(spec)
         return fn

@@ -18,6 +18,7 @@ from typing import ClassVar
 from bot.errors import ConductorError, InvalidTarget
 from bot.matching import InvalidMatcher, Matcher, parse_matcher
 from bot.runbook_kit.targets import Target, parse_target
+from bot.slack.policy_grammar import POLICY_USAGE, PolicyCommand, parse_policy_command
 from bot.timeparse import DurationTooLong, InvalidDuration, parse_duration
 
 MAX_SILENCE = timedelta(days=90)
@@ -43,6 +44,7 @@ USAGE: dict[str, str] = {
     ),
     "silences": "`/conductor silences` — active silences",
     "unsilence": "`/conductor unsilence SILENCE` — expire a silence now",
+    **POLICY_USAGE,
 }
 
 HELP_TEXT = "*Cloud Conductor* — `/conductor COMMAND ...`\n" + "\n".join(f"• {u}" for u in USAGE.values())
@@ -285,7 +287,7 @@ def _parse_silence(args: list[str]) -> Silence:
     return Silence(matchers=tuple(matchers), duration=duration, comment=" ".join(rest))
 
 
-def parse_command(text: str) -> Command:
+def parse_command(text: str) -> Command | PolicyCommand:
     """Parse the text after `/conductor`. Empty text is `help`."""
     tokens = _tokens(text)
     if not tokens:
@@ -330,6 +332,8 @@ def parse_command(text: str) -> Command:
         return ListSilences()
     if name == "unsilence":
         return Unsilence(_one_id(name, args, "silence id"))
+    if name in POLICY_USAGE:
+        return parse_policy_command(name, args)
     close = difflib.get_close_matches(name, list(USAGE), n=1)
     hint = f" Did you mean `{close[0]}`?" if close else ""
     raise CommandUsageError(f"unknown command {_code(name)}.{hint}")

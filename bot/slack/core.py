@@ -38,6 +38,7 @@ from bot.matching import Matcher
 from bot.roles import Principal
 from bot.runbook_kit.targets import Target
 from bot.slack.commands import IncidentScope
+from bot.slack.policy_commands import SlackPolicies
 from bot.slack.ports import (
     IntegrationHealth,
     RunbookSummary,
@@ -112,6 +113,10 @@ class StoreSlackCore:
         self.guard = guard
         self.usergroups = usergroups
         self.environ = environ
+
+    def policies(self) -> SlackPolicies:
+        """Freezes, circuits and suggestions (`/conductor freeze|resume|runit`, "Run it")."""
+        return SlackPolicies(self.store, self.engine)
 
     @property
     def views(self) -> ViewContext:

@@ -31,6 +31,8 @@ from bot.slack.commands import (
     help_for,
     parse_command,
 )
+from bot.slack.policy_commands import execute_policy_command
+from bot.slack.policy_grammar import POLICY_COMMAND_TYPES, RunSuggestion
 from bot.slack.ports import SlackCore
 from bot.slack.replies import (
     render_error,
@@ -112,7 +114,10 @@ def _decided(approval: ApprovalView) -> SlackMessage:
 def handle_command_text(text: str, *, actor: SlackActor, core: SlackCore, now: datetime) -> SlackMessage:
     """Parse and run `/conductor TEXT`; usage and named errors become replies."""
     try:
-        return execute_command(parse_command(text), actor=actor, core=core, now=now)
+        command = parse_command(text)
+        if isinstance(command, POLICY_COMMAND_TYPES):
+            return execute_policy_command(command, actor=actor, core=core, now=now)
+        return execute_command(command, actor=actor, core=core, now=now)
     except ConductorError as error:
         return render_error(error)
 
@@ -125,6 +130,20 @@ class ClickResult:
     approval: ApprovalView | None
     ephemeral: SlackMessage | None
     claim: ActionClaim | None = None
+
+
+def handle_suggestion_click(*, value: str, actor: SlackActor, core: SlackCore, now: datetime) -> SlackMessage:
+    """ "Run it" on a suggestion: the clicker must be a responder; the engine requests the run
+    as them (once per suggestion) through the runbook's approval policy."""
+    try:
+        if not value.isdigit():
+            raise ForgedAction("the button does not name a run")
+        return execute_policy_command(RunSuggestion(int(value)), actor=actor, core=core, now=now)
+    except ForgedAction as error:
+        core.audit_refusal(actor=actor, action="slack button run suggestion", reason=str(error))
+        return render_error(error)
+    except ConductorError as error:
+        return render_error(error)
 
 
 def handle_approval_click(

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.slack.blocks import section
-from bot.slack.dispatch import handle_approval_click, handle_command_text
+from bot.slack.dispatch import handle_approval_click, handle_command_text, handle_suggestion_click
+from bot.slack.policy_messages import RUN_SUGGESTION_ACTION
 from bot.slack.ports import SlackCore
 from bot.slack.replay import SeenRequests, changes_state
 from bot.slack.signing import ACTION_IDS, ActionSigner
@@ -41,6 +42,9 @@ def slack_handlers(
         return handle_command_text(text, actor=actor, core=core, now=clock())
 
     def click(pressed: ButtonClick) -> ClickAnswer:
+        if pressed.action_id == RUN_SUGGESTION_ACTION:  # "Run it" on a suggestion
+            reply = handle_suggestion_click(value=pressed.value, actor=pressed.actor, core=core, now=clock())
+            return ClickAnswer(ephemeral=reply)
         result = handle_approval_click(
             value=pressed.value,
             action_id=pressed.action_id,
@@ -59,7 +63,7 @@ def slack_handlers(
     return SlackHandlers(
         command=command,
         click=click,
-        action_ids=tuple(ACTION_IDS.values()),
+        action_ids=(*ACTION_IDS.values(), RUN_SUGGESTION_ACTION),
         poster=poster,
         refresh=refresh,
         first_time=seen.first_time,

@@ -21,9 +21,10 @@ from bot.matching import Matcher
 from bot.runbook_kit.spec import Plan, Risk
 from bot.runbook_kit.targets import Target
 from bot.slack.commands import IncidentScope
+from bot.slack.policy_grammar import PolicyCommand
 from bot.slack.signing import ApprovalAction
 from bot.slack.views import ApprovalView, IncidentView
-from integrations.slack.wire import SlackActor
+from integrations.slack.wire import SlackActor, SlackMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,12 @@ class RunRequestView:
     params: Mapping[str, str] = field(default_factory=dict)
 
 
+class PolicyRunner(Protocol):
+    """Runs a policy command (`/conductor freeze|resume|runit`, "Run it") for an authorized actor."""
+
+    def execute(self, command: PolicyCommand, *, actor: SlackActor, now: datetime) -> SlackMessage: ...
+
+
 class SlackCore(Protocol):
     def authorize(self, request: AccessRequest, *, actor: SlackActor) -> None:
         """Raise `PermissionDenied` (and audit it) unless the actor's role allows `request`
@@ -131,6 +138,10 @@ class SlackCore(Protocol):
     ) -> SilenceView: ...
 
     def expire_silence(self, silence_id: str, *, actor: SlackActor) -> SilenceView: ...
+
+    def policies(self) -> PolicyRunner:
+        """Freezes, circuits and suggestions."""
+        ...
 
     def audit_refusal(self, *, actor: SlackActor, action: str, reason: str) -> None:
         """Audit a refused attempt the core never saw (a forged or replayed button value)."""

@@ -23,7 +23,8 @@ from sqlalchemy import select
 
 from bot.logs import get_logger
 from bot.reporting.base import NotificationLog
-from bot.slack.blocks import render_incident
+from bot.reporting.circuits import circuit_news
+from bot.slack.blocks import render_incident, section
 from bot.slack.charts import render_metric_chart
 from bot.slack.core import RUN_PARENT_KEY, message_ref
 from bot.slack.reporter_messages import ThreadMessage, escalation_key, incident_note, run_message
@@ -162,6 +163,20 @@ class SlackReporter:
             )
             key = escalation_key(run_id=run_id, incident_id=incident_id, reason=reason)
             self._post_once(where, ThreadMessage(key, render_escalation(view)), incident_id)
+
+    def circuit_changed(self, circuit_id: int, event: str) -> None:
+        """A circuit breaker opened or closed: one message in `default_channel` (if set)."""
+        channel = self.slack.default_channel
+        with self.store.sessions() as session:
+            news = circuit_news(session, circuit_id, event)
+        if channel is None or news is None:
+            return
+
+        def send() -> str:
+            posted = self.port.post_parent(channel, [section(news.text)], news.text)
+            return message_ref(posted.channel, posted.ts)
+
+        self.log.once(f"slack:circuit:{circuit_id}:{event}", send, channel=CHANNEL)
 
     # --- for the Slack listeners -------------------------------------------------------------
     def refresh_message(self, channel: str, ts: str) -> bool:

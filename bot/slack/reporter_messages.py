@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.runbook_kit.spec import VerifyStatus
 from bot.slack.blocks import context, section
+from bot.slack.policy_messages import render_queued, render_suggestion
 from bot.slack.text import code, mention, safe, slack_time
 from bot.slack.thread import render_run, render_verification
 from bot.slack.viewmodels import display_user, run_view
@@ -78,6 +79,10 @@ def run_message(session: Session, run: RunbookRun, event: str, *, now: datetime)
     if event == "rejected":
         text = f":no_entry: Not running {_what(run)}: {safe(run.reason, 1000)}"
         return ThreadMessage(f"{key}:rejected", note(text, detail=f"run {code(run.id, 40)}"))
+    if event == "suggested":
+        return ThreadMessage(f"{key}:suggested", render_suggestion(run))
+    if event == "queued":
+        return ThreadMessage(f"{key}:queued:{run.updated_at.isoformat()}", render_queued(run))
     if event == "cancelled":
         text = f":heavy_minus_sign: Cancelled {_what(run)}"
         return ThreadMessage(f"{key}:cancelled", note(text, detail=safe(run.reason, 1000)))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -21,6 +22,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` is the connection to the store failing (the server went away, cannot be
+    reached, or dropped the connection), not the work done on it: such work is retried without
+    counting the attempt against it."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    original = type(exc.orig)
+    return original.__module__.startswith("psycopg") and original.__name__ == "OperationalError"
 
 
 @dataclass(frozen=True, slots=True)

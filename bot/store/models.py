@@ -5,60 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Text,
-    UniqueConstraint,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite stores naive text)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; pass timezone-aware UTC")
-        from datetime import UTC
-
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        from datetime import UTC
-
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+from bot.store.base import Base as Base
+from bot.store.base import JSONType, UTCDateTime
 
 
 class RawEvent(Base):
@@ -222,6 +173,11 @@ class RunbookRun(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     verify_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The service the run acts for (the incident's `service` label), for caps, freezes and circuits.
+    service: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # What the policies decided about the run: {"mode": "suggest", "cap": "...", "cap_approved": true,
+    # "freeze": "...", "queued_at": "...", "suggested_by_run": 12}.
+    policy: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
 class Approval(Base):
@@ -372,3 +328,10 @@ class SeenSlackRequest(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# The safety policies' tables live in their own module; imported here so that `Base.metadata`
+# (and whoever imports the models from here) sees them.
+from bot.store.policy_models import Circuit as Circuit  # noqa: E402
+from bot.store.policy_models import Freeze as Freeze  # noqa: E402
+from bot.store.policy_models import PolicyLock as PolicyLock  # noqa: E402

@@ -53,6 +53,10 @@ CASES = [
     pytest.param(who(Role.APPROVER), Do(Action.RUN), None, id="approver-includes-responder"),
     pytest.param(who(Role.APPROVER), Do(Action.ADMINISTER), Refusal.ROLE_TOO_LOW, id="approver-not-admin"),
     pytest.param(who(Role.ADMIN), Do(Action.ADMINISTER), None, id="admin-administers"),
+    pytest.param(who(Role.RESPONDER), Do(Action.FREEZE), Refusal.ROLE_TOO_LOW, id="responder-no-freeze"),
+    pytest.param(who(Role.APPROVER), Do(Action.FREEZE), None, id="approver-freezes"),
+    pytest.param(who(Role.RESPONDER), Do(Action.RESUME), Refusal.ROLE_TOO_LOW, id="responder-no-resume"),
+    pytest.param(who(Role.APPROVER), Do(Action.RESUME), None, id="approver-resumes"),
     # silences
     pytest.param(who(Role.VIEWER), AddSilence(CPU, HOUR), Refusal.ROLE_TOO_LOW, id="viewer-may-not-silence"),
     pytest.param(who(Role.RESPONDER), AddSilence(CPU, HOUR), None, id="responder-silences-one-alert"),

@@ -93,6 +93,23 @@ def test_numba_is_imported_only_by_the_compiled_modules() -> None:
     assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
 
 
+class _RecordingCache:
+    """Stands in for numba's per-function cache object (its `cache_path` and `flush()`), so the test
+    does not empty the real cache that later processes load (they would all compile again)."""
+
+    def __init__(self, path: Path) -> None:
+        self.cache_path = str(path)
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+class _Compiled:
+    def __init__(self, cache: _RecordingCache) -> None:
+        self._cache = cache
+
+
 def test_the_jit_cache_is_emptied_when_a_source_it_depends_on_changes(tmp_path: Path) -> None:
     """numba re-validates a cache only against the function's own file; a constant changed in
     detectors/layout.py would otherwise run with its old value."""
@@ -101,17 +118,21 @@ def test_the_jit_cache_is_emptied_when_a_source_it_depends_on_changes(tmp_path: 
 
     functions = compiled_functions(features, forest, calibration, kernel)
     assert {f.py_func.__name__ for f in functions} >= {"run_points", "features", "fit_forest", "calibrate"}
-    for name in SOURCES:
-        (tmp_path / name).write_bytes((PACKAGE / name).read_bytes())
-    assert sources_digest(tmp_path) == sources_digest()
-    layout = tmp_path / "layout.py"
-    layout.write_text(layout.read_text().replace("SETTLE_POINTS = ", "SETTLE_POINTS = 1 + "))
-    assert sources_digest(tmp_path) != sources_digest()
+    real_stamp = Path(functions[0]._cache.cache_path) / STAMP
+    assert real_stamp.read_text() == sources_digest()  # the kernel's import checked and stamped the cache
 
-    stamp = Path(functions[0]._cache.cache_path) / STAMP
-    assert stamp.read_text() == sources_digest()  # written when the kernel was imported
-    assert guard(functions) is False  # unchanged sources: the cache is kept
-    assert guard(functions, root=tmp_path) is True  # changed: every index emptied, the new digest kept
-    assert stamp.read_text() == sources_digest(tmp_path)
-    assert guard(functions) is True  # and back (the real sources differ from the stamp again)
-    assert guard(functions) is False
+    sources = tmp_path / "src"
+    sources.mkdir()
+    for name in SOURCES:
+        (sources / name).write_bytes((PACKAGE / name).read_bytes())
+    assert sources_digest(sources) == sources_digest()
+    caches = [_RecordingCache(tmp_path / "cache"), _RecordingCache(tmp_path / "cache")]
+    compiled = [_Compiled(c) for c in caches]
+    assert guard(compiled, root=sources) is True  # no stamp yet: emptied, stamped
+    assert [c.flushes for c in caches] == [1, 1]
+    assert guard(compiled, root=sources) is False  # unchanged sources: the cache is kept
+    layout = sources / "layout.py"
+    layout.write_text(layout.read_text().replace("SETTLE_POINTS = ", "SETTLE_POINTS = 1 + "))
+    assert guard(compiled, root=sources) is True  # a constant changed: every index emptied
+    assert [c.flushes for c in caches] == [2, 2]
+    assert (tmp_path / "cache" / STAMP).read_text() == sources_digest(sources) != sources_digest()

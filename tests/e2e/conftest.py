@@ -20,6 +20,16 @@ from tests.fakes.tls import TestTLS
 
 
 @pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A migrated schema of its own on the local PostgreSQL, for replicas to share."""
+    from tests.stores import postgres_schema, require_postgres
+
+    require_postgres()
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
 def world(tmp_path: Path, test_tls: TestTLS, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     aws = GlueMotoServer().start()
     slack = FakeSlack().start()

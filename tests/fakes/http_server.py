@@ -9,6 +9,7 @@ import json
 import re
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +49,8 @@ class FakeService:
         self._tls = tls
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Seconds every request takes to answer (a realistic SaaS API: ~0.15); 0 in unit tests.
+        self.latency = 0.0
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         def decorate(handler: Handler) -> Handler:
@@ -110,6 +113,8 @@ class FakeService:
                 )
                 with service._lock:
                     service.requests.append(req)
+                if service.latency:
+                    time.sleep(service.latency)
                 reply = service._dispatch(req)
                 if isinstance(reply.body, bytes):
                     payload = reply.body

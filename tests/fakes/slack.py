@@ -163,8 +163,6 @@ class FakeSlack(FakeService):
         self._failures: dict[str, list[_Failure]] = {}
         self._seq = itertools.count(1)
         self._holds: dict[str, Hold] = {}
-        # Seconds every Web API call takes (a realistic Slack answers in ~150 ms); 0 in unit tests.
-        self.latency = 0.0
         self.route("POST", r"/api/(?P<method>[A-Za-z0-9_.]+)")(self._api)
         self.route("GET", r"/api/(?P<method>[A-Za-z0-9_.]+)")(self._api)
         self.route("POST", r"/upload/v1/(?P<file_id>F[A-Z0-9]+)")(self._upload)
@@ -196,7 +194,6 @@ class FakeSlack(FakeService):
     def reset(self) -> None:
         super().reset()
         with self._state:
-            self.latency = 0.0
             for gate in self._holds.values():
                 gate.release()
             self._holds.clear()
@@ -277,8 +274,6 @@ class FakeSlack(FakeService):
         if gate is not None:
             gate.arrived.set()
             gate.released.wait(HOLD_TIMEOUT_SECONDS)
-        if self.latency:
-            time.sleep(self.latency)
         if failure is not None:
             return Reply(failure.status, {"ok": False, "error": failure.error}, failure.headers)
         if token is None:

@@ -66,3 +66,12 @@ def test_readyz_shows_how_old_the_backlog_is(client: TestClient, runtime: Runtim
     backlog = client.get("/readyz").json()["backlog"]
     assert backlog["oldest_queued_job_age_seconds"] >= 300
     assert metric_value(runtime, "conductor_work_queue_oldest_age_seconds", queue="jobs") >= 300
+
+
+def test_readyz_turns_unready_once_draining(client: TestClient, runtime: Runtime) -> None:
+    assert client.get("/readyz").status_code == 200
+    runtime.begin_drain()  # what SIGTERM does (bot.server.DrainingServer)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "not_ready" and response.json()["draining"] is True
+    assert client.get("/healthz").status_code == 200  # still alive: not to be restarted

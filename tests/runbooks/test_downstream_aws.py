@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from bot.errors import IntegrationError
+from bot.runbook_kit.loader import load_builtin_runbooks
 from bot.runbook_kit.spec import REGISTRY, IncidentContext, Outcome, Risk
 from bot.runbook_kit.targets import parse_target
 from integrations.downstream.settings import DownstreamSettings
@@ -41,12 +42,17 @@ def _receive(queue_url: str) -> list[dict[str, Any]]:
     return list(reply.get("Messages", []))
 
 
-@pytest.mark.parametrize("runbook_id", ["aws.sqs.send_message", "aws.sns.publish"])
-def test_registered_as_low_risk_idempotent_with_a_budget(runbook_id: str) -> None:
+@pytest.mark.parametrize(
+    "runbook_id",
+    ["aws.sqs.send_message", "aws.sns.publish", "webhook.post", "jira.open_ticket", "pagerduty.page"],
+)
+def test_telling_runbooks_are_low_risk_idempotent_notifications_with_a_budget(runbook_id: str) -> None:
+    """Notifications are done once sent: never judged "ineffective", so never trip a circuit."""
+    load_builtin_runbooks()
     spec = REGISTRY.get(runbook_id)
     assert spec is not None
     assert spec.risk is Risk.LOW
-    assert spec.idempotent
+    assert spec.idempotent and spec.notification
     assert spec.budget is not None
 
 

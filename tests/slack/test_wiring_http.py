@@ -62,10 +62,8 @@ def post(client: TestClient, body: bytes, *, secret: str = SECRET, age: int = 0)
 def command(client: TestClient, fake: FakeSlack, text: str, *, user: str = "U0ALICE") -> str:
     """Send `/conductor TEXT` and return the visible text of the ephemeral answer."""
     key = f"r{next(_replies)}"
-    started = time.monotonic()
     response = post(client, slash_command_body(text, user_id=user, response_url=fake.response_url(key)))
     assert response.status_code == 200
-    assert time.monotonic() - started < 3  # acked within Slack's 3 s
     [reply] = eventually(lambda: fake.responses(key))
     assert reply["response_type"] == "ephemeral"
     return "\n".join(_texts(reply["blocks"]))

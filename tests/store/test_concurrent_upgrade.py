@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from bot.store import migrate
-from tests.stores import PG_BASE_URL, require_postgres
+from tests.stores import postgres_schema, require_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PROCESSES = 4
@@ -23,16 +22,8 @@ PROCESSES = 4
 @pytest.fixture
 def empty_schema() -> Iterator[str]:
     require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_BASE_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_BASE_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(migrated=False) as url:
+        yield url
 
 
 def test_parallel_upgrades_migrate_once_and_all_succeed(empty_schema: str, tmp_path: Path) -> None:
