@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from bot.runbook_kit.spec import (
     ApprovalPolicy,
     Budget,
-    IncidentContext,
     Plan,
     PlannedCall,
     Risk,
@@ -19,39 +16,18 @@ from bot.runbook_kit.spec import (
 )
 from bot.runbook_kit.targets import Target
 from integrations.jira.client import JiraTickets, repeat_comment
+from runbooks.manual_incident import ManualIncidentParams, incident_of
 
 RUNBOOK_ID = "jira.open_ticket"
 
 
-class OpenTicketParams(BaseModel):
+class OpenTicketParams(ManualIncidentParams):
     """Parameters of `jira.open_ticket`. The incident fields are for manual runs without an incident."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    incident_id: str | None = Field(None, min_length=1, description="Used when the run has no incident.")
-    title: str | None = Field(None, min_length=1, description="Ticket title when the run has no incident.")
-    severity: str = Field("unknown", description="Severity when the run has no incident.")
-    summary: str = Field("", description="Summary when the run has no incident.")
-
-
-def incident_of(ctx: RunContext, params: OpenTicketParams) -> IncidentContext | None:
-    """The run's incident, or one described by the params (manual runs), or None."""
-    if ctx.incident is not None:
-        return ctx.incident
-    if params.incident_id and params.title:
-        return IncidentContext(
-            incident_id=params.incident_id,
-            title=params.title,
-            severity=params.severity,
-            status="firing",
-            summary=params.summary,
-        )
-    return None
 
 
 def plan_ticket(ctx: RunContext, target: Target, params: OpenTicketParams) -> Plan:
     """Read-only: search the incident label; plan a comment on the ticket found, or a new ticket."""
-    incident = incident_of(ctx, params)
+    incident = incident_of(ctx, params, status="firing")
     if incident is None:
         return Plan(summary="no incident: pass incident_id and title for a manual run", verdict="no_incident")
     tickets = ctx.services.get(JiraTickets)
@@ -108,7 +84,7 @@ def open_jira_ticket(ctx: RunContext, target: Target, params: OpenTicketParams) 
     incident's severity; the description holds the anomaly explanation and links.
     Params (manual runs without an incident): incident_id, title, severity, summary.
     """
-    incident = incident_of(ctx, params)
+    incident = incident_of(ctx, params, status="firing")
     if incident is None:
         return RunResult.failed("no incident: pass incident_id and title for a manual run")
     ticket = ctx.services.get(JiraTickets).ensure_ticket(incident, project=target.part("key"))
