@@ -136,8 +136,9 @@ class ProcessIntake:
             connection.process.kill()
             connection.process.join(5)
         if connection.reader is not None:
-            connection.reader.join(5)  # it reads to the end the process's exit makes
-        connection.channel.close()
+            connection.reader.join(5)  # it reads to the end the process's exit makes, then closes
+        if connection.reader is None or not connection.reader.is_alive():
+            connection.channel.close()
 
     async def submit(self, source: str, body: bytes, headers: Mapping[str, str]) -> Accepted:
         """Raise the errors of `wire.REFUSALS`; else the body is committed."""
@@ -179,6 +180,10 @@ class ProcessIntake:
                     connection.on_loop(_answer, connection, message)
         except (EOFError, OSError):
             pass
+        connection.outbox.put(None)  # the Pipe is done with: stop the sender, then close our end
+        if connection.sender is not None:
+            connection.sender.join()
+        connection.channel.close()
         connection.on_loop(self._lost, connection)
 
     def _lost(self, connection: _Connection) -> None:
@@ -187,7 +192,6 @@ class ProcessIntake:
             if not future.done():
                 future.set_result(lost)
         connection.pending.clear()
-        connection.outbox.put(None)
         if self._stopping or self._connection is not connection:
             return
         log.error("intake process exited; starting a new one", exitcode=connection.process.exitcode)
