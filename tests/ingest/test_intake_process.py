@@ -3,7 +3,9 @@ process's handling of it dying (503s, never a lost acknowledgement, a replacemen
 
 from __future__ import annotations
 
+import asyncio
 import json
+import multiprocessing
 import os
 import signal
 import time
@@ -175,3 +177,28 @@ def test_a_replacement_that_fails_to_start_is_tried_again(
         assert attempts[2] - attempts[1] >= 2 * (attempts[1] - attempts[0]) * 0.9  # backing off
         assert client.post("/webhooks/alertmanager", content=GROUP, headers=JSON).status_code == 202
     runtime.store.dispose()
+
+
+def test_a_request_that_cannot_be_sent_is_answered_unavailable() -> None:
+    """The sender thread's write fails (the intake's end is gone): the waiting request gets the
+    refusal that becomes a 503, on the event loop, and nothing else is left waiting."""
+    from bot.ingest import intake_process
+
+    async def scenario() -> Refused | Accepted:
+        ours, theirs = Pipe(duplex=True)
+        theirs.close()
+        connection = intake_process._Connection(multiprocessing.current_process(), ours)
+        connection.loop = asyncio.get_running_loop()
+        future: asyncio.Future[Accepted | Refused] = connection.loop.create_future()
+        connection.pending[7] = future
+        connection.outbox.put(request(7, GROUP))
+        connection.outbox.put(None)
+        sender = intake_process._thread(intake_process._send_requests, connection, "test-send")
+        answer = await asyncio.wait_for(future, 5)
+        sender.join(5)
+        ours.close()
+        assert not connection.pending and not sender.is_alive()
+        return answer
+
+    answer = asyncio.run(scenario())
+    assert isinstance(answer, Refused) and answer.error == "intake_unavailable"
