@@ -1,102 +1,73 @@
 """The intake process: checks webhook bodies and commits them, beside the HTTP event loop.
 
-Two stages, so checking and committing overlap. The main thread reads requests from the socket,
+Two stages, so checking and committing overlap. The main thread reads requests from the connection,
 takes whatever has arrived (waiting up to `batch_wait_ms` for stragglers, at most `batch_max`)
 and checks each one exactly as the inline intake does (authentication, the source's screen, the
 idempotency key; a malformed body is kept as a dead letter), answering refusals at once. The
 writer thread commits what the checks accepted, everything queued in one transaction (group
 commit), and only then answers those requests. The writer's SQLite calls release the interpreter
 lock; a short switch interval hands it back to the writer promptly while the main thread checks.
-The process exits when the HTTP process closes the socket (or dies), after answering what it
-has read.
+The process exits when the HTTP process closes the connection (or dies), after answering what it
+has read. The connection is a `multiprocessing` Pipe: it frames and pickles the messages.
 
 SIGINT is ignored: Ctrl-C reaches the whole process group, and the HTTP process shuts down
-first, closing the socket once in-flight requests have their answers.
+first, closing the connection once in-flight requests have their answers.
 """
 
 from __future__ import annotations
 
 import os
 import queue
-import select
 import signal
-import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
 
 from bot.clock import utc_now
 from bot.config.root import Settings
 from bot.config.secrets import configured_secret_values
 from bot.ingest.committer import write_deliveries
 from bot.ingest.intake import Prepared, WebhookIntake, build_intake
-from bot.ingest.wire import (
-    HEADER_SIZE,
-    Accepted,
-    IntakeReply,
-    IntakeRequest,
-    Ready,
-    Refused,
-    frame,
-    frame_length,
-    refusal_of,
-    unframe,
-)
+from bot.ingest.wire import Accepted, IntakeReply, IntakeRequest, Ready, Refused, refusal_of
 from bot.logs import configure_logging, get_logger, register_secrets, request_id_var
 from bot.store.db import Store
 
 log = get_logger(__name__)
 
-_RECV_BYTES = 1 << 20
-
 
 class RequestReader:
-    """Requests from a blocking socket, a batch at a time."""
+    """Requests from a blocking connection, a batch at a time."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._buffer = bytearray()
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
         self._closed = False
 
     def next_batch(self, limit: int, wait: float) -> list[IntakeRequest] | None:
-        """At least one request (blocking for it), plus what arrives within `wait`; None at EOF."""
-        requests = self._complete(limit)
+        """At least one request (blocking for it), plus what arrives within `wait`; None at EOF.
+
+        A message that has begun to arrive is read whole (its sender writes it in one go)."""
+        requests: list[IntakeRequest] = []
         while not requests:
-            if self._closed or not self._receive():
+            if self._closed or not self._receive_into(requests):
                 return None
-            requests = self._complete(limit)
         deadline = time.monotonic() + wait
         while len(requests) < limit and not self._closed:
-            remaining = deadline - time.monotonic()
-            readable, _, _ = select.select([self._sock], [], [], max(0.0, remaining))
-            if not readable:
+            if not self._connection.poll(max(0.0, deadline - time.monotonic())):
                 break
-            if not self._receive():
-                break
-            requests.extend(self._complete(limit - len(requests)))
+            self._receive_into(requests)
         return requests
 
-    def _receive(self) -> bool:
-        data = self._sock.recv(_RECV_BYTES)
-        if not data:
+    def _receive_into(self, requests: list[IntakeRequest]) -> bool:
+        try:
+            message = self._connection.recv()
+        except EOFError:
             self._closed = True
             return False
-        self._buffer += data
+        if isinstance(message, IntakeRequest):
+            requests.append(message)
         return True
-
-    def _complete(self, limit: int) -> list[IntakeRequest]:
-        found: list[IntakeRequest] = []
-        while len(found) < limit and len(self._buffer) >= HEADER_SIZE:
-            length = frame_length(bytes(self._buffer[:HEADER_SIZE]))
-            end = HEADER_SIZE + length
-            if len(self._buffer) < end:
-                break
-            message = unframe(bytes(self._buffer[HEADER_SIZE:end]))
-            del self._buffer[:end]
-            if isinstance(message, IntakeRequest):
-                found.append(message)
-        return found
 
 
 Send = Callable[[Sequence[IntakeReply]], None]
@@ -189,39 +160,37 @@ def _refusal(exc: Exception, stage: str) -> Refused:
 SWITCH_INTERVAL_SECONDS = 0.0005
 
 
-def main(settings: Settings, sock: socket.socket) -> None:
+def main(settings: Settings, connection: Connection) -> None:
     """Entry point of the intake process (multiprocessing, spawn)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     configure_logging(level=settings.logging.level, json=settings.logging.format == "json")
     register_secrets(configured_secret_values(settings, os.environ))  # a spawned process starts afresh
     try:
-        _serve(settings, sock)
+        _serve(settings, connection)
     except Exception:
         # Logged (redacted) here rather than printed raw by multiprocessing.
         log.critical("intake process failed", exc_info=True)
         sys.exit(1)
 
 
-def _serve(settings: Settings, sock: socket.socket) -> None:
+def _serve(settings: Settings, connection: Connection) -> None:
     store = Store.connect(
         settings.database_url(),
         echo=settings.database.echo,
         options=settings.database.pool_options(pool_size=2),
     )
     intake = build_intake(settings, store, utc_now)
-    sock.setblocking(True)
-    sock.sendall(frame(Ready(os.getpid())))
+    connection.send(Ready(os.getpid()))
     sending = threading.Lock()
 
     def send(replies: Sequence[IntakeReply]) -> None:
-        data = b"".join(frame(reply) for reply in replies)
-        with sending:
-            sock.sendall(data)
+        with sending:  # the checking and the writing thread both answer
+            connection.send(list(replies))
 
     writer = Writer(store, send, settings.ingest.batch_max)
     writer.start()
-    reader = RequestReader(sock)
+    reader = RequestReader(connection)
     limit = settings.ingest.batch_max
     wait = settings.ingest.batch_wait_ms / 1000.0
     try:
@@ -236,4 +205,4 @@ def _serve(settings: Settings, sock: socket.socket) -> None:
     finally:
         writer.stop()
         store.dispose()
-        sock.close()
+        connection.close()

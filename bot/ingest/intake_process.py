@@ -3,12 +3,18 @@
 Why: checking a webhook body and committing it is CPU work and small I/O waits under Python's
 interpreter lock. In the HTTP process they compete with the event loop that answers every other
 request, and the committer thread waits up to a switch interval for the lock after each SQLite
-call; in a process of their own they run on another core. The route hands the body over this
-socket pair and answers when the intake process says the body is committed (or refused), so a
-202 still means "committed" and every refusal keeps its status.
+call; in a process of their own they run on another core. The route hands the body over a
+`multiprocessing` Pipe (which frames and pickles the messages) and answers when the intake
+process says the body is committed (or refused), so a 202 still means "committed" and every
+refusal keeps its status.
 
 If the intake process dies, requests waiting on it get 503 (nothing they sent was acknowledged)
 and a new one is started; requests arriving meanwhile get 503 too.
+
+The Pipe's connection is blocking, so the event loop never touches it: a sender thread takes the
+requests the loop queues and writes them, and a reader thread reads the answers and hands them to
+the loop (`call_soon_threadsafe`). One connection carries every request, so the intake process
+still sees all of them at once and commits them in groups.
 """
 
 from __future__ import annotations
@@ -17,8 +23,12 @@ import asyncio
 import contextlib
 import itertools
 import multiprocessing
+import os
+import queue
 import socket
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from bot.config.root import Settings
@@ -26,17 +36,13 @@ from bot.errors import ConductorError, UnknownSource
 from bot.ingest import intake_child
 from bot.ingest.intake import SOURCES
 from bot.ingest.wire import (
-    HEADER_SIZE,
     Accepted,
     IntakeReply,
     IntakeRequest,
     IntakeUnavailable,
     Ready,
     Refused,
-    frame,
-    frame_length,
     raise_refusal,
-    unframe,
 )
 from bot.logs import get_logger, request_id_var
 
@@ -57,15 +63,22 @@ class IntakeStartFailed(ConductorError):
 
 
 class _Connection:
-    """One running intake process and the event loop's streams to it."""
+    """One running intake process, our end of its Pipe, and the threads that use that end."""
 
-    def __init__(self, process: BaseProcess, sock: socket.socket) -> None:
+    def __init__(self, process: BaseProcess, channel: Connection) -> None:
         self.process = process
-        self.sock = sock
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.channel = channel
         self.pending: dict[int, asyncio.Future[Accepted | Refused]] = {}
-        self.reading: asyncio.Task[None] | None = None
+        self.outbox: queue.SimpleQueue[IntakeRequest | None] = queue.SimpleQueue()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.sender: threading.Thread | None = None
+        self.reader: threading.Thread | None = None
+
+    def on_loop(self, callback: Callable[..., object], *args: object) -> None:
+        """Run `callback(*args)` on the event loop, from one of the threads."""
+        assert self.loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
+            self.loop.call_soon_threadsafe(callback, *args)
 
 
 class ProcessIntake:
@@ -76,7 +89,7 @@ class ProcessIntake:
         self._opening: asyncio.Lock | None = None
         self._stopping = False
         self._restarts = 0
-        self._watching: asyncio.Task[_Connection] | None = None
+        self._watching: asyncio.Task[_Connection] | asyncio.Task[None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -105,43 +118,39 @@ class ProcessIntake:
         self._watching = loop.create_task(self._open())
 
     def stop(self) -> None:
-        """Close our side of the socket (the process commits what it has read, then exits) and
-        wait for it. In-flight requests have had their answers: uvicorn stops them first."""
+        """Close our side of the Pipe for writing (the process commits what it has read, then
+        exits) and wait for it. In-flight requests have had their answers: uvicorn stops them
+        first."""
         self._stopping = True
         connection, self._connection = self._connection, None
         if connection is None:
             return
-        # Shut the socket down now: closing the stream transport would only take effect on the
-        # event loop's next turn, and this thread is about to wait for the process.
+        connection.outbox.put(None)  # the sender writes what is queued, then stops
+        if connection.sender is not None:
+            connection.sender.join(STOP_TIMEOUT_SECONDS)
         with contextlib.suppress(OSError):  # OSError: the process is already gone
-            connection.sock.shutdown(socket.SHUT_WR)
-        if connection.writer is not None:
-            connection.writer.close()
-        else:
-            connection.sock.close()
+            _shut_writes(connection.channel)
         connection.process.join(STOP_TIMEOUT_SECONDS)
         if connection.process.is_alive():
             log.error("intake process did not stop; killing it", pid=connection.process.pid)
             connection.process.kill()
             connection.process.join(5)
+        if connection.reader is not None:
+            connection.reader.join(5)  # it reads to the end the process's exit makes, then closes
+        if connection.reader is None or not connection.reader.is_alive():
+            connection.channel.close()
 
     async def submit(self, source: str, body: bytes, headers: Mapping[str, str]) -> Accepted:
         """Raise the errors of `wire.REFUSALS`; else the body is committed."""
         if source not in SOURCES:
             raise UnknownSource(f"no webhook source {source!r} (known: {', '.join(SOURCES)})")
         connection = await self._open()
-        assert connection.writer is not None
         seq = next(self._seq)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Accepted | Refused] = loop.create_future()
         connection.pending[seq] = future
         lowered = {k.lower(): v for k, v in headers.items()}
-        try:
-            connection.writer.write(frame(IntakeRequest(seq, source, body, lowered, request_id_var.get())))
-            await connection.writer.drain()
-        except (ConnectionError, OSError) as exc:
-            connection.pending.pop(seq, None)
-            raise IntakeUnavailable("the intake process is not reachable; retry") from exc
+        connection.outbox.put(IntakeRequest(seq, source, body, lowered, request_id_var.get()))
         expiry = loop.call_later(ANSWER_TIMEOUT_SECONDS, _expire, connection, seq)
         try:
             answer = await future
@@ -156,30 +165,28 @@ class ProcessIntake:
         connection = self._connection
         if connection is None:
             raise IntakeUnavailable("the intake process is not running; retry")
-        if connection.writer is not None:
-            return connection
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:
-            if connection.writer is None:
-                connection.reader, connection.writer = await asyncio.open_unix_connection(
-                    sock=connection.sock, limit=1 << 22
-                )
-                connection.reading = asyncio.get_running_loop().create_task(self._read_replies(connection))
+        if connection.loop is None:  # first use on the loop: start the threads that use the Pipe
+            connection.loop = asyncio.get_running_loop()
+            connection.sender = _thread(_send_requests, connection, "intake-send")
+            connection.reader = _thread(self._read_replies, connection, "intake-read")
         return connection
 
-    async def _read_replies(self, connection: _Connection) -> None:
-        assert connection.reader is not None
+    def _read_replies(self, connection: _Connection) -> None:
+        """The reader thread: answers to the loop until the Pipe ends."""
         try:
             while True:
-                header = await connection.reader.readexactly(HEADER_SIZE)
-                reply = unframe(await connection.reader.readexactly(frame_length(header)))
-                if isinstance(reply, IntakeReply):
-                    future = connection.pending.pop(reply.seq, None)
-                    if future is not None and not future.done():
-                        future.set_result(reply.answer)
-        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+                message = connection.channel.recv()
+                if isinstance(message, list):
+                    connection.on_loop(_answer, connection, message)
+        except (EOFError, OSError):
             pass
+        connection.outbox.put(None)  # the Pipe is done with: stop the sender, then close our end
+        if connection.sender is not None:
+            connection.sender.join()
+        connection.channel.close()
+        connection.on_loop(self._lost, connection)
+
+    def _lost(self, connection: _Connection) -> None:
         lost = Refused("intake_unavailable", "the intake process stopped before answering; retry")
         for future in connection.pending.values():
             if not future.done():
@@ -189,7 +196,7 @@ class ProcessIntake:
             return
         log.error("intake process exited; starting a new one", exitcode=connection.process.exitcode)
         self._connection = None
-        await self._replace()
+        self._watching = asyncio.get_running_loop().create_task(self._replace())
 
     async def _replace(self) -> None:
         delay = RESTART_DELAY_SECONDS
@@ -202,7 +209,7 @@ class ProcessIntake:
                 delay = min(2 * delay, RESTART_DELAY_MAX_SECONDS)
                 continue
             if self._stopping:
-                replacement.sock.close()
+                replacement.channel.close()
                 replacement.process.join(STOP_TIMEOUT_SECONDS)
                 return
             self._restarts += 1
@@ -218,34 +225,60 @@ def _expire(connection: _Connection, seq: int) -> None:
         future.set_result(Refused("intake_unavailable", "no answer from the intake process in time; retry"))
 
 
+def _answer(connection: _Connection, replies: list[object]) -> None:
+    for reply in replies:
+        if isinstance(reply, IntakeReply):
+            future = connection.pending.pop(reply.seq, None)
+            if future is not None and not future.done():
+                future.set_result(reply.answer)
+
+
+def _send_requests(connection: _Connection) -> None:
+    """The sender thread: writes what the loop queues, one message each, until None."""
+    while (request := connection.outbox.get()) is not None:
+        try:
+            connection.channel.send(request)
+        except OSError:
+            unreachable = Refused("intake_unavailable", "the intake process is not reachable; retry")
+            connection.on_loop(_answer, connection, [IntakeReply(request.seq, unreachable)])
+
+
+def _thread(target: Callable[[_Connection], None], connection: _Connection, name: str) -> threading.Thread:
+    thread = threading.Thread(target=target, args=(connection,), name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _shut_writes(channel: Connection) -> None:
+    """End what we send (the process reads to the end) while still reading its answers."""
+    with socket.socket(fileno=os.dup(channel.fileno())) as sock:
+        sock.shutdown(socket.SHUT_WR)
+
+
 def _spawn(settings: Settings) -> _Connection:
-    parent, child = socket.socketpair()
     context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe(duplex=True)
     process = context.Process(
         target=intake_child.main, args=(settings, child), name="conductor-intake", daemon=True
     )
     process.start()
     child.close()
     try:
-        parent.settimeout(START_TIMEOUT_SECONDS)
-        header = _recv_exactly(parent, HEADER_SIZE)
-        ready = unframe(_recv_exactly(parent, frame_length(header)))
+        if not parent.poll(START_TIMEOUT_SECONDS):
+            raise IntakeStartFailed(f"no word from it in {START_TIMEOUT_SECONDS:g} s")
+        ready = parent.recv()
         if not isinstance(ready, Ready):
             raise IntakeStartFailed(f"unexpected first message {type(ready).__name__}")
+    except EOFError as exc:
+        _abandon(parent, process)
+        raise IntakeStartFailed("the intake process exited during start") from exc
     except (OSError, IntakeStartFailed) as exc:
-        parent.close()
-        process.kill()
-        process.join(5)
+        _abandon(parent, process)
         raise IntakeStartFailed(f"the intake process did not start: {exc}") from exc
-    parent.setblocking(False)
     return _Connection(process, parent)
 
 
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    data = bytearray()
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise IntakeStartFailed("the intake process exited during start")
-        data += chunk
-    return bytes(data)
+def _abandon(channel: Connection, process: BaseProcess) -> None:
+    channel.close()
+    process.kill()
+    process.join(5)

@@ -1,6 +1,8 @@
-"""What the webhook route and the intake process say to each other, and how it is framed.
+"""What the webhook route and the intake process say to each other.
 
-A frame is a 4-byte big-endian length and a pickle. Pickle is safe here: both ends are this
+The messages travel over a `multiprocessing` Pipe (`multiprocessing.connection.Connection`),
+which frames and pickles them: the HTTP process sends one `IntakeRequest` per message, the intake
+process sends `Ready` once and then lists of `IntakeReply`. Pickle is safe here: both ends are this
 program, joined by a socket pair that nothing else can reach (the payloads themselves travel as
 bytes and are never unpickled from the network).
 
@@ -10,8 +12,6 @@ A refusal names the error the route maps to an HTTP status, so the mapping stays
 
 from __future__ import annotations
 
-import pickle
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,9 +19,6 @@ from typing import Protocol
 from bot.errors import ConductorError, IntegrationError, MalformedPayload, Unauthenticated, UnknownSource
 from bot.ingest.committer import CommitOutcome, StoreUnavailable
 from bot.ingest.intake import UnsupportedMediaType
-
-_LENGTH = struct.Struct("!I")
-HEADER_SIZE = _LENGTH.size
 
 
 class IntakeUnavailable(ConductorError):
@@ -58,7 +55,7 @@ class IntakeReply:
 
 @dataclass(frozen=True, slots=True)
 class Ready:
-    """The intake process's first frame: it has opened the store and can take requests."""
+    """The intake process's first message: it has opened the store and can take requests."""
 
     pid: int
 
@@ -102,17 +99,3 @@ def refusal_of(exc: Exception) -> Refused | None:
 
 def raise_refusal(refused: Refused) -> None:
     raise REFUSALS[refused.error](refused.message)
-
-
-def frame(message: object) -> bytes:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    return _LENGTH.pack(len(data)) + data
-
-
-def frame_length(header: bytes) -> int:
-    (length,) = _LENGTH.unpack(header)
-    return int(length)
-
-
-def unframe(data: bytes) -> object:
-    return pickle.loads(data)  # noqa: S301 - our own process on the other end (module docstring)

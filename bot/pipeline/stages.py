@@ -13,7 +13,8 @@ docs/architecture.md draws the picture.
 `Stage` is the interface of the stages that handle one item at a time as an object (detect,
 decide): `run(item, now) -> result`. Dedupe, mute and group work on the rows `IncidentBook`
 loaded for a batch (one transaction, one load, one write per delivery), so they are its methods,
-called in this order by `IncidentBook.apply`.
+called in this order by `IncidentBook.apply`. docs/architecture.md ("Why only detect and decide
+are `Stage` objects") gives the reason for each stage entered another way.
 """
 
 from __future__ import annotations

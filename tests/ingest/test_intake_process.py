@@ -1,13 +1,15 @@
-"""The intake process: its framing, its check and commit stages, and the HTTP process's handling
-of it dying (503s, never a lost acknowledgement, a replacement started)."""
+"""The intake process: reading its Pipe in batches, its check and commit stages, and the HTTP
+process's handling of it dying (503s, never a lost acknowledgement, a replacement started)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import multiprocessing
 import os
 import signal
-import socket
 import time
+from multiprocessing import Pipe
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from bot.http.app import create_app
 from bot.ingest.intake import build_intake
 from bot.ingest.intake_child import RequestReader, Writer, check_batch, commit_batch
 from bot.ingest.intake_process import ProcessIntake
-from bot.ingest.wire import Accepted, IntakeReply, IntakeRequest, Refused, frame
+from bot.ingest.wire import Accepted, IntakeReply, IntakeRequest, Ready, Refused
 from bot.store import migrate
 from bot.store.db import Store
 from bot.store.models import DeadLetter, RawEvent
@@ -41,19 +43,21 @@ def count(store: Store, model: type) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_reader_takes_whole_frames_in_batches_and_stops_at_eof() -> None:
-    ours, theirs = socket.socketpair()
-    with ours, theirs:
+def test_reader_takes_what_has_arrived_in_batches_and_stops_at_eof() -> None:
+    ours, theirs = Pipe(duplex=True)
+    with ours:
         reader = RequestReader(ours)
-        data = frame(request(1, b"a")) + frame(request(2, b"b")) + frame(request(3, b"c"))
-        theirs.sendall(data[:-5])  # the third frame is cut short
-        assert [r.seq for r in reader.next_batch(limit=10, wait=0)] == [1, 2]
-        theirs.sendall(data[-5:])
-        assert [r.seq for r in reader.next_batch(limit=10, wait=0)] == [3]
-        theirs.sendall(frame(request(4, b"d")) + frame(request(5, b"e")))
+        for seq in (1, 2, 3):
+            theirs.send(request(seq, b"x"))
+        theirs.send(Ready(0))  # not a request: skipped
+        assert [r.seq for r in reader.next_batch(limit=10, wait=0)] == [1, 2, 3]
+        theirs.send(request(4, b"d"))
+        theirs.send(request(5, b"e"))
         assert [r.seq for r in reader.next_batch(limit=1, wait=0)] == [4]  # at most `limit`
         assert [r.seq for r in reader.next_batch(limit=1, wait=0)] == [5]
-        theirs.shutdown(socket.SHUT_WR)
+        theirs.send(request(6, b"f"))
+        theirs.close()
+        assert [r.seq for r in reader.next_batch(limit=10, wait=0.5)] == [6]  # the end cuts the wait
         assert reader.next_batch(limit=10, wait=0) is None
 
 
@@ -173,3 +177,28 @@ def test_a_replacement_that_fails_to_start_is_tried_again(
         assert attempts[2] - attempts[1] >= 2 * (attempts[1] - attempts[0]) * 0.9  # backing off
         assert client.post("/webhooks/alertmanager", content=GROUP, headers=JSON).status_code == 202
     runtime.store.dispose()
+
+
+def test_a_request_that_cannot_be_sent_is_answered_unavailable() -> None:
+    """The sender thread's write fails (the intake's end is gone): the waiting request gets the
+    refusal that becomes a 503, on the event loop, and nothing else is left waiting."""
+    from bot.ingest import intake_process
+
+    async def scenario() -> Refused | Accepted:
+        ours, theirs = Pipe(duplex=True)
+        theirs.close()
+        connection = intake_process._Connection(multiprocessing.current_process(), ours)
+        connection.loop = asyncio.get_running_loop()
+        future: asyncio.Future[Accepted | Refused] = connection.loop.create_future()
+        connection.pending[7] = future
+        connection.outbox.put(request(7, GROUP))
+        connection.outbox.put(None)
+        sender = intake_process._thread(intake_process._send_requests, connection, "test-send")
+        answer = await asyncio.wait_for(future, 5)
+        sender.join(5)
+        ours.close()
+        assert not connection.pending and not sender.is_alive()
+        return answer
+
+    answer = asyncio.run(scenario())
+    assert isinstance(answer, Refused) and answer.error == "intake_unavailable"
