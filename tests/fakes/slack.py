@@ -5,8 +5,9 @@ slash) or a Bolt `App(client=...)`. It answers the minimal real JSON of the meth
 auth.test, chat.postMessage / update / postEphemeral / delete, the three steps of
 files_upload_v2 (files.getUploadURLExternal, the upload POST, files.completeUploadExternal),
 conversations.info, conversations.history / conversations.replies (message metadata only with
-`include_all_metadata`, as Slack does), usergroups.users.list and apps.connections.open (answering the URL of a
-`FakeSocketModeServer`). `response_url(key)` gives URLs that record what is POSTed to them.
+`include_all_metadata`, as Slack does), usergroups.users.list and apps.connections.open
+(answering the URL of a `FakeSocketModeServer`). `response_url(key)` gives URLs that record what
+is POSTed to them.
 
 Reading back: `fake.messages(channel)`, `fake.thread(channel, ts)`, `fake.latest(channel, ts)`,
 `fake.history(channel, ts)`, `fake.ephemerals(...)`, `fake.files(...)`, `fake.api_calls(method)`.

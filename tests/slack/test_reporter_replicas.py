@@ -18,8 +18,8 @@ from bot.reporting.base import CLAIM_SECONDS, NotificationLog
 from bot.runtime import Runtime
 from bot.slack.reporter import SlackReporter
 from bot.store.models import Alert, Incident
-from tests.fakes.slack import FakeSlack
 from integrations.slack.client import METADATA_EVENT
+from tests.fakes.slack import FakeSlack
 from tests.slack.rig import PAYMENTS, SettableClock, SlackRig, make_slack_runtime, slack_env
 
 
