@@ -36,6 +36,17 @@ class Reporter(Protocol):
 CLAIM_SECONDS = 60.0  # how long a sender may take before another may send in its place
 RECHECK = timedelta(seconds=1)  # a job that found a message in flight looks again this soon
 
+# Before sending in a dead sender's place: the ref of the message it got out after all (looked
+# up in the outside system from the time the key was first claimed), or None to send.
+Find = Callable[[datetime], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """This call holds the key; `abandoned_at` is when a dead sender first claimed it (if any)."""
+
+    abandoned_at: datetime | None
+
 
 @dataclass(frozen=True, slots=True)
 class Sent:
@@ -52,8 +63,10 @@ class NotificationLog:
     several workers, on any replica, exactly one sends; the others get the ref once it is sent, or
     `NotificationInFlight` (the job is deferred, not failed) while it is being sent. A claim whose
     sender died is taken over after `claim_seconds` (a restart on the same host releases it at
-    once, see `bot.claims`); a sender that died after the outside system accepted the message but
-    before the ref was written can so repeat one message, never lose one.
+    once, see `bot.claims`). A sender may die after the outside system accepted the message but
+    before the ref was written: so before sending in its place, `send_once` calls the caller's
+    `find` (Slack: a message whose metadata carries the key), and only sends if nothing is found.
+    Without `find`, such a death can repeat one message, never lose one.
     """
 
     def __init__(
@@ -92,20 +105,45 @@ class NotificationLog:
             )
             return result.first() is not None  # (rowcount is -1 for ORM inserts on PostgreSQL)
 
-    def once(self, key: str, send: Callable[[], str], *, channel: str, incident_id: int | None = None) -> str:
+    def once(
+        self,
+        key: str,
+        send: Callable[[], str],
+        *,
+        channel: str,
+        incident_id: int | None = None,
+        find: Find | None = None,
+    ) -> str:
         """Send unless already sent (by anyone); returns the ref."""
-        return self.send_once(key, send, channel=channel, incident_id=incident_id).ref
+        return self.send_once(key, send, channel=channel, incident_id=incident_id, find=find).ref
 
     def send_once(
-        self, key: str, send: Callable[[], str], *, channel: str, incident_id: int | None = None
+        self,
+        key: str,
+        send: Callable[[], str],
+        *,
+        channel: str,
+        incident_id: int | None = None,
+        find: Find | None = None,
     ) -> Sent:
+        """Send unless already sent (by anyone). `find` is asked first when this call takes over
+        a dead sender's claim; a ref it returns is recorded instead of sending again."""
         existing = self.sent(key)
         if existing is not None:
             return Sent(existing, now=False)
         holder = f"{worker_name()}/{uuid.uuid4().hex[:12]}"
-        existing = self._claim(key, holder, channel=channel, incident_id=incident_id)
-        if existing is not None:
-            return Sent(existing, now=False)
+        claimed = self._claim(key, holder, channel=channel, incident_id=incident_id)
+        if isinstance(claimed, str):
+            return Sent(claimed, now=False)
+        if find is not None and claimed.abandoned_at is not None:
+            try:
+                found = find(claimed.abandoned_at)
+            except BaseException:
+                self._let_go(key, holder)
+                raise
+            if found is not None:
+                self._mark_sent(key, holder, found)
+                return Sent(found, now=False)
         try:
             ref = send()
         except BaseException:
@@ -114,8 +152,8 @@ class NotificationLog:
         self._mark_sent(key, holder, ref)
         return Sent(ref, now=True)
 
-    def _claim(self, key: str, holder: str, *, channel: str, incident_id: int | None) -> str | None:
-        """Claim `key` for `holder`: None when claimed, the ref when it was sent meanwhile;
+    def _claim(self, key: str, holder: str, *, channel: str, incident_id: int | None) -> _Claimed | str:
+        """Claim `key` for `holder`: `_Claimed` when held, the ref when it was sent meanwhile;
         raises NotificationInFlight while someone else's claim is live."""
         now = self._clock()
         until = now + self._claim_for
@@ -136,7 +174,9 @@ class NotificationLog:
                 .returning(Notification.id)
             )
             if inserted.first() is not None:
-                return None
+                return _Claimed(abandoned_at=None)
+            # A dead sender's claim: taken over, keeping when it was first claimed (`sent_at`),
+            # from which the caller's `find` looks for a message that got out after all.
             taken = session.execute(
                 update(Notification)
                 .where(
@@ -144,10 +184,11 @@ class NotificationLog:
                     Notification.state == "claimed",
                     or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
                 )
-                .values(claimed_by=holder, claimed_until=until, sent_at=now)
-            )
-            if getattr(taken, "rowcount", 0):
-                return None
+                .values(claimed_by=holder, claimed_until=until)
+                .returning(Notification.sent_at)
+            ).first()
+            if taken is not None:
+                return _Claimed(abandoned_at=taken.sent_at)
             row = session.execute(
                 select(Notification.state, Notification.ref, Notification.claimed_until).where(
                     Notification.key == key
@@ -164,6 +205,19 @@ class NotificationLog:
                 update(Notification)
                 .where(Notification.key == key, Notification.claimed_by == holder)
                 .values(state="sent", ref=ref, sent_at=self._clock(), claimed_by=None, claimed_until=None)
+            )
+
+    def _let_go(self, key: str, holder: str) -> None:
+        """Looking for a message failed: leave the claim abandoned, so the next sender looks too."""
+        with self._store.transaction() as session:
+            session.execute(
+                update(Notification)
+                .where(
+                    Notification.key == key,
+                    Notification.state == "claimed",
+                    Notification.claimed_by == holder,
+                )
+                .values(claimed_by=None, claimed_until=None)
             )
 
     def _release(self, key: str, holder: str) -> None:

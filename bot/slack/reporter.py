@@ -7,7 +7,9 @@
 - Runs without an incident (requested by hand) get their own parent in `default_channel`.
 
 Every message is sent through the notification log, which claims it in the database before it
-is posted: a retried job never posts twice, and neither do two replicas (docs/ha.md). Work on
+is posted: a retried job never posts twice, and neither do two replicas (docs/ha.md). Posts carry
+their log key as message metadata, so one taking over a dead poster's claim finds its post
+(`bot.slack.keyed`). Work on
 one incident is also serialized within the process so its updates land in order.
 """
 
@@ -27,6 +29,7 @@ from bot.reporting.circuits import circuit_news
 from bot.slack.blocks import render_incident, section
 from bot.slack.charts import render_metric_chart
 from bot.slack.core import RUN_PARENT_KEY, message_ref
+from bot.slack.keyed import keyed_finder
 from bot.slack.reporter_messages import ThreadMessage, escalation_key, incident_note, run_message
 from bot.slack.run_parent import RunParentView, render_run_parent
 from bot.slack.signing import ActionSigner
@@ -173,10 +176,11 @@ class SlackReporter:
             return
 
         def send() -> str:
-            posted = self.port.post_parent(channel, [section(news.text)], news.text)
+            posted = self.port.post_parent(channel, [section(news.text)], news.text, key=key)
             return message_ref(posted.channel, posted.ts)
 
-        self.log.once(f"slack:circuit:{circuit_id}:{event}", send, channel=CHANNEL)
+        key = f"slack:circuit:{circuit_id}:{event}"
+        self.log.once(key, send, channel=CHANNEL, find=keyed_finder(self.port, channel, key))
 
     # --- for the Slack listeners -------------------------------------------------------------
     def refresh_message(self, channel: str, ts: str) -> bool:
@@ -231,11 +235,13 @@ class SlackReporter:
             routed, parent = channel, message
 
             def post() -> str:
-                posted = self.port.post_parent(routed, parent.blocks, parent.text)
+                posted = self.port.post_parent(routed, parent.blocks, parent.text, key=key)
                 return message_ref(posted.channel, posted.ts)
 
-            # Claimed in the database first: of several replicas, one posts; the rest use its ts.
-            sent = self.log.send_once(key, post, channel=CHANNEL, incident_id=incident_id)
+            # Claimed in the database first: of several replicas, one posts; the rest use its ts
+            # (and one taking over a dead poster's claim first looks for its post in Slack).
+            found = keyed_finder(self.port, routed, key)
+            sent = self.log.send_once(key, post, channel=CHANNEL, incident_id=incident_id, find=found)
             where, fresh = Where.parse(sent.ref), sent.now
             if where is None:
                 return None
@@ -295,10 +301,11 @@ class SlackReporter:
         message = render_repeat(view)
 
         def post() -> str:
-            posted = self.port.post_in_thread(where.channel, where.ts, message.blocks, message.text)
+            posted = self.port.post_in_thread(where.channel, where.ts, message.blocks, message.text, key=key)
             return message_ref(posted.channel, posted.ts)
 
-        sent = self.log.send_once(key, post, channel=CHANNEL, incident_id=incident_id)
+        found = keyed_finder(self.port, where.channel, key, thread_ts=where.ts)
+        sent = self.log.send_once(key, post, channel=CHANNEL, incident_id=incident_id, find=found)
         existing = Where.parse(sent.ref)
         if not sent.now and existing is not None:  # posted before (maybe by another replica): update it
             self.port.update(existing.channel, existing.ts, message.blocks, message.text)
@@ -315,11 +322,12 @@ class SlackReporter:
     def _post_once(self, where: Where, thread: ThreadMessage, incident_id: int | None) -> None:
         def send() -> str:
             posted = self.port.post_in_thread(
-                where.channel, where.ts, thread.message.blocks, thread.message.text
+                where.channel, where.ts, thread.message.blocks, thread.message.text, key=thread.key
             )
             return message_ref(posted.channel, posted.ts)
 
-        self.log.once(thread.key, send, channel=CHANNEL, incident_id=incident_id)
+        found = keyed_finder(self.port, where.channel, thread.key, thread_ts=where.ts)
+        self.log.once(thread.key, send, channel=CHANNEL, incident_id=incident_id, find=found)
 
     # --- runs --------------------------------------------------------------------------------
     def _parent_of_run(self, run_id: int, incident_id: int | None) -> Where | None:
@@ -363,10 +371,10 @@ class SlackReporter:
         routed, parent = channel, message
 
         def post() -> str:
-            posted = self.port.post_parent(routed, parent.blocks, parent.text)
+            posted = self.port.post_parent(routed, parent.blocks, parent.text, key=key)
             return message_ref(posted.channel, posted.ts)
 
-        sent = self.log.send_once(key, post, channel=CHANNEL)
+        sent = self.log.send_once(key, post, channel=CHANNEL, find=keyed_finder(self.port, routed, key))
         where = Where.parse(sent.ref)
         return (where, sent.now) if where is not None else None
 

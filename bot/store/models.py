@@ -310,7 +310,7 @@ class Notification(Base):
     channel: Mapped[str] = mapped_column(String(20))  # slack | jira | pagerduty
     incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     ref: Mapped[str] = mapped_column(String(300), default="")  # message ts, ticket key, dedup key
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())  # claimed at, until it is sent
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())  # first claimed at, until it is sent
     # claimed (a worker is sending it; others wait) -> sent. A claim whose holder died is taken
     # over once `claimed_until` passes (or at once, by a restart on the same host).
     state: Mapped[str] = mapped_column(String(20), default="sent", server_default="sent")

@@ -42,15 +42,41 @@ class PostedMessage:
     ts: str
 
 
-class SlackPort(Protocol):
-    """What the bot needs from Slack. `SlackPoster` is the real one; tests may use the fake API."""
+METADATA_EVENT = "conductor_notification"  # the metadata event_type of messages the log keeps
 
-    def post_parent(self, channel: str, blocks: Sequence[Block], text: str) -> PostedMessage: ...
+
+def key_metadata(key: str) -> dict[str, Any]:
+    """Slack message metadata carrying a notification-log key (so a repeat can be found)."""
+    return {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
+
+
+def carries_key(message: Any, key: str) -> bool:
+    """True when a message of conversations.history/replies carries `key` in its metadata."""
+    metadata = message.get("metadata") if isinstance(message, dict) else None
+    if not isinstance(metadata, dict) or metadata.get("event_type") != METADATA_EVENT:
+        return False
+    payload = metadata.get("event_payload")
+    return isinstance(payload, dict) and payload.get("key") == key
+
+
+class SlackPort(Protocol):
+    """What the bot needs from Slack. `SlackPoster` is the real one; tests may use the fake API.
+
+    `key` on the posts is the notification-log key, sent as message metadata; `find_keyed` looks
+    for a message carrying it (a sender that died after Slack accepted its post)."""
+
+    def post_parent(
+        self, channel: str, blocks: Sequence[Block], text: str, *, key: str | None = None
+    ) -> PostedMessage: ...
+
+    def find_keyed(
+        self, channel: str, key: str, *, oldest: float, thread_ts: str | None = None
+    ) -> PostedMessage | None: ...
 
     def update(self, channel: str, ts: str, blocks: Sequence[Block], text: str) -> None: ...
 
     def post_in_thread(
-        self, channel: str, thread_ts: str, blocks: Sequence[Block], text: str
+        self, channel: str, thread_ts: str, blocks: Sequence[Block], text: str, *, key: str | None = None
     ) -> PostedMessage: ...
 
     def post_ephemeral(
@@ -122,15 +148,62 @@ class SlackPoster:
         except (SlackClientError, OSError) as exc:
             raise to_integration_error(method, exc) from None
 
-    def post_parent(self, channel: str, blocks: Sequence[Block], text: str) -> PostedMessage:
+    def post_parent(
+        self, channel: str, blocks: Sequence[Block], text: str, *, key: str | None = None
+    ) -> PostedMessage:
         """Post a top-level message; its `ts` is the thread everything else goes into."""
         response = self._call(
             "chat.postMessage",
             lambda: self.client.chat_postMessage(
-                channel=channel, blocks=list(blocks), text=text, unfurl_links=False, unfurl_media=False
+                channel=channel,
+                blocks=list(blocks),
+                text=text,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata=key_metadata(key) if key else None,
             ),
         )
         return PostedMessage(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    def find_keyed(
+        self, channel: str, key: str, *, oldest: float, thread_ts: str | None = None
+    ) -> PostedMessage | None:
+        """The message posted since `oldest` (Unix seconds) whose metadata carries `key`: top
+        level (conversations.history) or, with `thread_ts`, in that thread (conversations.replies).
+        Needs the `channels:history` scope (`groups:history` for private channels)."""
+        cursor: str | None = None
+        while True:
+            response = self._history_page(channel, thread_ts, oldest=oldest, cursor=cursor)
+            for message in response.get("messages") or []:
+                if carries_key(message, key):
+                    return PostedMessage(channel=channel, ts=str(message["ts"]))
+            meta = response.get("response_metadata") or {}
+            cursor = meta.get("next_cursor") if isinstance(meta, dict) else None
+            if not cursor:
+                return None
+
+    def _history_page(
+        self, channel: str, thread_ts: str | None, *, oldest: float, cursor: str | None
+    ) -> SlackResponse:
+        since = f"{oldest:.6f}"
+        if thread_ts is None:
+            return self._call(
+                "conversations.history",
+                lambda: self.client.conversations_history(
+                    channel=channel, oldest=since, include_all_metadata=True, limit=200, cursor=cursor
+                ),
+            )
+        return self._call(
+            "conversations.replies",
+            lambda: self.client.conversations_replies(
+                channel=channel,
+                ts=thread_ts,
+                oldest=since,
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            ),
+        )
 
     def update(self, channel: str, ts: str, blocks: Sequence[Block], text: str) -> None:
         """Replace a message in place (the incident's parent message)."""
@@ -140,7 +213,7 @@ class SlackPoster:
         )
 
     def post_in_thread(
-        self, channel: str, thread_ts: str, blocks: Sequence[Block], text: str
+        self, channel: str, thread_ts: str, blocks: Sequence[Block], text: str, *, key: str | None = None
     ) -> PostedMessage:
         response = self._call(
             "chat.postMessage",
@@ -151,6 +224,7 @@ class SlackPoster:
                 text=text,
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata=key_metadata(key) if key else None,
             ),
         )
         return PostedMessage(channel=str(response["channel"]), ts=str(response["ts"]))

@@ -35,12 +35,9 @@ def test_two_replicas_killed_and_rolled_during_a_storm_keep_every_figure(tmp_pat
     with Fakes.running(tmp_path, latency=args.latency) as fakes:
         figures = trial(args, tmp_path, fakes, random.Random(14))
     print_table(figures)
-    # Known gap (docs/ha.md): a replica SIGKILLed after Slack accepted a message but before the
-    # notification log recorded it leaves a claim that is taken over and posted again; the kills
-    # here are at random moments, so that window is sometimes hit. The benchmark reports it
-    # strictly; here at most one extra parent per kill is tolerated, and everything else is exact.
-    strict = [r for r in figures.rows if r.name != "Slack parent messages per incident"]
-    assert all(r.ok for r in strict), "\n".join(f"{r.name}: {r.value}" for r in strict if not r.ok)
-    [parents] = [r for r in figures.rows if r.name == "Slack parent messages per incident"]
-    extra = int(parents.value.split("(")[1].split(" extra")[0])
-    assert extra <= args.kills and "0 without" in parents.value, parents.value
+    # Exactly 1 Slack parent per incident even under SIGKILL: a replica killed between Slack's
+    # answer and the log write leaves a claim; the one taking it over finds the post by its
+    # metadata key (conversations.history) instead of posting again.
+    assert all(r.ok for r in figures.rows), "\n".join(
+        f"{r.name}: {r.value}" for r in figures.rows if not r.ok
+    )

@@ -4,8 +4,10 @@ Point the real client at it: `WebClient(token=..., base_url=fake.api_url)` (note
 slash) or a Bolt `App(client=...)`. It answers the minimal real JSON of the methods the bot uses:
 auth.test, chat.postMessage / update / postEphemeral / delete, the three steps of
 files_upload_v2 (files.getUploadURLExternal, the upload POST, files.completeUploadExternal),
-conversations.info, usergroups.users.list and apps.connections.open (answering the URL of a
-`FakeSocketModeServer`). `response_url(key)` gives URLs that record what is POSTed to them.
+conversations.info, conversations.history / conversations.replies (message metadata only with
+`include_all_metadata`, as Slack does), usergroups.users.list and apps.connections.open
+(answering the URL of a `FakeSocketModeServer`). `response_url(key)` gives URLs that record what
+is POSTed to them.
 
 Reading back: `fake.messages(channel)`, `fake.thread(channel, ts)`, `fake.latest(channel, ts)`,
 `fake.history(channel, ts)`, `fake.ephemerals(...)`, `fake.files(...)`, `fake.api_calls(method)`.
@@ -54,6 +56,7 @@ class FakeMessage:
     blocks: list[dict[str, Any]]
     thread_ts: str | None = None
     versions: list[dict[str, Any]] = field(default_factory=list)  # every text/blocks it has had
+    metadata: dict[str, Any] | None = None  # as posted ({"event_type", "event_payload"})
 
     @property
     def is_reply(self) -> bool:
@@ -162,6 +165,8 @@ class FakeSlack(FakeService):
         self._responses: dict[str, list[Any]] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._seq = itertools.count(1)
+        self._ts_lock = threading.Lock()  # _next_ts is called with and without _state held
+        self._last_ts = 0
         self._holds: dict[str, Hold] = {}
         self.route("POST", r"/api/(?P<method>[A-Za-z0-9_.]+)")(self._api)
         self.route("GET", r"/api/(?P<method>[A-Za-z0-9_.]+)")(self._api)
@@ -259,8 +264,11 @@ class FakeSlack(FakeService):
 
     # ----- handlers --------------------------------------------------------------------------
     def _next_ts(self) -> str:
-        n = next(self._seq)
-        return f"{1_700_000_000 + n}.{n % 1_000_000:06d}"
+        """Like Slack's: the server's Unix time in microseconds, unique and increasing."""
+        with self._ts_lock:
+            self._last_ts = max(self._last_ts + 1, time.time_ns() // 1000)
+            micros = self._last_ts
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _api(self, req: RecordedRequest, match: re.Match[str]) -> Reply:
         method = match["method"]
@@ -322,14 +330,69 @@ class FakeSlack(FakeService):
             if thread_ts is not None and (channel, thread_ts) not in self._messages:
                 return {"ok": False, "error": "thread_not_found"}
             ts = self._next_ts()
-            message = FakeMessage(channel, ts, text, blocks, thread_ts=thread_ts)
+            metadata = args.get("metadata") if isinstance(args.get("metadata"), dict) else None
+            message = FakeMessage(channel, ts, text, blocks, thread_ts=thread_ts, metadata=metadata)
             message.versions.append({"text": text, "blocks": blocks})
             self._messages[(channel, ts)] = message
             self._order.append((channel, ts))
-        reply = {"type": "message", "text": text, "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts}
-        if thread_ts:
-            reply["thread_ts"] = thread_ts
-        return {"ok": True, "channel": channel, "ts": ts, "message": reply}
+        return {"ok": True, "channel": channel, "ts": ts, "message": self._wire(message, with_metadata=True)}
+
+    @staticmethod
+    def _wire(message: FakeMessage, *, with_metadata: bool) -> dict[str, Any]:
+        """A message as the Web API shows it."""
+        shown: dict[str, Any] = {
+            "type": "message",
+            "text": message.text,
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "ts": message.ts,
+        }
+        if message.thread_ts:
+            shown["thread_ts"] = message.thread_ts
+        if with_metadata and message.metadata is not None:
+            shown["metadata"] = message.metadata
+        return shown
+
+    def _page(self, found: list[FakeMessage], args: dict[str, Any]) -> dict[str, Any]:
+        """One page of `found` (Slack's `limit` / `cursor` paging), metadata only when asked for."""
+        oldest = float(args.get("oldest") or 0)
+        found = [
+            m
+            for m in found
+            if float(m.ts) > oldest
+            or (args.get("inclusive") in ("1", "true", True) and float(m.ts) == oldest)
+        ]
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        with_metadata = args.get("include_all_metadata") in ("1", "true", "True", True)
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return {
+            "ok": True,
+            "messages": [self._wire(m, with_metadata=with_metadata) for m in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages of a channel, newest first."""
+        channel = str(args.get("channel") or "")
+        with self._state:
+            found = [self._messages[k] for k in reversed(self._order) if k[0] == channel]
+        if not channel or channel.startswith("#"):  # Slack wants the channel's id here
+            return {"ok": False, "error": "channel_not_found"}
+        return self._page([m for m in found if not m.is_reply], args)
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The parent under `ts` and its replies, oldest first."""
+        channel, ts = str(args.get("channel") or ""), str(args.get("ts") or "")
+        with self._state:
+            parent = self._messages.get((channel, ts))
+            found = [self._messages[k] for k in self._order if k[0] == channel]
+        if parent is None:
+            return {"ok": False, "error": "thread_not_found"}
+        thread = [parent] + [m for m in found if m.is_reply and m.thread_ts == ts]
+        return self._page(thread, args)
 
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(args.get("channel") or ""), str(args.get("ts") or "")

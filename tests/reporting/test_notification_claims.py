@@ -7,7 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.claims import release_dead_claims
 from bot.errors import NotificationInFlight
@@ -132,3 +132,71 @@ def test_a_claim_of_a_dead_process_on_this_host_is_released_at_start(store: Stor
     assert release_dead_claims(store) == 1
     send = Sender("C1 555.5")
     assert NotificationLog(store, clock).once(KEY, send, channel="slack") == "C1 555.5"
+
+
+def abandoned_claim(store: Store) -> None:
+    """A claim as a SIGKILLed sender leaves it (released at start: no holder, no deadline)."""
+    with store.transaction() as session:
+        session.add(
+            Notification(
+                key=KEY,
+                channel="slack",
+                ref="",
+                sent_at=T0,
+                state="claimed",
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+
+
+def test_taking_over_a_dead_senders_claim_first_asks_find_from_when_it_was_claimed(store: Store) -> None:
+    abandoned_claim(store)
+    clock = Clock()
+    clock.now = T0 + timedelta(minutes=3)
+    asked: list[datetime] = []
+
+    def find(claimed_at: datetime) -> str | None:
+        asked.append(claimed_at)
+        return "C1 666.6"  # the dead sender's message got out
+
+    send = Sender("C1 777.7")
+    sent = NotificationLog(store, clock).send_once(KEY, send, channel="slack", find=find)
+    assert (sent.ref, sent.now, send.sends) == ("C1 666.6", False, 0)
+    assert asked == [T0]
+    [row] = rows(store)
+    assert (row.state, row.ref, row.claimed_by) == ("sent", "C1 666.6", None)
+
+
+def test_find_is_not_asked_for_a_fresh_claim_and_nothing_found_means_send(store: Store) -> None:
+    asked: list[datetime] = []
+
+    def find(claimed_at: datetime) -> str | None:
+        asked.append(claimed_at)
+        return None
+
+    log = NotificationLog(store, Clock())
+    assert log.once(KEY, Sender("C1 111.1"), channel="slack", find=find) == "C1 111.1"
+    assert asked == []  # nobody held it before: nothing to look for
+    with store.transaction() as session:
+        session.execute(delete(Notification))
+    abandoned_claim(store)
+    send = Sender("C1 222.2")
+    assert log.once(KEY, send, channel="slack", find=find) == "C1 222.2"
+    assert asked == [T0] and send.sends == 1
+
+
+def test_a_failed_find_leaves_the_claim_abandoned_so_the_retry_looks_again(store: Store) -> None:
+    abandoned_claim(store)
+    log = NotificationLog(store, Clock())
+
+    def unreachable(claimed_at: datetime) -> str | None:
+        raise RuntimeError("slack rate limited")
+
+    with pytest.raises(RuntimeError):
+        log.once(KEY, Sender("never"), channel="slack", find=unreachable)
+    [row] = rows(store)
+    assert (row.state, row.claimed_by, row.claimed_until, row.sent_at) == ("claimed", None, None, T0)
+    send = Sender("unused")
+    assert log.once(KEY, send, channel="slack", find=lambda claimed_at: "C1 888.8") == "C1 888.8"
+    assert send.sends == 0
