@@ -11,7 +11,7 @@ from rich.table import Table
 
 from bot.access.policy import Action, AddSilence, Do
 from bot.cli.common import AsOption, ConfigOption, acting, open_store
-from bot.cli.output import console, print_json_line
+from bot.cli.output import console, print_json_line, print_json_lines
 from bot.clock import utc_now
 from bot.incidents import service
 from bot.incidents.silences import add_silence, expire_silence, list_silences, silence_json
@@ -42,8 +42,7 @@ def list_cmd(
                 for i in service.list_incidents(session, service.IncidentFilter(status, limit))
             ]
     if as_json:
-        for row in rows:
-            print_json_line(row)
+        print_json_lines(rows)
         return
     table = Table("id", "status", "severity", "title", "opened", "score", "decision")
     for row in rows:

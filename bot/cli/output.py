@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
@@ -36,6 +37,12 @@ def json_line(obj: Any) -> str:
 def print_json_line(obj: Any) -> None:
     """Write `obj` as one JSON Lines record on stdout (never through rich: no markup, no wrap)."""
     sys.stdout.write(json_line(obj) + "\n")
+
+
+def print_json_lines(rows: Iterable[Any]) -> None:
+    """Write each of `rows` as one JSON Lines record (what every list command's `--json` prints)."""
+    for row in rows:
+        print_json_line(row)
 
 
 def write_error(line: str) -> None:

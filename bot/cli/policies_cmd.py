@@ -10,7 +10,7 @@ from rich.table import Table
 
 from bot.access.policy import Action, Do
 from bot.cli.common import AsOption, ConfigOption, acting, open_store
-from bot.cli.output import console, print_json_line
+from bot.cli.output import console, print_json_lines
 from bot.clock import utc_now
 from bot.policies.circuits import circuit_json, list_circuits, resume
 from bot.policies.freeze_input import freeze_from_options
@@ -92,8 +92,7 @@ def freeze_list(
         with store.sessions() as session:
             rows = [freeze_json(f, now) for f in list_freezes(session, now=now, include_ended=all_)]
     if as_json:
-        for row in rows:
-            print_json_line(row)
+        print_json_lines(rows)
         return
     table = Table("id", "name", "scope", "when", "effect", "active", "by")
     for row in rows:
@@ -145,8 +144,7 @@ def runbooks_circuits(
         with store.sessions() as session:
             rows = [circuit_json(c, now) for c in list_circuits(session, now=now, include_closed=all_)]
     if as_json:
-        for row in rows:
-            print_json_line(row)
+        print_json_lines(rows)
         return
     table = Table("id", "scope", "open", "since", "reason", "expires", "closed by")
     for row in rows:
