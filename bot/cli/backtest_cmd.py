@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
+from bot.cli.output import err_console
 from detectors.backtest import BacktestSummary, backtest_file
 from detectors.errors import MalformedSeriesFile
 from detectors.series_csv import read_series
@@ -90,7 +91,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int | None, typer.Option("--seed", min=0, help="Random seed of the forests.")] = None,
     ) -> None:
         """Stream each series through the detector with no look-ahead and write its anomaly scores."""
-        console = Console(stderr=True)
+        console = err_console  # never wraps off a terminal
         try:
             run_backtest(files, out, plot=plot, threshold=threshold, seed=seed, console=console)
         except MalformedSeriesFile as exc:

@@ -64,3 +64,21 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(_app(), ["backtest", str(tmp_path / "nope.csv"), "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "nope.csv" in result.output
+
+
+def test_backtest_lines_do_not_wrap_off_a_terminal(tmp_path: Path) -> None:
+    """Into a pipe, the summary and warnings stay one line each, however long (scripts grep them)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / ("a-long-directory-name-" * 4)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "backtest", str(FIXTURES / "malformed.csv"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = [line for line in done.stderr.splitlines() if line.startswith("malformed.csv: ")]
+    assert summary == [summary[0]] and summary[0].endswith(str(out / "malformed.csv")), done.stderr
