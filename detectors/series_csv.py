@@ -49,6 +49,8 @@ def parse_timestamp(text: str) -> datetime:
 
 def _parse_row(row: list[str], it: int, iv: int) -> tuple[float, float, str]:
     """(seconds, value, "") for a usable row, else (nan, nan, why)."""
+    if all(not c.strip() for c in row):
+        return math.nan, math.nan, "empty row"
     if len(row) <= max(it, iv):
         return math.nan, math.nan, f"{len(row)} cells, expected at least {max(it, iv) + 1}"
     try:
@@ -88,7 +90,7 @@ def read_series(path: Path) -> SeriesFile:
                 raise MalformedSeriesFile(path, 1, f"header {header!r} lacks 'timestamp' and 'value' columns")
             it, iv = names.index("timestamp"), names.index("value")
             for row in reader:
-                if not row or all(not c.strip() for c in row):
+                if not row:  # a blank line is not a row; a row of empty cells is one (skipped)
                     continue
                 t, x, why = _parse_row(row, it, iv)
                 if why:

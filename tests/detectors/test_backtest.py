@@ -67,8 +67,8 @@ def test_plot_is_written(tmp_path: Path, small_settings: DetectorSettings) -> No
 def test_messy_rows_are_skipped_in_place_and_the_rest_is_scored(
     tmp_path: Path, small_settings: DetectorSettings
 ) -> None:
-    """Empty, NaN, non-numeric values, bad timestamps and short rows get an empty score on their own
-    row; a repeated or backward timestamp is scored in file order. Every other row scores as it would
+    """Empty, NaN, non-numeric values, bad timestamps, short rows and a row of empty cells get an empty
+    score on their own row; a repeated or backward timestamp is scored in file order. Every other row scores as it would
     in the clean file with those rows removed."""
     clean = make_series(300, spike_at=260)
     lines = write_csv(tmp_path / "clean.csv", clean).read_text().splitlines()
@@ -79,16 +79,17 @@ def test_messy_rows_are_skipped_in_place_and_the_rest_is_scored(
         120: "2026-01-05 10:00:00,12 percent",
         150: "not a time,5",
         200: "2026-01-05 16:40:00",
+        240: ",",
     }
     for at, text in sorted(bad.items()):  # each lands on line index `at` of the final file
         messy.insert(at, text)
     (tmp_path / "messy.csv").write_text("\n".join(messy) + "\n")
     summary = backtest_file(tmp_path / "messy.csv", tmp_path / "out", settings=small_settings)
-    assert summary.rows == 305
-    assert summary.skipped == 5
+    assert summary.rows == 306
+    assert summary.skipped == 6
     assert summary.first_skipped is not None and summary.first_skipped.line == 51
     got = _scores(tmp_path / "out" / "messy.csv")
-    assert [got[at - 1] for at in sorted(bad)] == [""] * 5
+    assert [got[at - 1] for at in sorted(bad)] == [""] * 6
     reference = _scores(
         backtest_file(tmp_path / "clean.csv", tmp_path / "ref", settings=small_settings).output
     )
@@ -115,6 +116,7 @@ def test_repeated_and_backward_timestamps_are_scored_not_refused(
         pytest.param("timestamp,value\nyesterday,1\n", 2, "no row can be scored", id="nothing-usable"),
         pytest.param("timestamp,value\n2026-01-01 00:00:00,nan\n", 2, "not finite", id="only-nan"),
         pytest.param("timestamp,value\n", None, "no data rows", id="no-rows"),
+        pytest.param("timestamp,value\n,\n , \n", 2, "empty row", id="only-empty-rows"),
     ],
 )
 def test_unusable_files_name_file_and_line(tmp_path: Path, text: str, line: int | None, reason: str) -> None:
