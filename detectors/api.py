@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ _MODEL_SETTINGS = (
     "calibration_horizon_minutes", "smoothing_minutes", "tail_share", "min_points", "refractory_minutes",
     "repeat_factor", "recent_points",
 )  # fmt: skip
+_NOT_EXPLAINED = Explanation.of("below the threshold (not explained in bulk scoring)")
 
 
 class DetectionStatus(StrEnum):
@@ -81,19 +81,18 @@ def usable_points(
     history: MetricSeries, now: datetime, *, after: float | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """The points at or before `now` (and after `after`) that can be scored, in the order given, and how
-    many were skipped as unusable (not a datetime, not a number, NaN or infinite). With `after`, a
-    history in time order is only read from its first newer point on (the common, incremental case)."""
+    many were skipped as unusable (not a datetime, not a number, NaN or infinite). With `after`, only
+    the points after the last one at or before `after` are read (the common, incremental case: a fetch
+    returns the series in time order, and only its newest points are new)."""
     if len(history.timestamps) != len(history.values):
         raise ValueError("timestamps and values differ in length")
     stop = _seconds(now)
     stamps, values = history.timestamps, history.values
     start = 0
-    if after is not None and stamps:
-        try:
-            if _seconds(stamps[0]) <= _seconds(stamps[-1]):
-                start = bisect_right(stamps, after, key=_seconds_or_inf)
-        except TypeError:
-            start = 0  # not datetimes throughout: read everything, skipping what is unusable
+    if after is not None:  # the newest points come last: walk back to the first one already seen
+        start = len(stamps)
+        while start > 0 and _seconds_or_inf(stamps[start - 1]) > after:
+            start -= 1
     ts: list[float] = []
     vs: list[float] = []
     skipped = 0
@@ -201,7 +200,7 @@ class AnomalyDetector:
     ) -> DetectionResult:
         threshold = self.settings.threshold
         recent = det.recent()
-        latest = recent[-1] if len(recent) else None
+        latest = det.latest()
         if latest is None or latest.probability is None:
             need = max(self.settings.min_points - det.points, 0)
             why = f"{det.points} points seen, {need} more needed" if need else "detector still warming up"
@@ -225,7 +224,7 @@ class AnomalyDetector:
             about_alert = alert_at is not None and alert_at > since
             explanation = det.explanation(top=self.settings.explain_top, alert=about_alert)
         else:
-            explanation = Explanation.of("below the threshold (not explained in bulk scoring)")
+            explanation = _NOT_EXPLAINED
         ceiling = det.ceiling()
         if not anomalous and ceiling is not None:  # say so rather than let "looks normal" mislead
             young = f"young series: {det.points} points of history, scores cannot pass {ceiling:.4f} yet"

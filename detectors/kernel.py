@@ -338,3 +338,32 @@ def _guard_the_cache() -> None:
 
 
 _guard_the_cache()
+
+
+@njit(cache=True)
+def recent_in_order(recent_t: Arr, recent_s: Arr, recent_p: Arr, points: int) -> tuple[Arr, Arr, Arr]:
+    """The recent-points ring (slot (n - 1) % size holds point n) as arrays, oldest first."""
+    size = recent_t.shape[0]
+    have = min(points, size)
+    t = np.empty(have)
+    s = np.empty(have, dtype=np.float32)
+    p = np.empty(have, dtype=np.float32)
+    for i in range(have):
+        j = (points - have + i) % size
+        t[i], s[i], p[i] = recent_t[j], recent_s[j], recent_p[j]
+    return t, s, p
+
+
+@njit(cache=True)
+def window_tails(times: Arr, tail_s: Arr, tail_p: Arr, cut: float) -> tuple[float, float]:
+    """The lowest alert-score tail and probability tail among the points after `cut` (times never go
+    back), NaN where none of them was scored."""
+    low_s, low_p = math.nan, math.nan
+    for k in range(times.shape[0] - 1, -1, -1):
+        if times[k] <= cut:
+            break
+        if not (low_s <= tail_s[k]) and tail_s[k] == tail_s[k]:
+            low_s = tail_s[k]
+        if not (low_p <= tail_p[k]) and tail_p[k] == tail_p[k]:
+            low_p = tail_p[k]
+    return low_s, low_p

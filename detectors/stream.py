@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from detectors.explain import Explanation, explain
-from detectors.kernel import KernelParams, KernelState, Scores, feed
+from detectors.kernel import KernelParams, KernelState, Scores, feed, recent_in_order, window_tails
 from detectors.layout import ALERT_T, CAL_N, DAY_RES_VAR, DEFAULT_STEP, MIN_TAIL, REFERENCE_STEP, STEP, VAR
 from detectors.settings import DetectorSettings
 from detectors.signals import M_SEASONAL, TAU_MIN_STEPS, TAUS
@@ -84,30 +84,27 @@ class RecentScores:
         """The highest score (or probability) of the points after `since` and when it happened;
         (None, None) when none of them was scored."""
         tails = self.tail_probability if probability else self.tail_score
-        k = _lowest_after(self.times.tolist(), tails.tolist(), since.timestamp())
+        first = self._first_after(since)
+        k = _lowest(tails[first:].tolist())
         if k < 0:
             return None, None
-        return datetime.fromtimestamp(float(self.times[k]), tz=UTC), 1.0 - float(tails[k])
+        return datetime.fromtimestamp(float(self.times[first + k]), tz=UTC), 1.0 - float(tails[first + k])
 
     def peaks(self, since: datetime) -> tuple[float | None, float | None]:
-        """(highest score, highest probability) of the points after `since`, in one pass."""
-        times, cut = self.times.tolist(), since.timestamp()
-        ks = _lowest_after(times, self.tail_score.tolist(), cut)
-        kp = _lowest_after(times, self.tail_probability.tolist(), cut)
-        return (
-            None if ks < 0 else 1.0 - float(self.tail_score[ks]),
-            None if kp < 0 else 1.0 - float(self.tail_probability[kp]),
-        )
+        """(highest score, highest probability) of the points after `since`."""
+        low_s, low_p = window_tails(self.times, self.tail_score, self.tail_probability, since.timestamp())
+        return _score(low_s), _score(low_p)
+
+    def _first_after(self, since: datetime) -> int:
+        """Index of the first point after `since` (times never go back inside a series' state)."""
+        return int(np.searchsorted(self.times, since.timestamp(), side="right"))
 
 
-def _lowest_after(times: list[float], tails: list[float], cut: float) -> int:
-    """Index of the smallest tail (highest score) among the points after `cut` (-1 if none is scored);
-    the window is the end of the list, so the walk starts at the newest point."""
+def _lowest(tails: list[float]) -> int:
+    """Index of the smallest tail (highest score), the latest of equals; -1 if none is scored (NaN)."""
     best = -1
-    for k in range(len(times) - 1, -1, -1):
-        if times[k] <= cut:
-            break
-        if tails[k] == tails[k] and (best < 0 or tails[k] < tails[best]):  # NaN: not scored
+    for k in range(len(tails) - 1, -1, -1):
+        if tails[k] == tails[k] and (best < 0 or tails[k] < tails[best]):
             best = k
     return best
 
@@ -140,9 +137,16 @@ class SeriesDetector:
     def recent(self) -> RecentScores:
         """The last `recent_points` points fed, oldest first."""
         st = self.state
-        size = len(st.recent_t)
-        idx = np.arange(st.points - min(st.points, size), st.points) % size
-        return RecentScores(st.recent_t[idx], st.recent_s[idx], st.recent_p[idx])
+        return RecentScores(*recent_in_order(st.recent_t, st.recent_s, st.recent_p, st.points))
+
+    def latest(self) -> RecentPoint | None:
+        """The latest point fed (None before any)."""
+        st = self.state
+        if st.points == 0:
+            return None
+        slot = (st.points - 1) % len(st.recent_t)
+        at = datetime.fromtimestamp(float(st.recent_t[slot]), tz=UTC)
+        return RecentPoint(at, _score(float(st.recent_s[slot])), _score(float(st.recent_p[slot])))
 
     def alert_at(self) -> datetime | None:
         """When the latest point that was not a repeat of an earlier alert happened."""
