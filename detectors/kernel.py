@@ -273,7 +273,8 @@ def run_points(
             for j in range(bid + 1, min(b, bid + n_peaks) + 1):
                 peaks[j % n_peaks] = 1.0
             sc[PEAK_BLOCK] = max(b, bid)
-        # combine: geometric mean of the consensus members, times the record's probability
+        # combine: two of the three consensus members must agree (the geometric mean of the two rarest),
+        # times the record's probability
         scored = sc[N] >= min_points and iv[CAL_N + M_SEASONAL] >= MIN_CALIBRATION
         prob = math.nan
         score = math.nan
@@ -282,15 +283,13 @@ def run_points(
         rarest = -1
         if scored:
             logs = math.log(ps[M_SEASONAL]) + math.log(ps[M_LEVEL])
-            count = 2.0
             if iv[FITS] > 0 and iv[CAL_N + M_FOREST] >= MIN_CALIBRATION:
-                logs += math.log(ps[M_FOREST])
-                count += 1.0
+                logs += math.log(ps[M_FOREST]) - math.log(max(ps[M_FOREST], ps[M_SEASONAL], ps[M_LEVEL]))
             # kept as float32 tail probabilities, so every score is 1 - (a float32): the same number
             # whether it comes straight out of this loop or back from the recent-points ring
             # a rarity per REFERENCE_STEP of series time, not per point (one threshold, one false-alarm
             # rate per week, whatever the step)
-            rarity = math.exp(logs / count) * ps[M_RECORD] * REFERENCE_STEP / step
+            rarity = math.exp(logs / 2.0) * ps[M_RECORD] * REFERENCE_STEP / step
             q = float(np.float32(max(min(rarity, 1.0), P_COMBINED_FLOOR)))
             prob = 1.0 - q
             rarest = 0
