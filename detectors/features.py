@@ -12,11 +12,15 @@ from detectors.layout import (
     BLOCK_ID,
     CLIP_SIGMA,
     CNT,
+    CUR_BIN,
+    CUR_HI,
+    CUR_LO,
     DAY_BINS,
     DAY_RES_VAR,
     DEFAULT_STEP,
     DIFF_VAR,
     DT_N,
+    ENVELOPE_DECAY,
     LAST_T,
     LAST_X,
     LEVEL,
@@ -91,12 +95,49 @@ def record_excess(sc: Arr, block_hi: Arr, block_lo: Arr, t: float, x: float, flo
 
 
 @njit(cache=True)
+def inside_envelope(day_envelope: Arr, day_bin: int, x: float) -> bool:
+    """Whether x lies within the high and low that its time-of-day bin or a neighbour reached on earlier
+    days (a daily job's spike, the dip after it). Rows 0-1 of `day_envelope` hold each bin's faded
+    high/low before its latest visit, rows 2-3 its latest visit's; the bin before this one was last
+    visited today, so only its earlier visits count."""
+    hi, lo = -math.inf, math.inf
+    for db in (-1, 0, 1):
+        b = (day_bin + db) % DAY_BINS
+        for r in (0, 2):
+            if (r == 0 or db >= 0) and day_envelope[r, b] == day_envelope[r, b]:
+                hi, lo = max(hi, day_envelope[r, b]), min(lo, day_envelope[r + 1, b])
+    return lo <= x <= hi
+
+
+@njit(cache=True)
+def visit_envelope(sc: Arr, day_envelope: Arr, day_profile: Arr, day_bin: int, x: float, first: bool) -> None:
+    """Track the high and low of the current visit of a time-of-day bin; when the visit ends it becomes
+    the bin's latest visit, and the one before is folded into the bin's envelope, whose older extremes
+    fade towards the bin's level over a week of visits."""
+    if not first and day_bin == int(sc[CUR_BIN]):
+        sc[CUR_HI], sc[CUR_LO] = max(sc[CUR_HI], x), min(sc[CUR_LO], x)
+        return
+    if not first:
+        b = int(sc[CUR_BIN])
+        last_hi, last_lo = day_envelope[2, b], day_envelope[3, b]
+        if last_hi == last_hi:
+            hi, lo, mid = day_envelope[0, b], day_envelope[1, b], day_profile[b]
+            if hi == hi:
+                last_hi = max(last_hi, mid + (hi - mid) * ENVELOPE_DECAY)
+                last_lo = min(last_lo, mid + (lo - mid) * ENVELOPE_DECAY)
+            day_envelope[0, b], day_envelope[1, b] = last_hi, last_lo
+        day_envelope[2, b], day_envelope[3, b] = sc[CUR_HI], sc[CUR_LO]
+    sc[CUR_BIN], sc[CUR_HI], sc[CUR_LO] = day_bin, x, x
+
+
+@njit(cache=True)
 def features(
-    sc: Arr, iv: Arr, dts: Arr, day_profile: Arr, day_seen: Arr, block_hi: Arr, block_lo: Arr, t: float,
-    x: float, row: Arr, base: Arr,
+    sc: Arr, iv: Arr, dts: Arr, day_profile: Arr, day_seen: Arr, day_envelope: Arr, block_hi: Arr,
+    block_lo: Arr, t: float, x: float, row: Arr, base: Arr,
 ) -> None:  # fmt: skip
     """Feature row of point (t, x) from the state left by earlier points; then fold the point in.
-    `base` receives the expected value and its spread (for charts)."""
+    `base` receives the expected value and its spread (for charts), and 1.0 when the value lies inside
+    the range its time of day (its half-hour and the two next to it) showed on earlier days."""
     first = sc[N] == 0
     if first:
         for i in range(4):
@@ -140,6 +181,7 @@ def features(
     else:
         expected, spread = means[2], sds[2]
     base[0], base[1] = expected, spread
+    base[2] = 1.0 if t - sc[T0] >= DAY and inside_envelope(day_envelope, day_bin, x) else 0.0
     if first:
         for j in range(N_FEATURES):
             row[j] = 0.0
@@ -177,6 +219,7 @@ def features(
     else:
         day_profile[day_bin] = x
     day_seen[day_bin] = min(day_seen[day_bin] + 1, 1_000_000)
+    visit_envelope(sc, day_envelope, day_profile, day_bin, x, first)
     sc[N] = n + 1.0
     sc[LAST_T] = t
     sc[LAST_X] = x

@@ -85,6 +85,7 @@ class KernelState:
     dts: np.ndarray  # the last time steps (their median is the series' step)
     day_profile: np.ndarray
     day_seen: np.ndarray
+    day_envelope: np.ndarray  # per time-of-day bin: high/low of earlier visits, of the latest (NaN: none)
     block_hi: np.ndarray
     block_lo: np.ndarray
     reservoir: np.ndarray
@@ -116,6 +117,7 @@ class KernelState:
             dts=np.zeros(STEP_SAMPLES),
             day_profile=np.zeros(DAY_BINS),
             day_seen=np.zeros(DAY_BINS, dtype=np.int32),
+            day_envelope=np.full((4, DAY_BINS), np.nan, dtype=np.float32),
             block_hi=np.full(RECORD_BLOCKS, -np.inf),
             block_lo=np.full(RECORD_BLOCKS, np.inf),
             reservoir=np.zeros((RESERVOIR, len(FOREST_COLUMNS)), dtype=np.float32),
@@ -123,7 +125,7 @@ class KernelState:
             tree_thr=np.zeros((p.n_trees, nodes), dtype=np.float32),
             cal_sorted=np.zeros((N_MEMBERS, p.calibration_window), dtype=np.float32),
             cal_ring=np.zeros((N_MEMBERS, p.calibration_window), dtype=np.float32),
-            smooth=np.zeros((N_MEMBERS, SMOOTH_MAX)),
+            smooth=np.zeros((N_MEMBERS, SMOOTH_MAX), dtype=np.float32),
             peaks=np.ones(PEAK_BLOCKS, dtype=np.float32),  # tail probabilities (1 - score)
             recent_t=np.full(p.recent_points, np.nan),
             recent_s=np.full(p.recent_points, np.nan, dtype=np.float32),  # 1 - score: exact near 1
@@ -173,9 +175,9 @@ def feed(state: KernelState, p: KernelParams, timestamps: np.ndarray, values: np
     out = np.empty((5, len(values)))
     st = state
     run_points(
-        st.sc, st.iv, st.dts, st.day_profile, st.day_seen, st.block_hi, st.block_lo, st.reservoir,
-        st.tree_feat, st.tree_thr, st.cal_sorted, st.cal_ring, st.smooth, st.peaks, st.recent_t, st.recent_s,
-        st.recent_p, st.last_row, st.last_p, st.alert_row, st.alert_p,
+        st.sc, st.iv, st.dts, st.day_profile, st.day_seen, st.day_envelope, st.block_hi, st.block_lo,
+        st.reservoir, st.tree_feat, st.tree_thr, st.cal_sorted, st.cal_ring, st.smooth, st.peaks, st.recent_t,
+        st.recent_s, st.recent_p, st.last_row, st.last_p, st.alert_row, st.alert_p,
         timestamps if timestamps.dtype == np.float64 else timestamps.astype(np.float64),
         values if values.dtype == np.float64 else values.astype(np.float64),
         out, FOREST_COLUMNS, p.tree_samples, p.warmup_points, p.refit_seconds, p.tail_share, p.min_points,
@@ -191,10 +193,10 @@ def feed(state: KernelState, p: KernelParams, timestamps: np.ndarray, values: np
 
 @njit(cache=True)
 def run_points(
-    sc: Arr, iv: Arr, dts: Arr, day_profile: Arr, day_seen: Arr, block_hi: Arr, block_lo: Arr, reservoir: Arr,
-    tree_feat: Arr, tree_thr: Arr, cal_sorted: Arr, cal_ring: Arr, smooth: Arr, peaks: Arr, recent_t: Arr,
-    recent_s: Arr, recent_p: Arr, last_row: Arr, last_p: Arr, alert_row: Arr, alert_p: Arr,
-    timestamps: Arr, values: Arr, out: Arr, forest_features: Arr, tree_samples: int, warmup_points: int,
+    sc: Arr, iv: Arr, dts: Arr, day_profile: Arr, day_seen: Arr, day_envelope: Arr, block_hi: Arr, block_lo:
+    Arr, reservoir: Arr, tree_feat: Arr, tree_thr: Arr, cal_sorted: Arr, cal_ring: Arr, smooth: Arr, peaks:
+    Arr, recent_t: Arr, recent_s: Arr, recent_p: Arr, last_row: Arr, last_p: Arr, alert_row: Arr, alert_p:
+    Arr, timestamps: Arr, values: Arr, out: Arr, forest_features: Arr, tree_samples: int, warmup_points: int,
     refit_seconds: float, tail_share: float, min_points: int, repeat_factor: float, window: int,
     horizon_seconds: float, smoothing_seconds: float, refractory_seconds: float,
 ) -> None:  # fmt: skip
@@ -204,14 +206,14 @@ def run_points(
     n_forest = forest_features.shape[0]
     row = np.zeros(last_row.shape[0])
     row32 = np.zeros(n_forest, dtype=np.float32)
-    base = np.zeros(2)
+    base = np.zeros(3)  # expected value, spread, 1.0 if inside this time of day's earlier range
     n_peaks = peaks.shape[0] if refractory_seconds > 0 else 0
     block_seconds = refractory_seconds / peaks.shape[0] if refractory_seconds > 0 else 1.0
     n_recent = recent_t.shape[0]
     for k in range(values.shape[0]):
         t = max(timestamps[k], sc[LAST_T]) if sc[N] > 0 else timestamps[k]
         x = values[k]
-        features(sc, iv, dts, day_profile, day_seen, block_hi, block_lo, t, x, row, base)
+        features(sc, iv, dts, day_profile, day_seen, day_envelope, block_hi, block_lo, t, x, row, base)
         step = sc[STEP] if sc[STEP] > 0 else DEFAULT_STEP
         smoothing = max(1, round(smoothing_seconds / step))
         keep = min(1.0, window * step / horizon_seconds)
@@ -290,6 +292,8 @@ def run_points(
             # a rarity per REFERENCE_STEP of series time, not per point (one threshold, one false-alarm
             # rate per week, whatever the step)
             rarity = math.exp(logs / 2.0) * ps[M_RECORD] * REFERENCE_STEP / step
+            if base[2] > 0.0:  # this time of day has shown this value on earlier days: at most daily
+                rarity = max(rarity, REFERENCE_STEP / DAY)
             q = float(np.float32(max(min(rarity, 1.0), P_COMBINED_FLOOR)))
             prob = 1.0 - q
             rarest = 0

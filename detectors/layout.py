@@ -12,7 +12,8 @@ N, T0, LAST_T, LAST_X, STEP = 0, 1, 2, 3, 4
 MEAN, VAR, CNT = 5, 9, 13  # 4 running means, variances and counts (time constants TAUS)
 DIFF_VAR, LEVEL, DAY_RES_VAR, BLOCK_ID, ALERT_T = 17, 18, 19, 20, 21
 PEAK_BLOCK, LAST_FIT_T = 22, 23  # the refractory window's current block; when the forest was last fitted
-N_SCALARS = 24
+CUR_BIN, CUR_HI, CUR_LO = 24, 25, 26  # the time-of-day bin being visited, its high and low so far
+N_SCALARS = 27
 FITS, DT_N, RES_SIZE, RNG_STATE, CAL_N, CAL_POS, SM_N = 0, 1, 2, 3, 4, 8, 12
 N_COUNTERS = 16
 
@@ -27,6 +28,7 @@ SMOOTH_MAX = 32  # the most raw values a signal is smoothed over (the ring each 
 PEAK_BLOCKS = 48  # the refractory window, as block minima of tail probabilities
 
 DAY_BINS = 48
+ENVELOPE_DECAY = 0.8668778997501816  # exp(-1/7): a time of day's high and low fade over a week of visits
 RECORD_BLOCKS = 168  # hourly block maxima/minima of the last 7 days
 CLIP_SIGMA = 6.0
 FOREST_COLUMNS = np.array(FOREST_FEATURES, dtype=np.int64)

@@ -24,7 +24,8 @@ from detectors.errors import UnsafeModelPath
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: one streaming state per series (detector v2); 3: durations in time (step ring)
+FORMAT_VERSION = 4  # 2: one streaming state per series (detector v2); 3: durations in time (step ring);
+# 4: time-of-day envelope
 FEATURE_SCHEMA_VERSION = 3
 
 

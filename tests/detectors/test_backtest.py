@@ -68,8 +68,8 @@ def test_messy_rows_are_skipped_in_place_and_the_rest_is_scored(
     tmp_path: Path, small_settings: DetectorSettings
 ) -> None:
     """Empty, NaN, non-numeric values, bad timestamps, short rows and a row of empty cells get an empty
-    score on their own row; a repeated or backward timestamp is scored in file order. Every other row scores as it would
-    in the clean file with those rows removed."""
+    score on their own row; a repeated or backward timestamp is scored in file order. Every other row
+    scores as it would in the clean file with those rows removed."""
     clean = make_series(300, spike_at=260)
     lines = write_csv(tmp_path / "clean.csv", clean).read_text().splitlines()
     messy = list(lines)
