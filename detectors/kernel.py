@@ -193,12 +193,13 @@ def feed(state: KernelState, p: KernelParams, timestamps: np.ndarray, values: np
 
 @njit(cache=True)
 def run_points(
-    sc: Arr, iv: Arr, dts: Arr, day_profile: Arr, day_seen: Arr, day_envelope: Arr, block_hi: Arr, block_lo:
-    Arr, reservoir: Arr, tree_feat: Arr, tree_thr: Arr, cal_sorted: Arr, cal_ring: Arr, smooth: Arr, peaks:
-    Arr, recent_t: Arr, recent_s: Arr, recent_p: Arr, last_row: Arr, last_p: Arr, alert_row: Arr, alert_p:
-    Arr, timestamps: Arr, values: Arr, out: Arr, forest_features: Arr, tree_samples: int, warmup_points: int,
-    refit_seconds: float, tail_share: float, min_points: int, repeat_factor: float, window: int,
-    horizon_seconds: float, smoothing_seconds: float, refractory_seconds: float,
+    sc: Arr, iv: Arr, dts: Arr, day_profile: Arr, day_seen: Arr, day_envelope: Arr, block_hi: Arr,
+    block_lo: Arr, reservoir: Arr, tree_feat: Arr, tree_thr: Arr, cal_sorted: Arr, cal_ring: Arr,
+    smooth: Arr, peaks: Arr, recent_t: Arr, recent_s: Arr, recent_p: Arr, last_row: Arr, last_p: Arr,
+    alert_row: Arr, alert_p: Arr, timestamps: Arr, values: Arr, out: Arr, forest_features: Arr,
+    tree_samples: int, warmup_points: int, refit_seconds: float, tail_share: float, min_points: int,
+    repeat_factor: float, window: int, horizon_seconds: float, smoothing_seconds: float,
+    refractory_seconds: float,
 ) -> None:  # fmt: skip
     """Score each point in turn. Durations (seconds) become points of this series with its step, per
     point: smoothing width, the calibration window's memory, the reservoir's, the refractory window
