@@ -110,11 +110,13 @@ def explain(
     top: int = 3,
     seasonality: float = 0.0,
     taus: Sequence[float] = _TAUS,
+    routine: bool = False,
 ) -> Explanation:
     """Reasons for one scored point: the signal that fired first (the rarest of the four, with its
     tail probability), then the features furthest from their baselines in their own units (sigmas,
     variance ratios, shares of the 7-day range). Time-of-day context is only mentioned for series
-    whose daily profile explains at least 30% of their variance."""
+    whose daily profile explains at least 30% of their variance. `routine`: the value lies inside what
+    its time of day showed on earlier days (the score counts it at most once a day)."""
     if row is None:
         return Explanation.of("no scored point")
     render = renderers(taus)
@@ -141,4 +143,6 @@ def explain(
     )
     if signal is not None:
         text += f" (signal: {MEMBER_TEXT[signal]}, 1 in {1.0 / max(ps[k], 1e-12):,.0f})"
+    if routine:
+        text += "; this time of day has shown such values on earlier days, so it counts at most once a day"
     return Explanation(reasons, text, signal)

@@ -22,6 +22,7 @@ from detectors.calibration import calibrate
 from detectors.features import features
 from detectors.forest import fit_forest, forest_score, rand_uniform
 from detectors.layout import (
+    ALERT_ROUTINE,
     ALERT_T,
     CAL_N,
     DAY_BINS,
@@ -29,6 +30,7 @@ from detectors.layout import (
     FITS,
     FOREST_COLUMNS,
     LAST_FIT_T,
+    LAST_ROUTINE,
     LAST_T,
     MIN_CALIBRATION,
     N_COUNTERS,
@@ -308,6 +310,7 @@ def run_points(
                 score = 1.0 - q_score
             else:
                 sc[ALERT_T] = t
+                sc[ALERT_ROUTINE] = base[2]
                 for j in range(row.shape[0]):
                     alert_row[j] = row[j]
                 for m in range(4):
@@ -319,6 +322,7 @@ def run_points(
         recent_t[slot] = t
         recent_s[slot] = math.nan if math.isnan(score) else q_score
         recent_p[slot] = math.nan if math.isnan(prob) else q
+        sc[LAST_ROUTINE] = base[2]
         for j in range(row.shape[0]):
             last_row[j] = row[j]
         for m in range(4):

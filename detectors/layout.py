@@ -13,7 +13,8 @@ MEAN, VAR, CNT = 5, 9, 13  # 4 running means, variances and counts (time constan
 DIFF_VAR, LEVEL, DAY_RES_VAR, BLOCK_ID, ALERT_T = 17, 18, 19, 20, 21
 PEAK_BLOCK, LAST_FIT_T = 22, 23  # the refractory window's current block; when the forest was last fitted
 CUR_BIN, CUR_HI, CUR_LO = 24, 25, 26  # the time-of-day bin being visited, its high and low so far
-N_SCALARS = 27
+LAST_ROUTINE, ALERT_ROUTINE = 27, 28  # 1.0 when that point's time of day had shown its value before
+N_SCALARS = 29
 FITS, DT_N, RES_SIZE, RNG_STATE, CAL_N, CAL_POS, SM_N = 0, 1, 2, 3, 4, 8, 12
 N_COUNTERS = 16
 

@@ -24,7 +24,18 @@ import numpy as np
 
 from detectors.explain import Explanation, explain
 from detectors.kernel import KernelParams, KernelState, Scores, feed, recent_in_order, window_tails
-from detectors.layout import ALERT_T, CAL_N, DAY_RES_VAR, DEFAULT_STEP, MIN_TAIL, REFERENCE_STEP, STEP, VAR
+from detectors.layout import (
+    ALERT_ROUTINE,
+    ALERT_T,
+    CAL_N,
+    DAY_RES_VAR,
+    DEFAULT_STEP,
+    LAST_ROUTINE,
+    MIN_TAIL,
+    REFERENCE_STEP,
+    STEP,
+    VAR,
+)
 from detectors.settings import DetectorSettings
 from detectors.signals import M_SEASONAL, TAU_MIN_STEPS, TAUS
 
@@ -166,8 +177,9 @@ class SeriesDetector:
         """Why the latest point (with `alert`: the latest non-repeat point) scored what it did."""
         st = self.state
         row, ps = (st.alert_row, st.alert_p) if alert else (st.last_row, st.last_p)
+        routine = bool(st.sc[ALERT_ROUTINE if alert else LAST_ROUTINE] > 0.0)
         day_var = float(st.sc[VAR + 2])
         seasonality = 0.0 if day_var <= 0 else max(0.0, 1.0 - float(st.sc[DAY_RES_VAR]) / day_var)
         step = float(st.sc[STEP]) if st.sc[STEP] > 0 else 300.0
         taus = tuple(max(tau, k * step) for tau, k in zip(TAUS, TAU_MIN_STEPS, strict=True))
-        return explain(row, ps, top=top, seasonality=seasonality, taus=taus)
+        return explain(row, ps, top=top, seasonality=seasonality, taus=taus, routine=routine)

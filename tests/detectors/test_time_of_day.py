@@ -60,3 +60,14 @@ def test_the_envelope_holds_earlier_days_only() -> None:
     assert inside_envelope(env, 4, 100.0)
     assert not inside_envelope(env, 8, 100.0)  # two bins away: a new hour
     assert not inside_envelope(env, 6, 150.0)  # higher than ever at this time
+
+
+def test_the_explanation_says_when_this_time_of_day_has_shown_it_before() -> None:
+    ts, vs = _nightly_job(5, seed=4)
+    job = 4 * DAY_POINTS + 42  # day 5, 03:30
+    det = SeriesDetector(DetectorSettings())
+    det.feed(ts[: job + 1], vs[: job + 1])
+    assert "earlier days" in det.explanation(top=3).text
+    det.feed(ts[job + 1 : job + 180], np.full(179, 5.0))
+    det.feed(ts[job + 180 : job + 181], np.array([50.0]))  # 18:30: never seen at that hour
+    assert "earlier days" not in det.explanation(top=3).text
