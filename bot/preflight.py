@@ -31,7 +31,7 @@ def check_startable(settings: Settings, environ: Mapping[str, str]) -> None:
     """Raise ConfigError naming each part `serve` could not build from these settings."""
     from bot.engine.services import build_services
     from bot.ingest.auth import WebhookAuthenticator
-    from bot.ingest.intake import SOURCES
+    from bot.ingest.sources import SOURCES
     from bot.store.db import make_engine
     from integrations.registry import get_parser, get_screen
     from integrations.slack.settings import resolve_secrets
@@ -76,7 +76,7 @@ def startup_warnings(settings: Settings, *, host: str, environ: Mapping[str, str
     """What `check-config` and `serve` warn about: the configuration's own warnings (approvals
     nobody may give, API tokens whose variable is unset), secrets that are not set, and each setting
     that is allowed but unsafe where the server can be reached from elsewhere."""
-    from bot.ingest.intake import SOURCES
+    from bot.ingest.sources import SOURCES
 
     warnings: list[str] = config_warnings(settings, environ)
     ingest = settings.ingest

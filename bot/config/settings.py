@@ -5,9 +5,18 @@ Secrets are never values here: settings name the environment variable that holds
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from bot.alerts.normalized import Severity
 from bot.store.db import PoolOptions
@@ -15,6 +24,18 @@ from bot.store.db import PoolOptions
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _known_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name, e.g. UTC, Europe/Berlin)") from None
+    return value
+
+
+# An IANA time zone name (what cron schedules and freeze windows mean).
+TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
 
 
 class ServerSettings(Section):

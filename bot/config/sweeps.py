@@ -17,12 +17,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bot.alerts.normalized import Severity
-from bot.config.settings import Section
+from bot.config.settings import Section, TimeZoneName
 
 SweepKind = Literal["anomaly", "waste", "budget", "digest"]
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}\Z")
@@ -238,17 +237,8 @@ class SchedulerSettings(Section):
     lease_seconds: float = Field(default=30.0, gt=0)
     # How often the holder renews (and the others try to take over). Default: a third of the lease.
     renew_every_seconds: float | None = Field(default=None, gt=0)
-    timezone: str = "UTC"  # what cron schedules mean
+    timezone: TimeZoneName = "UTC"  # what cron schedules mean
     max_concurrent_sweeps: int = Field(default=2, ge=1, le=16)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (e.g. UTC, Europe/Berlin)") from None
-        return value
 
     @model_validator(mode="after")
     def _renew_before_expiry(self) -> SchedulerSettings:

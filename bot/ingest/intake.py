@@ -22,6 +22,7 @@ from bot.errors import MalformedPayload, Unauthenticated, UnknownSource
 from bot.ingest.auth import WebhookAuthenticator
 from bot.ingest.committer import RawDelivery
 from bot.ingest.parsing import ScreenFn, make_screen
+from bot.ingest.sources import SOURCES
 from bot.logs import get_logger, request_id_var
 from bot.store.db import Store
 from bot.store.models import DeadLetter
@@ -29,17 +30,6 @@ from integrations.base import Envelope
 
 log = get_logger(__name__)
 
-SOURCES = (
-    "alertmanager",
-    "cloudwatch",
-    "eventbridge",
-    "azure",
-    "gcp",
-    "pagerduty",
-    "grafana",
-    "datadog",
-    "generic",
-)
 ACCEPTED_CONTENT_TYPES = (
     "application/json",
     "text/plain",

@@ -34,7 +34,7 @@ from multiprocessing.process import BaseProcess
 from bot.config.root import Settings
 from bot.errors import ConductorError, UnknownSource
 from bot.ingest import intake_child
-from bot.ingest.intake import SOURCES
+from bot.ingest.sources import SOURCES
 from bot.ingest.wire import (
     Accepted,
     IntakeReply,

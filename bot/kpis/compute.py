@@ -25,25 +25,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.ingest.sources import SOURCES
 from bot.kpis.stats import Durations, share
 from bot.store.models import Alert, Approval, Incident, RunbookRun
 
 # Who resolves an incident without a person: a run (`run:<id>`) or its alerts clearing (the source).
-_AUTOMATIC_RESOLVERS = frozenset(
-    {
-        "system",
-        "sweep",
-        "alertmanager",
-        "cloudwatch",
-        "eventbridge",
-        "azure",
-        "gcp",
-        "pagerduty",
-        "grafana",
-        "datadog",
-        "generic",
-    }
-)
+_AUTOMATIC_RESOLVERS = frozenset({"system", "sweep", *SOURCES})
 RUN_OUTCOMES = ("succeeded", "ineffective", "rolled_back", "failed", "rejected", "expired", "cancelled")
 
 
