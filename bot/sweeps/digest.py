@@ -5,15 +5,18 @@ with the run (`conductor sweep list`, `GET /api/sweeps`) whether or not Slack is
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config.sweeps import SweepSettings
-from bot.errors import IntegrationError
 from bot.kpis.compute import KpiReport, compute_kpis
 from bot.kpis.render import render_kpi_chart, report_lines
 from bot.store.db import Store
 from bot.sweeps.report import KindResult
+from bot.sweeps.slack_post import post_summary
 from bot.sweeps.sources import SweepSources
+
+if TYPE_CHECKING:
+    from integrations.slack.client import PostedMessage, SlackPort
 
 
 def digest_message(sweep: SweepSettings, report: KpiReport) -> tuple[list[dict[str, Any]], str]:
@@ -35,31 +38,11 @@ def run_digest(sweep: SweepSettings, *, sources: SweepSources, store: Store, now
             session, since=now - timedelta(days=sweep.digest_days), until=now, service=sweep.service
         )
     result = KindResult(details={"kpis": report.to_json()})
-    result.details["slack"] = _post(sweep, sources, report, result.problems)
+
+    def chart(slack: SlackPort, posted: PostedMessage) -> None:
+        png, days = render_kpi_chart(report), f"{sweep.digest_days:g}"
+        slack.upload_png(posted.channel, posted.ts, png, f"kpis-{sweep.name}.png", f"KPIs, last {days} days")
+
+    message = digest_message(sweep, report)
+    result.details["slack"] = post_summary(sweep, sources, message, result.problems, then=chart)
     return result
-
-
-def _post(
-    sweep: SweepSettings, sources: SweepSources, report: KpiReport, problems: list[str]
-) -> dict[str, Any]:
-    slack = sources.slack()
-    if slack is None:
-        return {"posted": False, "reason": sources.slack_off_reason()}
-    channel = sweep.slack_channel or sources.settings.slack.default_channel
-    if not channel:
-        problems.append("slack: no channel (set slack_channel on the sweep or [slack] default_channel)")
-        return {"posted": False, "reason": "no channel"}
-    blocks, text = digest_message(sweep, report)
-    try:
-        posted = slack.post_parent(channel, blocks, text)
-        slack.upload_png(
-            posted.channel,
-            posted.ts,
-            render_kpi_chart(report),
-            f"kpis-{sweep.name}.png",
-            f"KPIs, last {sweep.digest_days:g} days",
-        )
-    except IntegrationError as error:
-        problems.append(f"slack: {error}")
-        return {"posted": False, "channel": channel, "error": str(error)}
-    return {"posted": True, "channel": posted.channel, "ts": posted.ts}

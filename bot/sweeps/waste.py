@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config.sweeps import SweepSettings
-from bot.errors import ConductorError, IntegrationError
+from bot.errors import ConductorError
 from bot.sweeps.collect import TaggedSeries, collect, total_points
 from bot.sweeps.render import waste_message
 from bot.sweeps.report import KindResult, Progress, iso
+from bot.sweeps.slack_post import post_summary
 from bot.sweeps.sources import SweepSources
 
 
@@ -99,24 +100,6 @@ def run_waste(
             "insufficient_data_count": len(sparse),
         },
     )
-    result.details["slack"] = _post(sweep, sources, result, now, result.problems)
+    message = waste_message(sweep, result, now)
+    result.details["slack"] = post_summary(sweep, sources, message, result.problems)
     return result
-
-
-def _post(
-    sweep: SweepSettings, sources: SweepSources, result: KindResult, now: datetime, problems: list[str]
-) -> dict[str, Any]:
-    slack = sources.slack()
-    if slack is None:
-        return {"posted": False, "reason": sources.slack_off_reason()}
-    channel = sweep.slack_channel or sources.settings.slack.default_channel
-    if not channel:
-        problems.append("slack: no channel (set slack_channel on the sweep or [slack] default_channel)")
-        return {"posted": False, "reason": "no channel"}
-    blocks, text = waste_message(sweep, result, now)
-    try:
-        posted = slack.post_parent(channel, blocks, text)
-    except IntegrationError as error:
-        problems.append(f"slack: {error}")
-        return {"posted": False, "channel": channel, "error": str(error)}
-    return {"posted": True, "channel": posted.channel, "ts": posted.ts}
