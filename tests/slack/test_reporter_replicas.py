@@ -77,19 +77,12 @@ def race(fake: FakeSlack, method: str, first: SlackReporter, second: SlackReport
     second.incident_changed(int(incident_id), event)  # the deferred job, run again
 
 
-def test_one_parent_message_per_incident_across_replicas(replicas: tuple[SlackRig, SlackRig]) -> None:
-    a, b = replicas
-    incident_id = a.add_incident(service="payments-api")
-    race(a.fake, "chat.postMessage", reporter(a), reporter(b), f"{incident_id}:opened")
-    [parent] = a.fake.messages(PAYMENTS)
-    assert (a.incident(incident_id).slack_ts, b.incident(incident_id).slack_ts) == (parent.ts, parent.ts)
-
-
-def test_one_fired_again_reply_across_replicas(replicas: tuple[SlackRig, SlackRig]) -> None:
-    a, b = replicas
-    incident_id = a.add_incident(service="payments-api")
-    now = a.runtime.clock()
-    with a.runtime.store.transaction() as session:
+def fired_again(rig: SlackRig) -> tuple[int, str]:
+    """An incident whose parent message is posted and whose alert has since fired twice more (a
+    "fired again" reply is due); its id and the parent's ts."""
+    incident_id = rig.add_incident(service="payments-api")
+    now = rig.runtime.clock()
+    with rig.runtime.store.transaction() as session:
         session.add(
             Alert(
                 source="cloudwatch",
@@ -104,14 +97,28 @@ def test_one_fired_again_reply_across_replicas(replicas: tuple[SlackRig, SlackRi
                 incident_id=incident_id,
             )
         )
-    reporter(a).incident_changed(incident_id, "opened")  # the parent exists, nothing repeated yet
-    [parent] = a.fake.messages(PAYMENTS)
-    with a.runtime.store.transaction() as session:
+    reporter(rig).incident_changed(incident_id, "opened")  # the parent exists, nothing repeated yet
+    [parent] = rig.fake.messages(PAYMENTS)
+    with rig.runtime.store.transaction() as session:
         stored = session.get(Incident, incident_id)
         assert stored is not None
         stored.alert_events = 3  # the alert fired twice more
+    return incident_id, parent.ts
+
+
+def test_one_parent_message_per_incident_across_replicas(replicas: tuple[SlackRig, SlackRig]) -> None:
+    a, b = replicas
+    incident_id = a.add_incident(service="payments-api")
+    race(a.fake, "chat.postMessage", reporter(a), reporter(b), f"{incident_id}:opened")
+    [parent] = a.fake.messages(PAYMENTS)
+    assert (a.incident(incident_id).slack_ts, b.incident(incident_id).slack_ts) == (parent.ts, parent.ts)
+
+
+def test_one_fired_again_reply_across_replicas(replicas: tuple[SlackRig, SlackRig]) -> None:
+    a, b = replicas
+    incident_id, parent_ts = fired_again(a)
     race(a.fake, "chat.postMessage", reporter(a), reporter(b), f"{incident_id}:updated")
-    replies = [m for m in a.fake.thread(PAYMENTS, parent.ts) if "again" in m.text.lower()]
+    replies = [m for m in a.fake.thread(PAYMENTS, parent_ts) if "again" in m.text.lower()]
     assert len(replies) == 1
 
 
@@ -172,38 +179,16 @@ def test_a_fired_again_reply_posted_by_a_killed_replica_is_found_not_posted_agai
     replicas: tuple[SlackRig, SlackRig],
 ) -> None:
     a, b = replicas
-    incident_id = a.add_incident(service="payments-api")
-    now = a.runtime.clock()
-    with a.runtime.store.transaction() as session:
-        session.add(
-            Alert(
-                source="cloudwatch",
-                fingerprint="cpu",
-                name="High CPU",
-                status="firing",
-                severity="critical",
-                first_seen=now,
-                last_seen=now,
-                deliveries=3,
-                labels={"service": "payments-api"},
-                incident_id=incident_id,
-            )
-        )
-    reporter(a).incident_changed(incident_id, "opened")
-    [parent] = a.fake.messages(PAYMENTS)
-    with a.runtime.store.transaction() as session:
-        stored = session.get(Incident, incident_id)
-        assert stored is not None
-        stored.alert_events = 3
+    incident_id, parent_ts = fired_again(a)
     key = f"slack:incident:{incident_id}:repeats:0"
     kill_while_posting(a, key, f"{incident_id}:updated")
-    [posted] = [m for m in a.fake.thread(PAYMENTS, parent.ts) if "again" in m.text.lower()]
+    [posted] = [m for m in a.fake.thread(PAYMENTS, parent_ts) if "again" in m.text.lower()]
     assert posted.metadata == {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
 
     reporter(b).incident_changed(incident_id, "updated")
 
-    replies = [m for m in b.fake.thread(PAYMENTS, parent.ts) if "again" in m.text.lower()]
+    replies = [m for m in b.fake.thread(PAYMENTS, parent_ts) if "again" in m.text.lower()]
     assert [m.ts for m in replies] == [posted.ts]
     assert NotificationLog(b.runtime.store, b.runtime.clock).sent(key) == f"{PAYMENTS} {posted.ts}"
     [looked] = b.fake.api_calls("conversations.replies")
-    assert (looked.args["channel"], looked.args["ts"]) == (PAYMENTS, parent.ts)
+    assert (looked.args["channel"], looked.args["ts"]) == (PAYMENTS, parent_ts)
