@@ -363,15 +363,15 @@ def recent_in_order(recent_t: Arr, recent_s: Arr, recent_p: Arr, points: int) ->
 
 
 @njit(cache=True)
-def window_tails(times: Arr, tail_s: Arr, tail_p: Arr, cut: float) -> tuple[float, float]:
-    """The lowest alert-score tail and probability tail among the points after `cut` (times never go
-    back), NaN where none of them was scored."""
-    low_s, low_p = math.nan, math.nan
+def window_peaks(times: Arr, tail_s: Arr, tail_p: Arr, cut: float) -> tuple[int, int]:
+    """Indices of the lowest alert-score tail and the lowest probability tail among the points after
+    `cut` (times never go back; the latest of equals), -1 where none of them was scored."""
+    k_s, k_p = -1, -1
     for k in range(times.shape[0] - 1, -1, -1):
         if times[k] <= cut:
             break
-        if not (low_s <= tail_s[k]) and tail_s[k] == tail_s[k]:
-            low_s = tail_s[k]
-        if not (low_p <= tail_p[k]) and tail_p[k] == tail_p[k]:
-            low_p = tail_p[k]
-    return low_s, low_p
+        if tail_s[k] == tail_s[k] and (k_s < 0 or tail_s[k] < tail_s[k_s]):
+            k_s = k
+        if tail_p[k] == tail_p[k] and (k_p < 0 or tail_p[k] < tail_p[k_p]):
+            k_p = k
+    return k_s, k_p

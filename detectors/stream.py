@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from detectors.explain import Explanation, explain
-from detectors.kernel import KernelParams, KernelState, Scores, feed, recent_in_order, window_tails
+from detectors.kernel import KernelParams, KernelState, Scores, feed, recent_in_order, window_peaks
 from detectors.layout import (
     ALERT_ROUTINE,
     ALERT_T,
@@ -94,30 +94,19 @@ class RecentScores:
     def peak(self, since: datetime, *, probability: bool = False) -> tuple[datetime | None, float | None]:
         """The highest score (or probability) of the points after `since` and when it happened;
         (None, None) when none of them was scored."""
-        tails = self.tail_probability if probability else self.tail_score
-        first = self._first_after(since)
-        k = _lowest(tails[first:].tolist())
+        k_s, k_p = window_peaks(self.times, self.tail_score, self.tail_probability, since.timestamp())
+        k, tails = (k_p, self.tail_probability) if probability else (k_s, self.tail_score)
         if k < 0:
             return None, None
-        return datetime.fromtimestamp(float(self.times[first + k]), tz=UTC), 1.0 - float(tails[first + k])
+        return datetime.fromtimestamp(float(self.times[k]), tz=UTC), 1.0 - float(tails[k])
 
     def peaks(self, since: datetime) -> tuple[float | None, float | None]:
         """(highest score, highest probability) of the points after `since`."""
-        low_s, low_p = window_tails(self.times, self.tail_score, self.tail_probability, since.timestamp())
-        return _score(low_s), _score(low_p)
-
-    def _first_after(self, since: datetime) -> int:
-        """Index of the first point after `since` (times never go back inside a series' state)."""
-        return int(np.searchsorted(self.times, since.timestamp(), side="right"))
-
-
-def _lowest(tails: list[float]) -> int:
-    """Index of the smallest tail (highest score), the latest of equals; -1 if none is scored (NaN)."""
-    best = -1
-    for k in range(len(tails) - 1, -1, -1):
-        if tails[k] == tails[k] and (best < 0 or tails[k] < tails[best]):
-            best = k
-    return best
+        k_s, k_p = window_peaks(self.times, self.tail_score, self.tail_probability, since.timestamp())
+        return (
+            None if k_s < 0 else 1.0 - float(self.tail_score[k_s]),
+            None if k_p < 0 else 1.0 - float(self.tail_probability[k_p]),
+        )
 
 
 class SeriesDetector:
